@@ -1,0 +1,481 @@
+//! Turns one log line into a [`LogRecord`] that borrows from it.
+//!
+//! The line is scanned once, left to right. Three fields need more than "split on spaces":
+//!
+//! * **Requester** may contain spaces (`arn:aws:iam::cloudfront:user/CloudFront Origin Access
+//!   Identity E2EXAMPLE`). The Operation token has a strict grammar (`^[A-Z0-9_]+(\.[A-Z0-9_]+)+$`)
+//!   that no requester word matches, so the requester is everything up to the token before it.
+//! * **Request-URI** is quoted but S3 does not escape quotes inside it (`"GET /" HTTP/1.1"`). Its
+//!   closing quote is the first one followed by the fixed-shape fields 10 to 15 (status, error
+//!   code, four numbers) and the start of the Referer. Clients cannot put spaces into a request
+//!   line, so this anchor cannot be spoofed from inside the URI.
+//! * **Referer / User-Agent** are quoted free text. The Referer ends at the first `" "` (or
+//!   `" -`); the User-Agent ends at the last quote on the line, because every field after it is
+//!   a bare token. Whatever a client puts into these headers, the fields after them stay put.
+//!
+//! Every field may be `-` (and the quoted ones `"-"`), which maps to `None`. Fields past the
+//! User-Agent are optional (older formats stop early) and fields past the last known one are kept
+//! as extra fields, as AWS asks parsers to do.
+
+use memchr::{memchr, memchr_iter, memrchr_iter};
+
+use crate::Field;
+use crate::error::{ErrorKind, ParseError};
+use crate::time::LogTime;
+
+/// The fields that follow the User-Agent, in line order.
+pub(crate) const TAIL: [Field; 10] = [
+    Field::VersionId,
+    Field::HostId,
+    Field::SignatureVersion,
+    Field::CipherSuite,
+    Field::AuthenticationType,
+    Field::HostHeader,
+    Field::TlsVersion,
+    Field::AccessPointArn,
+    Field::AclRequired,
+    Field::SourceRegion,
+];
+
+/// How many tokens a requester with spaces may span before we stop looking for the Operation.
+const MAX_REQUESTER_WORDS: usize = 8;
+
+/// One log line, parsed. Text fields borrow from the line and are raw bytes, because S3 logs
+/// whatever bytes the client sent; `None` is a field that was `-`, `"-"` or absent.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct LogRecord<'a> {
+    /// Field 1.
+    pub bucket_owner: Option<&'a [u8]>,
+    /// Field 2.
+    pub bucket: Option<&'a [u8]>,
+    /// Field 3, with its offset.
+    pub time: Option<LogTime>,
+    /// Field 4.
+    pub remote_ip: Option<&'a [u8]>,
+    /// Field 5; may contain spaces.
+    pub requester: Option<&'a [u8]>,
+    /// Field 6.
+    pub request_id: Option<&'a [u8]>,
+    /// Field 7.
+    pub operation: Option<&'a [u8]>,
+    /// Field 8, URL-encoded as logged.
+    pub key: Option<&'a [u8]>,
+    /// Field 9 without its quotes.
+    pub request_uri: Option<&'a [u8]>,
+    /// Field 10.
+    pub http_status: Option<u16>,
+    /// Field 11.
+    pub error_code: Option<&'a [u8]>,
+    /// Field 12.
+    pub bytes_sent: Option<u64>,
+    /// Field 13.
+    pub object_size: Option<u64>,
+    /// Field 14, milliseconds.
+    pub total_time: Option<u64>,
+    /// Field 15, milliseconds.
+    pub turn_around_time: Option<u64>,
+    /// Field 16 without its quotes.
+    pub referrer: Option<&'a [u8]>,
+    /// Field 17 without its quotes.
+    pub user_agent: Option<&'a [u8]>,
+    /// Fields 18 to 27 (Version Id to Source Region), see [`Field::ALL`].
+    pub tail: [Option<&'a [u8]>; 10],
+    /// Everything after field 27: space-separated fields this parser does not know yet.
+    pub extra_fields: Option<&'a [u8]>,
+    /// How many of the 27 known fields the line had: 17, 18, 24 to 27 (or fewer after an error).
+    pub field_count: usize,
+}
+
+impl<'a> LogRecord<'a> {
+    /// A text field by name; `None` for numeric fields and the time.
+    pub fn text(&self, field: Field) -> Option<&'a [u8]> {
+        match field {
+            Field::BucketOwner => self.bucket_owner,
+            Field::Bucket => self.bucket,
+            Field::RemoteIp => self.remote_ip,
+            Field::Requester => self.requester,
+            Field::RequestId => self.request_id,
+            Field::Operation => self.operation,
+            Field::Key => self.key,
+            Field::RequestUri => self.request_uri,
+            Field::ErrorCode => self.error_code,
+            Field::Referrer => self.referrer,
+            Field::UserAgent => self.user_agent,
+            Field::Timestamp
+            | Field::HttpStatus
+            | Field::BytesSent
+            | Field::ObjectSize
+            | Field::TotalTime
+            | Field::TurnAroundTime => None,
+            tail => self.tail[tail as usize - Field::VersionId as usize],
+        }
+    }
+
+    /// A numeric field by name; `None` for text fields.
+    pub fn number(&self, field: Field) -> Option<u64> {
+        match field {
+            Field::HttpStatus => self.http_status.map(u64::from),
+            Field::BytesSent => self.bytes_sent,
+            Field::ObjectSize => self.object_size,
+            Field::TotalTime => self.total_time,
+            Field::TurnAroundTime => self.turn_around_time,
+            _ => None,
+        }
+    }
+
+    /// The extra fields past the last known one, in order.
+    pub fn extra_fields(&self) -> impl Iterator<Item = &'a [u8]> + use<'a> {
+        self.extra_fields
+            .into_iter()
+            .flat_map(|extra| extra.split(|&b| b == b' '))
+    }
+}
+
+/// Parses a line (without its line terminator). Trailing `\r`, spaces and tabs are ignored.
+pub fn parse(line: &[u8]) -> Result<LogRecord<'_>, ParseError> {
+    let (record, error) = parse_partial(line);
+    match error {
+        None => Ok(record),
+        Some(error) => Err(error),
+    }
+}
+
+/// Parses as much of a line as can be trusted.
+///
+/// On an error, fields before the failing one are kept (they were read from the left and are
+/// sound) and the rest are `None`. When the fields after the User-Agent do not have the shape of
+/// their positions (an unexplained extra token shifts them), that whole tail is dropped rather
+/// than reported shifted.
+pub fn parse_partial(line: &[u8]) -> (LogRecord<'_>, Option<ParseError>) {
+    let mut record = LogRecord::default();
+    let error = Parser {
+        line: trim_end(line),
+        pos: 0,
+    }
+    .run(&mut record)
+    .err();
+    (record, error)
+}
+
+/// Removes trailing `\r`, spaces and tabs: AWS's own example lines end with a space, and files
+/// copied through Windows tools end lines with CRLF.
+pub fn trim_end(line: &[u8]) -> &[u8] {
+    let end = line
+        .iter()
+        .rposition(|&b| !matches!(b, b'\r' | b' ' | b'\t'))
+        .map_or(0, |i| i + 1);
+    &line[..end]
+}
+
+/// The fixed-shape fields 10 to 15 between the Request-URI and the Referer.
+struct Middle<'a> {
+    http_status: Option<u16>,
+    error_code: Option<&'a [u8]>,
+    numbers: [Option<u64>; 4],
+}
+
+struct Parser<'a> {
+    line: &'a [u8],
+    pos: usize,
+}
+
+impl<'a> Parser<'a> {
+    fn run(mut self, r: &mut LogRecord<'a>) -> Result<(), ParseError> {
+        r.bucket_owner = dash_to_none(self.bare(Field::BucketOwner)?);
+        r.field_count = 1;
+        r.bucket = dash_to_none(self.bare(Field::Bucket)?);
+        r.field_count = 2;
+        r.time = self.time()?;
+        r.field_count = 3;
+        r.remote_ip = dash_to_none(self.bare(Field::RemoteIp)?);
+        r.field_count = 4;
+        let [requester, request_id, operation] = self.requester_to_operation()?;
+        r.requester = dash_to_none(requester);
+        r.request_id = dash_to_none(request_id);
+        r.operation = dash_to_none(operation);
+        r.field_count = 7;
+        r.key = dash_to_none(self.bare(Field::Key)?);
+        r.field_count = 8;
+
+        let (uri, middle) = self.request_uri_and_middle()?;
+        r.request_uri = uri;
+        r.http_status = middle.http_status;
+        r.error_code = middle.error_code;
+        [r.bytes_sent, r.object_size, r.total_time, r.turn_around_time] = middle.numbers;
+        r.field_count = 15;
+
+        r.referrer = self.referrer()?;
+        r.field_count = 16;
+        r.user_agent = self.user_agent()?;
+        r.field_count = 17;
+        self.tail(r)
+    }
+
+    fn at_end(&self) -> bool {
+        self.pos >= self.line.len()
+    }
+
+    /// Moves past the space after a field, or to the end of the line.
+    fn skip_separator(&mut self, end: usize) {
+        self.pos = (end + 1).min(self.line.len());
+    }
+
+    /// A space-free token.
+    fn bare(&mut self, field: Field) -> Result<&'a [u8], ParseError> {
+        if self.at_end() {
+            return Err(ParseError::new(field, ErrorKind::Missing));
+        }
+        let start = self.pos;
+        let end = memchr(b' ', &self.line[start..]).map_or(self.line.len(), |i| start + i);
+        if end == start {
+            return Err(ParseError::new(field, ErrorKind::Empty));
+        }
+        self.skip_separator(end);
+        Ok(&self.line[start..end])
+    }
+
+    fn time(&mut self) -> Result<Option<LogTime>, ParseError> {
+        let error = |kind| ParseError::new(Field::Timestamp, kind);
+        if self.at_end() {
+            return Err(error(ErrorKind::Missing));
+        }
+        let rest = &self.line[self.pos..];
+        if rest.starts_with(b"- ") || rest == b"-" {
+            self.skip_separator(self.pos + 1);
+            return Ok(None);
+        }
+        if rest[0] != b'[' {
+            return Err(error(ErrorKind::BadTime));
+        }
+        let close = memchr(b']', rest).ok_or(error(ErrorKind::BadTime))?;
+        if rest.get(close + 1).is_some_and(|&b| b != b' ') {
+            return Err(error(ErrorKind::BadTime));
+        }
+        let time = LogTime::parse(&rest[1..close]).map_err(error)?;
+        let end = self.pos + close + 1;
+        self.skip_separator(end);
+        Ok(Some(time))
+    }
+
+    /// Fields 5 to 7. See the module docs for why the Operation anchors the Requester.
+    fn requester_to_operation(&mut self) -> Result<[&'a [u8]; 3], ParseError> {
+        let start = self.pos;
+        let requester = self.bare(Field::Requester)?;
+        let request_id = self.bare(Field::RequestId)?;
+        let operation = self.bare(Field::Operation)?;
+        if operation == b"-" || is_operation(operation) {
+            return Ok([requester, request_id, operation]);
+        }
+        if !requester.starts_with(b"arn:") {
+            return Err(ParseError::new(Field::Operation, ErrorKind::UnexpectedValue));
+        }
+        // An ARN with spaces: look further right for the Operation.
+        self.pos = start;
+        let mut previous = (start, start);
+        let mut cursor = start;
+        for index in 0..MAX_REQUESTER_WORDS + 2 {
+            if cursor >= self.line.len() {
+                break;
+            }
+            let end = memchr(b' ', &self.line[cursor..]).map_or(self.line.len(), |i| cursor + i);
+            let token = &self.line[cursor..end];
+            if index >= 2 && is_operation(token) {
+                let requester = &self.line[start..previous.0.saturating_sub(1).max(start)];
+                if !plausible_spaced_requester(requester) {
+                    return Err(ParseError::new(Field::Requester, ErrorKind::UnexpectedSpaces));
+                }
+                self.skip_separator(end);
+                return Ok([requester, &self.line[previous.0..previous.1], token]);
+            }
+            previous = (cursor, end);
+            cursor = end + 1;
+        }
+        Err(ParseError::new(Field::Operation, ErrorKind::UnexpectedValue))
+    }
+
+    /// Field 9 and the fixed-shape fields 10 to 15 after it.
+    fn request_uri_and_middle(&mut self) -> Result<(Option<&'a [u8]>, Middle<'a>), ParseError> {
+        if self.at_end() {
+            return Err(ParseError::new(Field::RequestUri, ErrorKind::Missing));
+        }
+        let start = self.pos;
+        if self.line[start] != b'"' {
+            let uri = self.bare(Field::RequestUri)?;
+            return Ok((dash_to_none(uri), self.middle(false)?));
+        }
+        // The error worth reporting is the one at the first plausible closing quote.
+        let mut first_error = None;
+        for offset in memchr_iter(b'"', &self.line[start + 1..]) {
+            let close = start + 1 + offset;
+            let followed_by_space = self.line.get(close + 1) == Some(&b' ');
+            if !followed_by_space && close + 1 != self.line.len() {
+                continue;
+            }
+            self.pos = (close + 2).min(self.line.len());
+            match self.middle(true) {
+                Ok(middle) => return Ok((dash_to_none(&self.line[start + 1..close]), middle)),
+                Err(error) => {
+                    first_error.get_or_insert(error);
+                }
+            }
+        }
+        self.pos = start;
+        Err(first_error.unwrap_or(ParseError::new(Field::RequestUri, ErrorKind::UnterminatedQuote)))
+    }
+
+    /// Fields 10 to 15. With `anchoring`, they must be followed by the start of a Referer
+    /// (quoted or `-`), which is what makes them a reliable end marker for a quoted Request-URI.
+    fn middle(&mut self, anchoring: bool) -> Result<Middle<'a>, ParseError> {
+        let http_status = self.number(Field::HttpStatus)?;
+        let http_status = http_status
+            .map(|status| {
+                u16::try_from(status).map_err(|_| ParseError::new(Field::HttpStatus, ErrorKind::OutOfRange))
+            })
+            .transpose()?;
+        let error_code = dash_to_none(self.bare(Field::ErrorCode)?);
+        let numbers = [
+            self.number(Field::BytesSent)?,
+            self.number(Field::ObjectSize)?,
+            self.number(Field::TotalTime)?,
+            self.number(Field::TurnAroundTime)?,
+        ];
+        match self.line.get(self.pos) {
+            None => return Err(ParseError::new(Field::Referrer, ErrorKind::Missing)),
+            Some(b'"' | b'-') => {}
+            Some(_) if anchoring => return Err(ParseError::new(Field::Referrer, ErrorKind::UnexpectedValue)),
+            Some(_) => {}
+        }
+        Ok(Middle {
+            http_status,
+            error_code,
+            numbers,
+        })
+    }
+
+    fn number(&mut self, field: Field) -> Result<Option<u64>, ParseError> {
+        let token = self.bare(field)?;
+        if token == b"-" {
+            return Ok(None);
+        }
+        let mut value: u64 = 0;
+        for &b in token {
+            if !b.is_ascii_digit() {
+                return Err(ParseError::new(field, ErrorKind::NotANumber));
+            }
+            value = value
+                .checked_mul(10)
+                .and_then(|v| v.checked_add(u64::from(b - b'0')))
+                .ok_or(ParseError::new(field, ErrorKind::OutOfRange))?;
+        }
+        Ok(Some(value))
+    }
+
+    /// Field 16: ends at the first `" "` or `" -` (the start of the User-Agent).
+    fn referrer(&mut self) -> Result<Option<&'a [u8]>, ParseError> {
+        let start = self.pos;
+        if self.line[start] != b'"' {
+            return self.bare(Field::Referrer).map(dash_to_none);
+        }
+        let line = self.line;
+        for offset in memchr_iter(b'"', &line[start + 1..]) {
+            let close = start + 1 + offset;
+            let next_is_user_agent = line.get(close + 1) == Some(&b' ')
+                && match line.get(close + 2) {
+                    Some(b'"') => true,
+                    Some(b'-') => matches!(line.get(close + 3), None | Some(b' ')),
+                    _ => false,
+                };
+            if next_is_user_agent {
+                self.pos = close + 2;
+                return Ok(dash_to_none(&line[start + 1..close]));
+            }
+        }
+        if line.len() > start + 1 && line[line.len() - 1] == b'"' {
+            return Err(ParseError::new(Field::UserAgent, ErrorKind::Missing));
+        }
+        Err(ParseError::new(Field::Referrer, ErrorKind::UnterminatedQuote))
+    }
+
+    /// Field 17: ends at the last quote that is followed by a space or the end of the line.
+    fn user_agent(&mut self) -> Result<Option<&'a [u8]>, ParseError> {
+        if self.at_end() {
+            return Err(ParseError::new(Field::UserAgent, ErrorKind::Missing));
+        }
+        let start = self.pos;
+        if self.line[start] != b'"' {
+            return self.bare(Field::UserAgent).map(dash_to_none);
+        }
+        let line = self.line;
+        let close = memrchr_iter(b'"', &line[start + 1..])
+            .map(|offset| start + 1 + offset)
+            .find(|&close| matches!(line.get(close + 1), None | Some(b' ')))
+            .ok_or(ParseError::new(Field::UserAgent, ErrorKind::UnterminatedQuote))?;
+        self.skip_separator(close + 1);
+        Ok(dash_to_none(&line[start + 1..close]))
+    }
+
+    /// Fields 18 and later: bare tokens.
+    fn tail(&mut self, r: &mut LogRecord<'a>) -> Result<(), ParseError> {
+        for (slot, field) in TAIL.into_iter().enumerate() {
+            if self.at_end() {
+                break;
+            }
+            r.tail[slot] = dash_to_none(self.bare(field)?);
+            r.field_count += 1;
+        }
+        if !self.at_end() {
+            r.extra_fields = Some(&self.line[self.pos..]);
+        }
+        if let Err(error) = check_tail_shape(r) {
+            r.tail = [None; 10];
+            r.extra_fields = None;
+            r.field_count = Field::MIN_COUNT;
+            return Err(error);
+        }
+        Ok(())
+    }
+}
+
+/// Two fields with a distinctive documented shape; a value out of place there means an extra or
+/// missing token shifted the fields, and reporting shifted values would be worse than reporting
+/// none. Other value sets are left open: S3 and S3-compatible producers add values over time.
+fn check_tail_shape(r: &LogRecord<'_>) -> Result<(), ParseError> {
+    let signature_ok = r.tail[2].is_none_or(|v| v.starts_with(b"SigV"));
+    let tls_ok = r.tail[6].is_none_or(|v| v.len() >= 3 && v[..3].eq_ignore_ascii_case(b"TLS"));
+    match (signature_ok, tls_ok) {
+        (false, _) => Err(ParseError::new(
+            Field::SignatureVersion,
+            ErrorKind::UnexpectedValue,
+        )),
+        (_, false) => Err(ParseError::new(Field::TlsVersion, ErrorKind::UnexpectedValue)),
+        _ => Ok(()),
+    }
+}
+
+/// `REST.GET.OBJECT`, `S3.COMPUTE.OBJECT.CHECKSUM`, `SOAP.PUT.OBJECT`: `^[A-Z0-9_]+(\.[A-Z0-9_]+)+$`.
+pub(crate) fn is_operation(token: &[u8]) -> bool {
+    let mut parts = 0;
+    for part in token.split(|&b| b == b'.') {
+        if part.is_empty()
+            || !part
+                .iter()
+                .all(|&b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_')
+        {
+            return false;
+        }
+        parts += 1;
+    }
+    parts >= 2
+}
+
+/// A requester spanning several tokens is only believed when it is an ARN (the CloudFront origin
+/// access identity form) and carries no bracket, which would mean the start of another record's
+/// time: two log records merged into one line.
+fn plausible_spaced_requester(requester: &[u8]) -> bool {
+    requester.starts_with(b"arn:") && memchr(b'[', requester).is_none() && memchr(b'"', requester).is_none()
+}
+
+/// `-` and the inside of `"-"` are null.
+fn dash_to_none(token: &[u8]) -> Option<&[u8]> {
+    (token != b"-").then_some(token)
+}
