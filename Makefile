@@ -24,10 +24,10 @@ $(VENV)/.installed: requirements-dev.txt
 
 lint:
 	cargo fmt --all -- --check
-	cargo clippy --workspace --all-targets --locked -- -D warnings
+	cargo clippy --workspace --all-targets -- -D warnings
 
 unit:
-	cargo test --workspace --locked
+	cargo test --workspace
 
 clean:
 	cargo clean

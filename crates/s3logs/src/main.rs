@@ -1,0 +1,34 @@
+//! `s3logs`: the S3 access log pipeline on local files, no AWS needed.
+//!
+//! `parse` turns raw logs into the same NDJSON records the preprocessor sends to Firehose.
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+mod inputs;
+mod parse;
+
+/// Amazon S3 server access logs, parsed and audited on your machine.
+#[derive(Debug, Parser)]
+#[command(name = "s3logs", version, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Parse raw S3 server access logs into NDJSON records (one JSON object per line).
+    Parse(parse::ParseArgs),
+}
+
+fn main() -> ExitCode {
+    let result = match Cli::parse().command {
+        Command::Parse(args) => parse::run(args),
+    };
+    result.unwrap_or_else(|error| {
+        eprintln!("s3logs: error: {error:#}");
+        ExitCode::FAILURE
+    })
+}

@@ -1,0 +1,151 @@
+//! `s3logs parse`: raw log files in, NDJSON records out — what the preprocessor sends to
+//! Firehose, one record per line.
+
+use std::fs::File;
+use std::io::{self, BufWriter, IsTerminal, Read, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Instant;
+
+use anyhow::Context;
+use indicatif::{ProgressBar, ProgressStyle};
+use pipeline::ingest::{Limits, RecordReader, Stats};
+
+use crate::inputs::{self, Input};
+
+/// How much output is gathered before each write.
+const OUTPUT_CHUNK: usize = 1 << 20;
+
+/// Arguments of `s3logs parse`.
+#[derive(Debug, clap::Args)]
+#[command(after_help = "Examples:\n  \
+    s3logs parse access-logs/ > records.ndjson\n  \
+    s3logs parse 2026-11-23-10-15-01-1A2B3C4D5E6F7A8B --output records.ndjson\n  \
+    aws s3 cp s3://my-log-bucket/logs/2026-11-23-10-15-01-1A2B3C4D5E6F7A8B - | s3logs parse -")]
+pub struct ParseArgs {
+    /// Log files or directories (read recursively); `-` or nothing reads standard input.
+    /// Gzipped files are detected and decompressed.
+    pub paths: Vec<PathBuf>,
+    /// Write records to this file instead of standard output.
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Do not print the summary or the progress bar.
+    #[arg(short, long)]
+    pub quiet: bool,
+}
+
+/// Runs the command; the exit code is non-zero if any input could not be read.
+pub fn run(args: ParseArgs) -> anyhow::Result<ExitCode> {
+    let (inputs, bad_paths) = inputs::expand(&args.paths);
+    let mut out: Box<dyn Write> = match &args.output {
+        Some(path) => {
+            let file = File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
+            Box::new(BufWriter::with_capacity(OUTPUT_CHUNK, file))
+        }
+        None => Box::new(BufWriter::with_capacity(OUTPUT_CHUNK, io::stdout().lock())),
+    };
+    let progress = progress_bar(&inputs, args.quiet);
+    let started = Instant::now();
+    let mut total = Stats::default();
+    let mut parsed_inputs = 0;
+    let mut failures: Vec<String> = bad_paths.iter().map(ToString::to_string).collect();
+    for input in &inputs {
+        match parse_one(input, &mut out, &progress) {
+            Ok(stats) => {
+                add(&mut total, stats);
+                parsed_inputs += 1;
+            }
+            Err(error) if is_broken_pipe(&error) => return Ok(ExitCode::SUCCESS),
+            Err(error) => failures.push(format!("{}: {error:#}", input.name())),
+        }
+    }
+    if let Err(error) = out.flush()
+        && is_broken_pipe(&error.into())
+    {
+        return Ok(ExitCode::SUCCESS);
+    }
+    progress.finish_and_clear();
+    for failure in &failures {
+        eprintln!("s3logs: error: {failure}");
+    }
+    if !args.quiet {
+        let seconds = started.elapsed().as_secs_f64();
+        eprintln!(
+            "{} files, {} lines, {} records, {} parse errors, {:.1} MB in {:.2}s ({:.0} MB/s)",
+            parsed_inputs,
+            total.lines,
+            total.records,
+            total.parse_errors,
+            total.bytes_in as f64 / 1e6,
+            seconds,
+            total.bytes_in as f64 / 1e6 / seconds.max(1e-9),
+        );
+    }
+    Ok(if failures.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+fn parse_one(input: &Input, out: &mut dyn Write, progress: &ProgressBar) -> anyhow::Result<Stats> {
+    let reader = Progress {
+        inner: input.open()?,
+        bar: progress,
+    };
+    let mut records = RecordReader::new(reader, &input.name(), Limits::default())?;
+    let mut buffer = Vec::with_capacity(OUTPUT_CHUNK + 64 * 1024);
+    loop {
+        let more = records.fill(&mut buffer, OUTPUT_CHUNK)?;
+        out.write_all(&buffer)?;
+        buffer.clear();
+        if !more {
+            return Ok(records.stats());
+        }
+    }
+}
+
+fn add(total: &mut Stats, stats: Stats) {
+    total.lines += stats.lines;
+    total.records += stats.records;
+    total.parse_errors += stats.parse_errors;
+    total.truncated += stats.truncated;
+    total.bytes_in += stats.bytes_in;
+    total.bytes_out += stats.bytes_out;
+}
+
+fn is_broken_pipe(error: &anyhow::Error) -> bool {
+    error.chain().any(|cause| {
+        cause
+            .downcast_ref::<io::Error>()
+            .is_some_and(|e| e.kind() == io::ErrorKind::BrokenPipe)
+    })
+}
+
+/// A progress bar over the inputs' total size, shown only on a terminal.
+fn progress_bar(inputs: &[Input], quiet: bool) -> ProgressBar {
+    if quiet || !io::stderr().is_terminal() {
+        return ProgressBar::hidden();
+    }
+    let total: u64 = inputs.iter().filter_map(Input::len).sum();
+    let bar = ProgressBar::new(total);
+    bar.set_style(
+        ProgressStyle::with_template("{bar:40} {bytes}/{total_bytes} {bytes_per_sec} eta {eta}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    bar
+}
+
+/// Counts bytes read into the progress bar.
+struct Progress<'a> {
+    inner: Box<dyn Read>,
+    bar: &'a ProgressBar,
+}
+
+impl Read for Progress<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.bar.inc(n as u64);
+        Ok(n)
+    }
+}
