@@ -59,10 +59,10 @@ pub fn run(args: ParseArgs) -> anyhow::Result<ExitCode> {
             Err(error) => failures.push(format!("{}: {error:#}", input.name())),
         }
     }
-    if let Err(error) = out.flush()
-        && is_broken_pipe(&error.into())
-    {
-        return Ok(ExitCode::SUCCESS);
+    match out.flush() {
+        Err(error) if error.kind() == io::ErrorKind::BrokenPipe => return Ok(ExitCode::SUCCESS),
+        Err(error) => failures.push(format!("writing output: {error}")),
+        Ok(()) => {}
     }
     progress.finish_and_clear();
     for failure in &failures {
