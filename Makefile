@@ -6,7 +6,7 @@ VENV := .venv
 # Tests find moto_server, cargo-lambda and zig in the project's venv.
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: run test venv lint unit bench fuzz clean
+.PHONY: run test venv lint unit e2e bench fuzz clean
 
 ## run: parse the sample logs shipped in samples/
 run:
@@ -28,6 +28,20 @@ lint:
 
 unit:
 	cargo test --workspace
+
+## e2e: the pipeline end to end on this machine (moto_server, cargo lambda watch, DuckDB)
+e2e: venv
+	tests/e2e/run.sh
+
+## bench: whole-process MB/s and peak RSS on a generated corpus, then the parser's criterion bench
+bench:
+	scripts/bench.sh
+	cargo bench -p s3-access-log --bench parse
+
+## fuzz: fuzz the parser for a minute (needs nightly: rustup toolchain install nightly)
+fuzz:
+	cargo +nightly install --quiet --locked cargo-fuzz
+	cargo +nightly fuzz run parse_line -- -max_total_time=60
 
 clean:
 	cargo clean

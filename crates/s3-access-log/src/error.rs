@@ -34,6 +34,10 @@ pub enum ErrorKind {
     /// A value outside the field's documented set, which means the fields before it shifted.
     #[error("unexpected value")]
     UnexpectedValue,
+    /// Another record's `[time]` inside or right after this field: a record was cut short and
+    /// the next one appended to it, so the fields from here on belong to another request.
+    #[error("runs into another record (two lines merged)")]
+    MergedRecord,
 }
 
 /// A line that could not be parsed cleanly, with the field where parsing stopped.

@@ -198,15 +198,16 @@ impl<'a> Parser<'a> {
         r.field_count = 8;
 
         let (uri, middle) = self.request_uri_and_middle()?;
+        not_merged(Field::RequestUri, uri)?;
         r.request_uri = uri;
         r.http_status = middle.http_status;
         r.error_code = middle.error_code;
         [r.bytes_sent, r.object_size, r.total_time, r.turn_around_time] = middle.numbers;
         r.field_count = 15;
 
-        r.referrer = self.referrer()?;
+        r.referrer = not_merged(Field::Referrer, self.referrer()?)?;
         r.field_count = 16;
-        r.user_agent = self.user_agent()?;
+        r.user_agent = not_merged(Field::UserAgent, self.user_agent()?)?;
         r.field_count = 17;
         self.tail(r)
     }
@@ -416,6 +417,12 @@ impl<'a> Parser<'a> {
 
     /// Fields 18 and later: bare tokens.
     fn tail(&mut self, r: &mut LogRecord<'a>) -> Result<(), ParseError> {
+        let rest = &self.line[self.pos..];
+        if let Some(at) = embedded_time(rest) {
+            let index = memchr_iter(b' ', &rest[..at]).count();
+            let field = TAIL.get(index).copied().unwrap_or(Field::SourceRegion);
+            return Err(ParseError::new(field, ErrorKind::MergedRecord));
+        }
         for (slot, field) in TAIL.into_iter().enumerate() {
             if self.at_end() {
                 break;
@@ -475,7 +482,81 @@ fn plausible_spaced_requester(requester: &[u8]) -> bool {
     requester.starts_with(b"arn:") && memchr(b'[', requester).is_none() && memchr(b'"', requester).is_none()
 }
 
+/// Fails when `value` holds another record's time: see [`embedded_time`].
+fn not_merged(field: Field, value: Option<&[u8]>) -> Result<Option<&[u8]>, ParseError> {
+    match value.and_then(embedded_time) {
+        Some(_) => Err(ParseError::new(field, ErrorKind::MergedRecord)),
+        None => Ok(value),
+    }
+}
+
+/// Where a `[dd/Mon/yyyy:HH:MM:SS +hhmm]` starts in `bytes`, if anywhere.
+///
+/// S3 writes the time only as field 3, and a client cannot put one into a request line (it has
+/// no spaces). Past field 3 it means a record was cut short and the next one appended to it
+/// (NCBI keeps such a line from their real logs): the quoted fields or the tail then swallow the
+/// second record and the line would otherwise parse "cleanly" with one request's fields mixed
+/// into another's. A header value could carry one on purpose; that line is quarantined whole,
+/// which loses nothing.
+fn embedded_time(bytes: &[u8]) -> Option<usize> {
+    memchr_iter(b'[', bytes).find(|&at| {
+        bytes.get(at + 27) == Some(&b']')
+            && bytes
+                .get(at + 1..at + 27)
+                .is_some_and(|text| LogTime::parse(text).is_ok())
+    })
+}
+
 /// `-` and the inside of `"-"` are null.
 fn dash_to_none(token: &[u8]) -> Option<&[u8]> {
     (token != b"-").then_some(token)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_another_records_time() {
+        let cases: [(&[u8], Option<usize>); 7] = [
+            (b"Mozilla/5.0 (X11; Linux x86_64)", None),
+            (b"a [06/Feb/2019:00:00:38 +0000] b", Some(2)),
+            (b"[06/Feb/2019:00:00:38 -0500]", Some(0)),
+            (b"[en] [06/Feb/2019:00:00:38 +0000", None),
+            (b"[06/Feb/2019:00:00:38 +0000 ]", None),
+            (b"[31/Feb/2019:00:00:38 +0000]", None),
+            (b"[[[06/Feb/2019:00:00:38 +0000]", Some(2)),
+        ];
+        for (bytes, expected) in cases {
+            assert_eq!(
+                embedded_time(bytes),
+                expected,
+                "{}",
+                String::from_utf8_lossy(bytes)
+            );
+        }
+    }
+
+    #[test]
+    fn recognises_operations() {
+        let cases: [(&[u8], bool); 9] = [
+            (b"REST.GET.OBJECT", true),
+            (b"S3.COMPUTE.OBJECT.CHECKSUM", true),
+            (b"SOAP.PUT", true),
+            (b"REST.COPY.OBJECT_GET", true),
+            (b"REST", false),
+            (b"REST..OBJECT", false),
+            (b"REST.GET.object", false),
+            (b".REST.GET", false),
+            (b"Identity", false),
+        ];
+        for (token, expected) in cases {
+            assert_eq!(
+                is_operation(token),
+                expected,
+                "{}",
+                String::from_utf8_lossy(token)
+            );
+        }
+    }
 }

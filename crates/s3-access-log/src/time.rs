@@ -31,6 +31,10 @@ pub struct LogTime {
 
 impl LogTime {
     /// Parses the text between the brackets: `06/Feb/2019:00:00:38 +0000`.
+    ///
+    /// A time whose UTC form falls outside years 1 to 9999 is rejected: the record's
+    /// `Timestamp` must stay a four-digit `YYYY-MM-DD HH:MM:SS` that Athena can read, and only a
+    /// corrupted line gets there (`[01/Jan/0001:00:30:00 +0100]`, `[31/Dec/9999:23:30:00 -0100]`).
     pub fn parse(text: &[u8]) -> Result<LogTime, ErrorKind> {
         let t: &[u8; 26] = text.try_into().map_err(|_| ErrorKind::BadTime)?;
         let separators = [
@@ -68,7 +72,8 @@ impl LogTime {
             && time.hour < 24
             && time.minute < 60
             && time.second < 60
-            && offset_ok;
+            && offset_ok
+            && (1..=9999).contains(&time.to_utc().year);
         if !valid {
             return Err(ErrorKind::BadTime);
         }
@@ -233,6 +238,9 @@ mod tests {
             "06/Feb/2019:00:00:38 *0000",
             "0a/Feb/2019:00:00:38 +0000",
             "06/Feb/2019:00:00:38 +0000 ",
+            "01/Jan/0001:00:30:00 +0100",
+            "31/Dec/9999:23:30:00 -0100",
+            "15/Jun/0000:12:00:00 +0000",
         ];
         for input in cases {
             assert_eq!(
