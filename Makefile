@@ -6,14 +6,14 @@ VENV := .venv
 # Tests find moto_server, cargo-lambda and zig in the project's venv.
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: run test venv lint unit e2e bench fuzz clean
+.PHONY: run test venv lint unit template e2e build bench fuzz clean
 
 ## run: parse the sample logs shipped in samples/
 run:
 	cargo run --release --quiet -p s3logs -- parse samples/ --output out/records.ndjson
 
 ## test: every check CI runs
-test: venv lint unit
+test: venv lint unit template
 
 ## venv: Python tools for the tests, pinned in requirements-dev.txt
 venv: $(VENV)/.installed
@@ -28,6 +28,14 @@ lint:
 
 unit:
 	cargo test --workspace
+
+## template: cfn-lint, sam validate --lint, checkov and the infra tests on template.yaml
+template: venv
+	bash infra/check.sh
+
+## build: sam build (cargo lambda build --release --arm64 for both functions)
+build: venv
+	bash infra/build.sh
 
 ## e2e: the pipeline end to end on this machine (moto_server, cargo lambda watch, DuckDB)
 e2e: venv

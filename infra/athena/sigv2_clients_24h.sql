@@ -1,0 +1,32 @@
+-- Clients that signed requests with AWS Signature Version 2 in the last 24 hours, by IP,
+-- requester, bucket, operation and user agent: the list to fix before SigV2 is refused.
+--
+-- Placeholders: s3_access_logs.records is the Glue table over the pipeline's NDJSON records. The
+-- deployed named query uses the stack's DatabaseName parameter (default s3_access_logs) instead of
+-- s3_access_logs; nothing else differs (infra/tests/test_named_queries.py checks it). To run this
+-- elsewhere, replace s3_access_logs with your database.
+-- Partitions: year, month, day and hour are zero-padded strings of the time Firehose received the
+-- record, in UTC. That is always after the request's "Timestamp", so a partition filter that starts
+-- an hour before the window (Firehose's hour boundaries) never loses a request. The year comparison
+-- lets Athena prune whole years before it evaluates the hourly filter.
+-- Portable SQL: Athena (Trino) runs it as is, and so does DuckDB over the same files
+-- (infra/tests/test_athena_sql.py).
+
+SELECT
+  RemoteIP,
+  Requester,
+  Bucket,
+  Operation,
+  UserAgent,
+  COUNT(*) AS requests,
+  MIN("Timestamp") AS first_seen,
+  MAX("Timestamp") AS last_seen
+FROM s3_access_logs.records
+WHERE year >= CAST(EXTRACT(YEAR FROM CAST(CURRENT_TIMESTAMP AS TIMESTAMP) - INTERVAL '24' HOUR) AS VARCHAR)
+  AND CAST(year || '-' || month || '-' || day || ' ' || hour || ':00:00' AS TIMESTAMP)
+      >= CAST(CURRENT_TIMESTAMP AS TIMESTAMP) - INTERVAL '25' HOUR
+  AND "Timestamp" >= CAST(CURRENT_TIMESTAMP AS TIMESTAMP) - INTERVAL '24' HOUR
+  AND SignatureVersion = 'SigV2'
+GROUP BY RemoteIP, Requester, Bucket, Operation, UserAgent
+ORDER BY requests DESC, RemoteIP, Requester, Bucket, Operation
+LIMIT 1000

@@ -1,0 +1,64 @@
+"""Every infra/athena SQL file is deployed as a NamedQuery whose text is the same query.
+
+CloudFormation cannot read files, so template.yaml carries a copy of each query. The file is the
+copy with the stack parameters at their defaults (s3_access_logs for ${DatabaseName}); comments are
+documentation and whitespace is layout, so neither counts.
+"""
+
+import re
+import unittest
+
+import cfn
+
+ATHENA_DIR = cfn.ROOT / "infra" / "athena"
+
+
+def normalise(sql):
+    lines = [line for line in sql.splitlines() if not line.lstrip().startswith("--")]
+    return " ".join(" ".join(lines).split())
+
+
+class NamedQueriesMatchFiles(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.template = cfn.load_template()
+        cls.defaults = cfn.parameter_defaults(cls.template)
+        cls.queries = cfn.resources_of_type(cls.template, "AWS::Athena::NamedQuery")
+
+    def test_every_file_is_a_named_query_and_back(self):
+        files = sorted(str(p.relative_to(cfn.ROOT)) for p in ATHENA_DIR.rglob("*.sql"))
+        sources = sorted(q.get("Metadata", {}).get("SourceFile", f"<{name} has no SourceFile>") for name, q in self.queries.items())
+        self.assertEqual(files, sources)
+
+    def test_query_text_matches_file(self):
+        for name, query in self.queries.items():
+            with self.subTest(query=name):
+                path = cfn.ROOT / query["Metadata"]["SourceFile"]
+                deployed = cfn.sub(query["Properties"]["QueryString"], self.defaults)
+                self.assertEqual(
+                    normalise(path.read_text()),
+                    normalise(deployed),
+                    f"{path.relative_to(cfn.ROOT)} and the {name} NamedQuery in template.yaml differ",
+                )
+
+    def test_files_document_their_placeholders(self):
+        for path in ATHENA_DIR.rglob("*.sql"):
+            with self.subTest(file=path.name):
+                text = path.read_text()
+                self.assertTrue(text.startswith("-- "), "starts with a comment saying what it answers")
+                self.assertIn("Placeholders:", text)
+
+    def test_named_queries_run_in_the_stack_database_and_workgroup(self):
+        for name, query in self.queries.items():
+            with self.subTest(query=name):
+                props = query["Properties"]
+                self.assertEqual(props["Database"], {"Ref": "GlueDatabase"})
+                self.assertEqual(props["WorkGroup"], {"Ref": "AthenaWorkGroup"})
+                text = cfn.sub(props["QueryString"], self.defaults)
+                # Tables are always qualified, so a query pasted into another database fails loudly.
+                for table in re.findall(r"(?<!YEAR )\b(?:FROM|JOIN)\s+([A-Za-z_][\w.]*)", text):
+                    self.assertTrue(table.startswith("s3_access_logs."), f"{table} is not qualified with the database")
+
+
+if __name__ == "__main__":
+    unittest.main()
