@@ -8,10 +8,12 @@
 //! Lambdas run it on a blocking thread and stream bytes in through a bridge, while the CLI reads
 //! files directly. Every buffer is bounded, so memory does not grow with object size.
 
+pub mod audit;
 pub mod decode;
 pub mod emf;
 mod error;
 pub mod ingest;
 pub mod lines;
+pub mod packing;
 
 pub use error::Error;
