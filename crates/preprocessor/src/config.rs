@@ -1,0 +1,231 @@
+//! Settings, read once at start-up from the environment the SAM template sets.
+//!
+//! Only the variables of the deployment contract are read; everything else (retry timing,
+//! concurrency) is a [`Tuning`] default that tests may tighten. A missing or malformed variable
+//! stops the function at start-up with an error naming it, not on the first event.
+
+use std::time::Duration;
+
+use pipeline::ingest::DEFAULT_MAX_RECORD;
+use pipeline::packing::{FIREHOSE_MAX_RECORD, Packing};
+
+use crate::Error;
+
+/// Smallest `MAX_RECORD_BYTES` accepted: room for any record the ingest limits can produce
+/// (a quarantined over-long line is cut to fit with 4 KiB of overhead).
+pub const MIN_RECORD_BYTES: usize = 16 * 1024;
+
+/// Everything the preprocessor needs to know about its deployment.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Config {
+    /// `DELIVERY_STREAM_NAME`: the Firehose stream records go to.
+    pub delivery_stream: String,
+    /// `SOURCE_BUCKET`: only objects of this bucket are read, if set.
+    pub source_bucket: Option<String>,
+    /// `SOURCE_PREFIX`: only keys under this prefix are read.
+    pub source_prefix: String,
+    /// `OUTPUT_BUCKET`: where the pipeline writes; objects there under `output_prefix` are
+    /// never read back (self-loop guard).
+    pub output_bucket: Option<String>,
+    /// `OUTPUT_PREFIX`: see `output_bucket`.
+    pub output_prefix: String,
+    /// `PACKING`: `packed` (default) or `line`.
+    pub packing: Packing,
+    /// `MAX_RECORD_BYTES`: largest Firehose record, and largest JSON record of one line.
+    pub max_record_bytes: usize,
+    /// Timing and concurrency, not part of the environment contract.
+    pub tuning: Tuning,
+}
+
+/// How hard and how long delivery tries. Defaults suit Lambda; tests shorten them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Tuning {
+    /// `PutRecordBatch` calls in flight while the object is still being read.
+    pub max_in_flight: usize,
+    /// Batches built ahead of the calls in flight (each up to 4 MiB).
+    pub queued_batches: usize,
+    /// Download chunks buffered between the S3 stream and the parser thread.
+    pub queued_chunks: usize,
+    /// Size of one download chunk.
+    pub chunk_bytes: usize,
+    /// First retry waits up to this long (full jitter).
+    pub backoff_base: Duration,
+    /// No retry waits longer than this.
+    pub backoff_cap: Duration,
+    /// Calls made for one batch before the object is given up as failed (and retried whole by
+    /// whoever invoked the function).
+    pub max_attempts: u32,
+    /// Work stops this long before the invocation deadline, leaving time to report (at most a
+    /// tenth of the time the invocation has).
+    pub deadline_margin: Duration,
+    /// One `PutRecordBatch` attempt taking longer than this is abandoned and retried.
+    pub attempt_timeout: Duration,
+}
+
+impl Default for Tuning {
+    fn default() -> Self {
+        Tuning {
+            max_in_flight: 3,
+            queued_batches: 2,
+            queued_chunks: 4,
+            chunk_bytes: 256 * 1024,
+            backoff_base: Duration::from_millis(100),
+            backoff_cap: Duration::from_secs(5),
+            max_attempts: 20,
+            deadline_margin: Duration::from_secs(10),
+            attempt_timeout: Duration::from_secs(20),
+        }
+    }
+}
+
+impl Config {
+    /// A configuration with defaults for everything but the delivery stream.
+    pub fn new(delivery_stream: impl Into<String>) -> Self {
+        Config {
+            delivery_stream: delivery_stream.into(),
+            source_bucket: None,
+            source_prefix: String::new(),
+            output_bucket: None,
+            output_prefix: String::new(),
+            packing: Packing::Packed,
+            max_record_bytes: DEFAULT_MAX_RECORD,
+            tuning: Tuning::default(),
+        }
+    }
+
+    /// Reads the process environment.
+    pub fn from_env() -> Result<Self, Error> {
+        Config::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads variables through `lookup`, so the rules are testable without touching the
+    /// process environment. Empty values count as unset.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, Error> {
+        let var = |name: &str| lookup(name).filter(|value| !value.is_empty());
+        let delivery_stream =
+            var("DELIVERY_STREAM_NAME").ok_or(Error::MissingVariable("DELIVERY_STREAM_NAME"))?;
+        let mut config = Config::new(delivery_stream);
+        config.source_bucket = var("SOURCE_BUCKET");
+        config.source_prefix = var("SOURCE_PREFIX").unwrap_or_default();
+        config.output_bucket = var("OUTPUT_BUCKET");
+        config.output_prefix = var("OUTPUT_PREFIX").unwrap_or_default();
+        if let Some(value) = var("PACKING") {
+            config.packing = value.parse().map_err(|_| Error::InvalidVariable {
+                name: "PACKING",
+                value: value.clone(),
+                expected: "`packed` or `line`",
+            })?;
+        }
+        if let Some(value) = var("MAX_RECORD_BYTES") {
+            config.max_record_bytes = value
+                .parse()
+                .ok()
+                .filter(|size| (MIN_RECORD_BYTES..=FIREHOSE_MAX_RECORD).contains(size))
+                .ok_or(Error::InvalidVariable {
+                    name: "MAX_RECORD_BYTES",
+                    value,
+                    expected: "a byte count from 16384 to 1024000 (Firehose's record limit)",
+                })?;
+        }
+        Ok(config)
+    }
+
+    /// Whether `key` in `bucket` is the pipeline's own output, which must never be read back.
+    pub fn is_own_output(&self, bucket: &str, key: &str) -> bool {
+        self.output_bucket.as_deref() == Some(bucket) && key.starts_with(&self.output_prefix)
+    }
+
+    /// Whether `key` in `bucket` is where raw logs are expected.
+    pub fn is_source(&self, bucket: &str, key: &str) -> bool {
+        self.source_bucket
+            .as_deref()
+            .is_none_or(|source| source == bucket)
+            && key.starts_with(&self.source_prefix)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    fn config(vars: &[(&str, &str)]) -> Result<Config, Error> {
+        let vars: HashMap<String, String> =
+            vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        Config::from_lookup(|name| vars.get(name).cloned())
+    }
+
+    #[test]
+    fn names_the_missing_variable() {
+        let error = config(&[("SOURCE_BUCKET", "logs")]).unwrap_err();
+        assert!(error.to_string().contains("DELIVERY_STREAM_NAME"), "{error}");
+        let error = config(&[("DELIVERY_STREAM_NAME", "")]).unwrap_err();
+        assert!(error.to_string().contains("DELIVERY_STREAM_NAME"), "{error}");
+    }
+
+    #[test]
+    fn applies_defaults() {
+        let config = config(&[("DELIVERY_STREAM_NAME", "s3-access-logs")]).unwrap();
+        assert_eq!(config, Config::new("s3-access-logs"));
+        assert_eq!(config.packing, Packing::Packed);
+        assert_eq!(config.max_record_bytes, DEFAULT_MAX_RECORD);
+        assert!(config.max_record_bytes < FIREHOSE_MAX_RECORD);
+    }
+
+    #[test]
+    fn reads_every_variable() {
+        let config = config(&[
+            ("DELIVERY_STREAM_NAME", "stream"),
+            ("SOURCE_BUCKET", "raw"),
+            ("SOURCE_PREFIX", "logs/"),
+            ("OUTPUT_BUCKET", "lake"),
+            ("OUTPUT_PREFIX", "records/"),
+            ("PACKING", "line"),
+            ("MAX_RECORD_BYTES", "65536"),
+        ])
+        .unwrap();
+        assert_eq!(config.source_bucket.as_deref(), Some("raw"));
+        assert_eq!(config.source_prefix, "logs/");
+        assert_eq!(config.output_bucket.as_deref(), Some("lake"));
+        assert_eq!(config.output_prefix, "records/");
+        assert_eq!(config.packing, Packing::Line);
+        assert_eq!(config.max_record_bytes, 65_536);
+    }
+
+    #[test]
+    fn rejects_bad_values_by_name() {
+        let cases = [
+            ("PACKING", "lines"),
+            ("MAX_RECORD_BYTES", "lots"),
+            ("MAX_RECORD_BYTES", "1024001"),
+            ("MAX_RECORD_BYTES", "100"),
+        ];
+        for (name, value) in cases {
+            let error = config(&[("DELIVERY_STREAM_NAME", "s"), (name, value)]).unwrap_err();
+            let message = error.to_string();
+            assert!(message.contains(name) && message.contains(value), "{message}");
+        }
+    }
+
+    #[test]
+    fn tells_source_from_own_output() {
+        let mut config = Config::new("s");
+        assert!(config.is_source("any", "any/key"));
+        assert!(!config.is_own_output("any", "any/key"));
+        config.source_bucket = Some("raw".into());
+        config.source_prefix = "logs/".into();
+        config.output_bucket = Some("raw".into());
+        config.output_prefix = "records/".into();
+        let cases = [
+            ("raw", "logs/2024-01-01-00-00-00-ABC", true, false),
+            ("raw", "records/2024/01/01/x", false, true),
+            ("other", "logs/x", false, false),
+            ("raw", "elsewhere/x", false, false),
+        ];
+        for (bucket, key, source, own) in cases {
+            assert_eq!(config.is_source(bucket, key), source, "{bucket}/{key}");
+            assert_eq!(config.is_own_output(bucket, key), own, "{bucket}/{key}");
+        }
+    }
+}

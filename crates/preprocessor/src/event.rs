@@ -1,0 +1,416 @@
+//! What invoked the function, told apart by the payload's shape, and which objects it names.
+//!
+//! One binary serves every wiring a user may choose: S3 event notifications (direct, or through
+//! SQS or SNS), EventBridge "Object Created" events, and S3 Batch Operations jobs for backfills.
+//! The payload is read as JSON first and dispatched on its shape, so a wrong guess is a clear
+//! error rather than a half-deserialized event.
+
+use std::borrow::Cow;
+
+use aws_lambda_events::event::eventbridge::EventBridgeEvent;
+use aws_lambda_events::event::s3::S3Event;
+use aws_lambda_events::event::s3::batch_job::{S3BatchJobEvent, S3BatchJobTask};
+use aws_lambda_events::event::sqs::SqsEvent;
+use serde_json::Value;
+
+use crate::Error;
+
+/// A payload, by kind.
+#[derive(Debug)]
+pub enum Event {
+    /// An S3 event notification (`Records` with `eventSource` `aws:s3`).
+    S3(S3Event),
+    /// The `s3:TestEvent` S3 sends when a notification is set up: acknowledged, nothing to do.
+    S3Test,
+    /// SQS messages, each carrying a notification.
+    Sqs(SqsEvent),
+    /// An EventBridge event from `aws.s3`.
+    EventBridge(EventBridgeEvent<Value>),
+    /// An S3 Batch Operations "Invoke Lambda" job (schema 1.0 or 2.0).
+    BatchJob(S3BatchJobEvent),
+}
+
+/// One object an event points at.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ObjectRef {
+    /// Bucket name.
+    pub bucket: String,
+    /// Key, decoded.
+    pub key: String,
+    /// Size from the event, when the event says.
+    pub size: Option<u64>,
+}
+
+impl ObjectRef {
+    /// A reference to `bucket`/`key`.
+    pub fn new(bucket: impl Into<String>, key: impl Into<String>, size: Option<u64>) -> Self {
+        ObjectRef {
+            bucket: bucket.into(),
+            key: key.into(),
+            size,
+        }
+    }
+
+    /// `s3://bucket/key`, the record's `LogFile`.
+    pub fn log_file(&self) -> String {
+        format!("s3://{}/{}", self.bucket, self.key)
+    }
+}
+
+/// What one entry of an event asks for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Target {
+    /// Read this object.
+    Object(ObjectRef),
+    /// Nothing to do, and why (an `ObjectRemoved` notification, say).
+    Ignore(String),
+}
+
+impl Event {
+    /// Recognizes a payload by its shape.
+    pub fn from_value(value: Value) -> Result<Event, Error> {
+        let shape = Shape::of(&value);
+        let event = match shape {
+            Shape::BatchJob => Event::BatchJob(deserialize(value, "S3 Batch Operations job")?),
+            Shape::S3Test => Event::S3Test,
+            Shape::Sqs => Event::Sqs(deserialize(value, "SQS event")?),
+            Shape::S3 => Event::S3(deserialize(value, "S3 event notification")?),
+            Shape::EventBridge => Event::EventBridge(deserialize(value, "EventBridge event")?),
+            Shape::Sns | Shape::Unknown => return Err(unknown(&value)),
+        };
+        Ok(event)
+    }
+}
+
+/// The objects named in the body of one SQS message: an S3 notification, an `s3:TestEvent`, an
+/// EventBridge event (an EventBridge rule targeting the queue), or any of these wrapped in an
+/// SNS notification (a topic fanning out to the queue).
+pub fn sqs_body_targets(body: &str) -> Result<Vec<Target>, Error> {
+    let value: Value = serde_json::from_str(body)
+        .map_err(|error| Error::UnknownEvent(format!("SQS message body is not JSON: {error}")))?;
+    match Shape::of(&value) {
+        Shape::S3 => Ok(s3_targets(&deserialize(value, "S3 event notification")?)),
+        Shape::S3Test => Ok(vec![Target::Ignore("s3:TestEvent".to_owned())]),
+        Shape::EventBridge => Ok(vec![eventbridge_target(&deserialize(
+            value,
+            "EventBridge event",
+        )?)?]),
+        Shape::Sns => match value.get("Message").and_then(Value::as_str) {
+            Some(message) => sqs_body_targets(message),
+            None => Err(unknown(&value)),
+        },
+        Shape::Sqs | Shape::BatchJob | Shape::Unknown => Err(unknown(&value)),
+    }
+}
+
+/// The objects of an S3 notification: every record, `ObjectCreated:*` only, keys decoded.
+pub fn s3_targets(event: &S3Event) -> Vec<Target> {
+    event
+        .records
+        .iter()
+        .map(|record| {
+            let name = record.event_name.as_deref().unwrap_or_default();
+            if !name.starts_with("ObjectCreated:") {
+                return Target::Ignore(format!("event {name:?} is not ObjectCreated"));
+            }
+            let object = &record.s3.object;
+            match (&record.s3.bucket.name, &object.key) {
+                (Some(bucket), Some(key)) => Target::Object(ObjectRef::new(
+                    bucket.as_str(),
+                    url_decode(key),
+                    object.size.and_then(|size| u64::try_from(size).ok()),
+                )),
+                _ => Target::Ignore("notification record without bucket or key".to_owned()),
+            }
+        })
+        .collect()
+}
+
+/// The object of an EventBridge event. Only `Object Created` from `aws.s3` names one; keys in
+/// EventBridge events are not URL-encoded.
+/// <https://docs.aws.amazon.com/AmazonS3/latest/userguide/ev-events.html>
+pub fn eventbridge_target(event: &EventBridgeEvent<Value>) -> Result<Target, Error> {
+    if event.source != "aws.s3" || event.detail_type != "Object Created" {
+        return Ok(Target::Ignore(format!(
+            "EventBridge event {:?} from {:?} is not an S3 Object Created event",
+            event.detail_type, event.source
+        )));
+    }
+    let detail = &event.detail;
+    let bucket = detail.pointer("/bucket/name").and_then(Value::as_str);
+    let key = detail.pointer("/object/key").and_then(Value::as_str);
+    let size = detail.pointer("/object/size").and_then(Value::as_u64);
+    match (bucket, key) {
+        (Some(bucket), Some(key)) => Ok(Target::Object(ObjectRef::new(bucket, key, size))),
+        _ => Err(Error::UnknownEvent(
+            "EventBridge Object Created event without detail.bucket.name or detail.object.key".to_owned(),
+        )),
+    }
+}
+
+/// The object of a Batch Operations task. Schema 1.0 names the bucket by ARN, 2.0 by name
+/// (`s3Bucket`); in both the key is URL-encoded, as in the job's CSV manifest.
+/// <https://docs.aws.amazon.com/AmazonS3/latest/userguide/batch-ops-invoke-lambda.html>
+pub fn batch_task_target(task: &S3BatchJobTask) -> Result<ObjectRef, Error> {
+    let bucket = task
+        .other
+        .get("s3Bucket")
+        .and_then(Value::as_str)
+        .or_else(|| task.s3_bucket_arn.as_deref().and_then(bucket_from_arn));
+    match (bucket, task.s3_key.as_deref()) {
+        (Some(bucket), Some(key)) if !bucket.is_empty() => Ok(ObjectRef::new(bucket, url_decode(key), None)),
+        _ => Err(Error::UnknownEvent(
+            "Batch Operations task without s3Key and s3Bucket or s3BucketArn".to_owned(),
+        )),
+    }
+}
+
+/// `arn:aws:s3:::bucket` (in any partition) to `bucket`.
+fn bucket_from_arn(arn: &str) -> Option<&str> {
+    arn.strip_prefix("arn:")?
+        .split_once(":s3:::")
+        .map(|(_, bucket)| bucket)
+}
+
+/// Decodes a key as S3 writes it into event notifications: form encoding, where `+` is a space
+/// and `%XX` is a byte. A `%` not followed by two hex digits is kept as is. Keys are UTF-8, so
+/// invalid sequences (which S3 never produces) are replaced rather than failing.
+pub fn url_decode(encoded: &str) -> Cow<'_, str> {
+    if !encoded.bytes().any(|byte| byte == b'%' || byte == b'+') {
+        return Cow::Borrowed(encoded);
+    }
+    let bytes = encoded.as_bytes();
+    let mut decoded = Vec::with_capacity(bytes.len());
+    let mut at = 0;
+    while at < bytes.len() {
+        match bytes[at] {
+            b'+' => decoded.push(b' '),
+            b'%' => match (bytes.get(at + 1).and_then(hex), bytes.get(at + 2).and_then(hex)) {
+                (Some(high), Some(low)) => {
+                    decoded.push(high << 4 | low);
+                    at += 2;
+                }
+                _ => decoded.push(b'%'),
+            },
+            byte => decoded.push(byte),
+        }
+        at += 1;
+    }
+    match String::from_utf8(decoded) {
+        Ok(text) => Cow::Owned(text),
+        Err(error) => Cow::Owned(String::from_utf8_lossy(error.as_bytes()).into_owned()),
+    }
+}
+
+fn hex(digit: &u8) -> Option<u8> {
+    match digit {
+        b'0'..=b'9' => Some(digit - b'0'),
+        b'a'..=b'f' => Some(digit - b'a' + 10),
+        b'A'..=b'F' => Some(digit - b'A' + 10),
+        _ => None,
+    }
+}
+
+/// The kinds of payload, told apart by the keys that only that kind has.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Shape {
+    BatchJob,
+    S3Test,
+    Sqs,
+    S3,
+    EventBridge,
+    Sns,
+    Unknown,
+}
+
+impl Shape {
+    fn of(value: &Value) -> Shape {
+        let text = |pointer: &str| value.pointer(pointer).and_then(Value::as_str);
+        if value.get("invocationSchemaVersion").is_some() && value.get("tasks").is_some() {
+            return Shape::BatchJob;
+        }
+        if text("/Event") == Some("s3:TestEvent") {
+            return Shape::S3Test;
+        }
+        if let Some(records) = value.get("Records").and_then(Value::as_array) {
+            // An empty notification is harmless: treat it as S3 with nothing to do.
+            return match records
+                .first()
+                .map(|record| record.get("eventSource").and_then(Value::as_str))
+            {
+                Some(Some("aws:sqs")) => Shape::Sqs,
+                Some(Some("aws:s3")) | None => Shape::S3,
+                Some(_) => Shape::Unknown,
+            };
+        }
+        if value.get("detail-type").is_some() && value.get("source").is_some() {
+            return Shape::EventBridge;
+        }
+        if text("/Type") == Some("Notification") && text("/Message").is_some() {
+            return Shape::Sns;
+        }
+        Shape::Unknown
+    }
+}
+
+fn deserialize<T: serde::de::DeserializeOwned>(value: Value, what: &str) -> Result<T, Error> {
+    serde_json::from_value(value).map_err(|error| Error::UnknownEvent(format!("malformed {what}: {error}")))
+}
+
+fn unknown(value: &Value) -> Error {
+    let keys: Vec<&str> = value
+        .as_object()
+        .map(|object| object.keys().map(String::as_str).take(8).collect())
+        .unwrap_or_default();
+    Error::UnknownEvent(format!(
+        "not an S3 notification, SQS, EventBridge or Batch Operations payload (top-level keys: {keys:?})"
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn decodes_keys_like_s3_encodes_them() {
+        let cases = [
+            (
+                "logs/2024-01-01-00-00-00-0A1B2C3D",
+                "logs/2024-01-01-00-00-00-0A1B2C3D",
+            ),
+            ("a+b", "a b"),
+            ("a%2Bb", "a+b"),
+            ("%2B%20+", "+  "),
+            ("caf%C3%A9", "café"),
+            ("%E2%82%AC", "€"),
+            ("100%", "100%"),
+            ("%zz", "%zz"),
+            ("%4", "%4"),
+            ("%%41", "%A"),
+            ("%2f", "/"),
+            ("%FF", "\u{FFFD}"),
+            ("", ""),
+        ];
+        for (encoded, decoded) in cases {
+            assert_eq!(url_decode(encoded), decoded, "{encoded}");
+        }
+        assert!(matches!(url_decode("plain/key"), Cow::Borrowed(_)));
+    }
+
+    fn s3_record(event_name: &str, bucket: &str, key: &str, size: u64) -> Value {
+        json!({
+            "eventVersion": "2.1", "eventSource": "aws:s3", "awsRegion": "us-east-1",
+            "eventTime": "2024-01-01T00:00:00.000Z", "eventName": event_name,
+            "userIdentity": {"principalId": "AWS:EXAMPLE"},
+            "requestParameters": {"sourceIPAddress": "192.0.2.1"},
+            "responseElements": {"x-amz-request-id": "R", "x-amz-id-2": "I"},
+            "s3": {
+                "s3SchemaVersion": "1.0", "configurationId": "logs",
+                "bucket": {"name": bucket, "ownerIdentity": {"principalId": "O"}, "arn": format!("arn:aws:s3:::{bucket}")},
+                "object": {"key": key, "size": size, "eTag": "e", "sequencer": "0A"}
+            }
+        })
+    }
+
+    #[test]
+    fn reads_every_record_of_a_notification() {
+        let payload = json!({"Records": [
+            s3_record("ObjectCreated:Put", "raw", "logs/a+b%3Dc", 10),
+            s3_record("ObjectRemoved:Delete", "raw", "logs/gone", 0),
+            s3_record("ObjectCreated:CompleteMultipartUpload", "raw", "logs/second", 0),
+        ]});
+        let Event::S3(event) = Event::from_value(payload).unwrap() else {
+            panic!("not S3")
+        };
+        let targets = s3_targets(&event);
+        assert_eq!(
+            targets[0],
+            Target::Object(ObjectRef::new("raw", "logs/a b=c", Some(10)))
+        );
+        assert!(matches!(targets[1], Target::Ignore(_)));
+        assert_eq!(
+            targets[2],
+            Target::Object(ObjectRef::new("raw", "logs/second", Some(0)))
+        );
+    }
+
+    #[test]
+    fn recognizes_each_shape() {
+        let test_event = json!({"Service": "Amazon S3", "Event": "s3:TestEvent", "Time": "2024-01-01T00:00:00.000Z",
+            "Bucket": "raw", "RequestId": "R", "HostId": "H"});
+        assert!(matches!(Event::from_value(test_event.clone()), Ok(Event::S3Test)));
+
+        let sqs = json!({"Records": [{"messageId": "m1", "receiptHandle": "r", "body": test_event.to_string(),
+            "attributes": {}, "messageAttributes": {}, "md5OfBody": "x", "eventSource": "aws:sqs",
+            "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:q", "awsRegion": "us-east-1"}]});
+        assert!(matches!(Event::from_value(sqs), Ok(Event::Sqs(_))));
+
+        let eventbridge = json!({"version": "0", "id": "1", "detail-type": "Object Created", "source": "aws.s3",
+            "account": "123456789012", "time": "2024-01-01T00:00:00Z", "region": "us-east-1",
+            "resources": ["arn:aws:s3:::raw"],
+            "detail": {"version": "0", "bucket": {"name": "raw"},
+                "object": {"key": "logs/a+b", "size": 5, "etag": "e", "sequencer": "1"},
+                "request-id": "R", "requester": "123456789012", "reason": "PutObject"}});
+        let Ok(Event::EventBridge(event)) = Event::from_value(eventbridge) else {
+            panic!("not EventBridge")
+        };
+        // EventBridge keys are not URL-encoded: `+` stays.
+        assert_eq!(
+            eventbridge_target(&event).unwrap(),
+            Target::Object(ObjectRef::new("raw", "logs/a+b", Some(5)))
+        );
+
+        assert!(matches!(
+            Event::from_value(json!({"Records": []})),
+            Ok(Event::S3(_))
+        ));
+        for unknown in [
+            json!({"hello": "world"}),
+            json!([1, 2]),
+            json!({"Records": [{"eventSource": "aws:kinesis"}]}),
+        ] {
+            let error = Event::from_value(unknown).unwrap_err();
+            assert!(matches!(error, Error::UnknownEvent(_)), "{error}");
+        }
+    }
+
+    #[test]
+    fn reads_batch_tasks_of_both_schemas() {
+        let v1 = json!({"invocationSchemaVersion": "1.0", "invocationId": "inv", "job": {"id": "job"},
+            "tasks": [{"taskId": "t1", "s3Key": "logs/a%2Bb+c", "s3VersionId": null,
+                "s3BucketArn": "arn:aws:s3:::raw"}]});
+        let v2 = json!({"invocationSchemaVersion": "2.0", "invocationId": "inv",
+            "job": {"id": "job", "userArguments": {"k": "v"}},
+            "tasks": [{"taskId": "t1", "s3Key": "logs/a%2Bb+c", "s3VersionId": null, "s3Bucket": "raw"}]});
+        for payload in [v1, v2] {
+            let Ok(Event::BatchJob(job)) = Event::from_value(payload) else {
+                panic!("not a batch job")
+            };
+            assert_eq!(
+                batch_task_target(&job.tasks[0]).unwrap(),
+                ObjectRef::new("raw", "logs/a+b c", None)
+            );
+        }
+        assert_eq!(bucket_from_arn("arn:aws-cn:s3:::raw"), Some("raw"));
+        assert_eq!(bucket_from_arn("raw"), None);
+    }
+
+    #[test]
+    fn reads_sqs_bodies_of_every_wiring() {
+        let notification = json!({"Records": [s3_record("ObjectCreated:Put", "raw", "logs/k%20x", 3)]});
+        let expected = vec![Target::Object(ObjectRef::new("raw", "logs/k x", Some(3)))];
+        assert_eq!(sqs_body_targets(&notification.to_string()).unwrap(), expected);
+        let via_sns = json!({"Type": "Notification", "MessageId": "m", "TopicArn": "arn:aws:sns:us-east-1:1:t",
+            "Message": notification.to_string()});
+        assert_eq!(sqs_body_targets(&via_sns.to_string()).unwrap(), expected);
+        let test_event = json!({"Service": "Amazon S3", "Event": "s3:TestEvent"});
+        assert!(matches!(
+            &sqs_body_targets(&test_event.to_string()).unwrap()[..],
+            [Target::Ignore(_)]
+        ));
+        assert!(sqs_body_targets("not json").is_err());
+        assert!(sqs_body_targets("{\"unrelated\": true}").is_err());
+    }
+}
