@@ -8,9 +8,10 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
 .PHONY: run test venv lint unit template e2e build bench fuzz clean
 
-## run: parse the sample logs shipped in samples/
+## run: the sample logs in samples/ through the whole pipeline locally: records packed into
+## gzipped objects under Hive-style partitions in out/, then audited as the postprocessor would
 run:
-	cargo run --release --quiet -p s3logs -- parse samples/ --output out/records.ndjson
+	cargo run --release --quiet -p s3logs -- run samples/ --out out
 
 ## test: every check CI runs
 test: venv lint unit template

@@ -6,8 +6,10 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod audit;
 mod inputs;
 mod parse;
+mod run;
 
 /// Amazon S3 server access logs, parsed and audited on your machine.
 #[derive(Debug, Parser)]
@@ -21,11 +23,17 @@ struct Cli {
 enum Command {
     /// Parse raw S3 server access logs into NDJSON records (one JSON object per line).
     Parse(parse::ParseArgs),
+    /// Audit raw logs or NDJSON records for SigV2, legacy TLS, ACLs, denied and anonymous access.
+    Audit(audit::AuditArgs),
+    /// Run the whole pipeline locally: pack records into Firehose-style gzip objects, then audit them.
+    Run(run::RunArgs),
 }
 
 fn main() -> ExitCode {
     let result = match Cli::parse().command {
         Command::Parse(args) => parse::run(args),
+        Command::Audit(args) => audit::run(args),
+        Command::Run(args) => run::run(args),
     };
     result.unwrap_or_else(|error| {
         eprintln!("s3logs: error: {error:#}");

@@ -1,0 +1,135 @@
+//! Settings, read once at start-up from the environment the SAM template sets.
+//!
+//! A malformed variable stops the function at start-up with an error naming it, not on the
+//! first event. Variables:
+//! * `RULES`: comma list of audit rules (default `sigv2`; `all` for every rule).
+//! * `EXCLUDE_USER_AGENT`: regex of user agents skipped by every rule (default: the S3 console
+//!   and AWS-internal traffic; set it empty to exclude nothing).
+//! * `OUTPUT`: `lines` (one line per hit, default) or `summary` (one line per client and rule
+//!   with a `Count`, cheaper in CloudWatch Logs on busy buckets).
+//! * `MAX_DECOMPRESSED_BYTES`: cap on decoded bytes per object, a guard against gzip bombs
+//!   (default 10 GiB, far above Firehose's 128 MiB buffer at any compression ratio).
+
+use pipeline::audit::{AuditConfig, DEFAULT_EXCLUDE_USER_AGENT, DEFAULT_RULES, OutputMode};
+
+use crate::Error;
+
+/// Default `MAX_DECOMPRESSED_BYTES`.
+pub const DEFAULT_MAX_DECOMPRESSED_BYTES: u64 = 10 << 30;
+
+/// The `Function` dimension of the metrics; fixed, so the alarm in the template does not depend
+/// on the deployed function name.
+pub const FUNCTION_DIMENSION: &str = "postprocessor";
+
+/// Everything the postprocessor needs to know about its deployment.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// Rules, exclusion and output mode.
+    pub audit: AuditConfig,
+    /// Most decoded bytes read from one object.
+    pub max_decompressed_bytes: u64,
+}
+
+impl Config {
+    /// Reads the process environment.
+    pub fn from_env() -> Result<Config, Error> {
+        Config::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads variables through `lookup`, so tests need not touch the process environment.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Config, Error> {
+        let rules = lookup("RULES").unwrap_or_else(|| DEFAULT_RULES.to_owned());
+        let exclude = lookup("EXCLUDE_USER_AGENT").unwrap_or_else(|| DEFAULT_EXCLUDE_USER_AGENT.to_owned());
+        let output_text = lookup("OUTPUT").unwrap_or_default();
+        let output = OutputMode::parse(&output_text).map_err(|error| Error::InvalidVariable {
+            name: "OUTPUT",
+            value: output_text.clone(),
+            reason: error.to_string(),
+        })?;
+        let audit = AuditConfig::new(&rules, &exclude, output).map_err(|error| {
+            let (name, value) = match error {
+                pipeline::audit::ConfigError::BadExcludePattern(_) => ("EXCLUDE_USER_AGENT", exclude.clone()),
+                _ => ("RULES", rules.clone()),
+            };
+            Error::InvalidVariable {
+                name,
+                value,
+                reason: error.to_string(),
+            }
+        })?;
+        let max_decompressed_bytes = match lookup("MAX_DECOMPRESSED_BYTES") {
+            None => DEFAULT_MAX_DECOMPRESSED_BYTES,
+            Some(text) => text.trim().parse().map_err(|_| Error::InvalidVariable {
+                name: "MAX_DECOMPRESSED_BYTES",
+                value: text.clone(),
+                reason: "expected a whole number of bytes".to_owned(),
+            })?,
+        };
+        Ok(Config {
+            audit,
+            max_decompressed_bytes,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use pipeline::audit::Rule;
+
+    use super::*;
+
+    fn config(vars: &[(&str, &str)]) -> Result<Config, Error> {
+        let vars: HashMap<String, String> =
+            vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        Config::from_lookup(|name| vars.get(name).cloned())
+    }
+
+    #[test]
+    fn defaults_audit_sigv2_without_console_traffic() {
+        let config = config(&[]).unwrap();
+        assert_eq!(config.audit.rules.iter().collect::<Vec<_>>(), [Rule::Sigv2]);
+        assert_eq!(config.audit.output, OutputMode::Lines);
+        assert!(config.audit.exclude_user_agent.unwrap().is_match("S3Console/0.4"));
+        assert_eq!(config.max_decompressed_bytes, 10 * 1024 * 1024 * 1024);
+    }
+
+    #[test]
+    fn reads_every_variable() {
+        let config = config(&[
+            ("RULES", "tls-legacy,acl-required"),
+            ("EXCLUDE_USER_AGENT", ""),
+            ("OUTPUT", "summary"),
+            ("MAX_DECOMPRESSED_BYTES", "1048576"),
+        ])
+        .unwrap();
+        assert_eq!(config.audit.rules.to_string(), "tls-legacy,acl-required");
+        assert!(config.audit.exclude_user_agent.is_none());
+        assert_eq!(config.audit.output, OutputMode::Summary);
+        assert_eq!(config.max_decompressed_bytes, 1 << 20);
+    }
+
+    #[test]
+    fn errors_name_the_variable_and_the_accepted_values() {
+        let cases: &[(&[(&str, &str)], &str)] = &[
+            (
+                &[("RULES", "sigv2,sigv5")],
+                "RULES=\"sigv2,sigv5\" is invalid: unknown rule `sigv5`; known rules: sigv2",
+            ),
+            (
+                &[("EXCLUDE_USER_AGENT", "(")],
+                "EXCLUDE_USER_AGENT=\"(\" is invalid",
+            ),
+            (&[("OUTPUT", "table")], "OUTPUT=\"table\" is invalid"),
+            (
+                &[("MAX_DECOMPRESSED_BYTES", "10GiB")],
+                "MAX_DECOMPRESSED_BYTES=\"10GiB\" is invalid",
+            ),
+        ];
+        for &(vars, expected) in cases {
+            let error = config(vars).unwrap_err().to_string();
+            assert!(error.contains(expected), "{error}");
+        }
+    }
+}

@@ -1,0 +1,320 @@
+//! The event handler: S3 notifications in, audit hits and metrics out.
+//!
+//! AWS-free: objects come from an [`ObjectSource`] (S3 in Lambda, moto_server in tests) and
+//! findings go to an [`Output`] (stdout in Lambda, a buffer in tests). Each object of the event
+//! is audited on a blocking thread with one [`Auditor`] per invocation, so summary mode and the
+//! metrics cover the whole invocation.
+
+use std::future::Future;
+use std::io::{self, Read, Write};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use aws_lambda_events::event::s3::S3Event;
+use lambda_runtime::LambdaEvent;
+use pipeline::audit::{Auditor, Format, ObjectReport};
+use serde::{Deserialize, Serialize};
+use tracing::{info, warn};
+
+use crate::Error;
+use crate::config::{Config, FUNCTION_DIMENSION};
+
+/// Where objects are read from.
+pub trait ObjectSource: Send + Sync + 'static {
+    /// Opens `s3://bucket/key` as a blocking reader of its stored bytes (gzip or not).
+    fn open(
+        &self,
+        bucket: &str,
+        key: &str,
+    ) -> impl Future<Output = Result<Box<dyn Read + Send>, Error>> + Send;
+}
+
+/// Where findings are written: a `Write` shared between invocations and the engine thread.
+/// Each `write` call writes its whole buffer under the lock, and the engine only ever writes
+/// whole lines, so lines never interleave.
+#[derive(Clone)]
+pub struct Output(Arc<Mutex<Box<dyn Write + Send>>>);
+
+impl Output {
+    /// Process stdout, which Lambda sends to CloudWatch Logs line by line.
+    pub fn stdout() -> Self {
+        Output::new(io::stdout())
+    }
+
+    /// Any writer (tests capture into a buffer).
+    pub fn new(writer: impl Write + Send + 'static) -> Self {
+        Output(Arc::new(Mutex::new(Box::new(writer))))
+    }
+}
+
+impl Write for Output {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let mut writer = self
+            .0
+            .lock()
+            .map_err(|_| io::Error::other("output lock poisoned"))?;
+        writer.write_all(buf)?;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.0
+            .lock()
+            .map_err(|_| io::Error::other("output lock poisoned"))?
+            .flush()
+    }
+}
+
+/// What one invocation did; returned to the caller (shown by `cargo lambda invoke`).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Response {
+    /// Objects audited (damaged ones included).
+    pub objects: u64,
+    /// Records read.
+    pub records: u64,
+    /// Hits of all rules.
+    pub hits: u64,
+    /// Lines that are not records.
+    pub bad_lines: u64,
+    /// Objects that could not be read to the end (corrupt or truncated gzip, over the cap).
+    pub damaged_objects: u64,
+    /// Objects skipped: gone since the event, or a notification without a key.
+    pub skipped_objects: u64,
+}
+
+/// What the function is invoked with: the output bucket's ObjectCreated notifications, or the
+/// `s3:TestEvent` S3 sends once when the notification is set up. The test event must succeed,
+/// or every deployment would start with a failed invocation in the on-failure queue.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(untagged)]
+pub enum Notification {
+    /// Objects were created.
+    Objects(S3Event),
+    /// The set-up test event, acknowledged and ignored.
+    Test {
+        /// `s3:TestEvent`.
+        #[serde(rename = "Event")]
+        event: String,
+    },
+}
+
+/// The postprocessor's event handler.
+pub struct Handler<S> {
+    config: Config,
+    source: S,
+    out: Output,
+}
+
+impl<S: ObjectSource> Handler<S> {
+    /// A handler reading from `source` and writing findings to `out`.
+    pub fn new(config: Config, source: S, out: Output) -> Self {
+        Handler { config, source, out }
+    }
+
+    /// Audits every object of an S3 notification. Returns `Err` only when a retry can help
+    /// (S3 or the network failed); the objects before the failure have been reported, so a
+    /// retry may repeat some hits (their `RecordId` tells duplicates apart).
+    pub async fn handle(&self, event: LambdaEvent<Notification>) -> Result<Response, Error> {
+        let records = match event.payload {
+            Notification::Objects(notification) => notification.records,
+            Notification::Test { event } => {
+                info!(event = %event, "test event acknowledged");
+                return Ok(Response::default());
+            }
+        };
+        let mut auditor = Auditor::new(self.config.audit.clone());
+        let mut response = Response::default();
+        let mut failure = None;
+        for record in records {
+            let (Some(bucket), Some(raw_key)) = (record.s3.bucket.name, record.s3.object.key) else {
+                warn!("notification record without bucket or key; skipped");
+                response.skipped_objects += 1;
+                continue;
+            };
+            // Keys in S3 notifications are URL-encoded, with `+` for a space.
+            let key = decode_key(&raw_key);
+            let (returned, outcome) = self.audit_object(auditor, &bucket, &key).await?;
+            auditor = returned;
+            match outcome {
+                Ok(report) => {
+                    log_report(&bucket, &key, &report);
+                    response.objects += 1;
+                }
+                Err(Error::NotFound(object)) => {
+                    warn!(object = %object, "object no longer exists; skipped");
+                    response.skipped_objects += 1;
+                }
+                Err(error) => {
+                    warn!(error = %error, "object failed; the event will be retried");
+                    failure = Some(error);
+                }
+            }
+        }
+        let totals = *auditor.totals();
+        response.records = totals.records;
+        response.hits = totals.hits.total();
+        response.bad_lines = totals.bad_lines;
+        response.damaged_objects = totals.damaged_objects;
+        self.write_tail(&mut auditor).map_err(|source| Error::Read {
+            object: "(findings)".to_owned(),
+            source,
+        })?;
+        match failure {
+            Some(error) => Err(error),
+            None => Ok(response),
+        }
+    }
+
+    /// Audits one object on a blocking thread. The auditor goes there and comes back; only a
+    /// panic on that thread loses it, which fails the invocation.
+    async fn audit_object(
+        &self,
+        mut auditor: Auditor,
+        bucket: &str,
+        key: &str,
+    ) -> Result<(Auditor, Result<ObjectReport, Error>), Error> {
+        let object = format!("s3://{bucket}/{key}");
+        let reader = match self.source.open(bucket, key).await {
+            Ok(reader) => reader,
+            Err(error) => return Ok((auditor, Err(error))),
+        };
+        let mut out = self.out.clone();
+        let max = self.config.max_decompressed_bytes;
+        let task = tokio::task::spawn_blocking(move || {
+            let source_failed = Arc::new(AtomicBool::new(false));
+            let tracked = Tracked {
+                inner: reader,
+                failed: Arc::clone(&source_failed),
+            };
+            let result = auditor.audit_object(tracked, &object, Format::Records, max, &mut out);
+            let outcome = match result {
+                // Bytes that looked corrupt because the connection broke are not corrupt.
+                Ok(report) if report.damage.is_some() && source_failed.load(Ordering::Relaxed) => {
+                    Err(Error::Source {
+                        object,
+                        message: format!("connection failed mid-object ({:?})", report.damage),
+                    })
+                }
+                Ok(report) => Ok(report),
+                Err(source) => Err(Error::Read { object, source }),
+            };
+            (auditor, outcome)
+        });
+        task.await
+            .map_err(|error| Error::Internal(format!("audit thread failed: {error}")))
+    }
+
+    /// Writes what the auditor still holds (summary lines) and the metric lines.
+    fn write_tail(&self, auditor: &mut Auditor) -> Result<(), pipeline::Error> {
+        let mut out = self.out.clone();
+        auditor.finish(&mut out)?;
+        let now_ms = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |elapsed| elapsed.as_millis() as u64);
+        let mut metrics = String::new();
+        for line in auditor.metric_lines(FUNCTION_DIMENSION, now_ms) {
+            metrics.push_str(&line);
+            metrics.push('\n');
+        }
+        out.write_all(metrics.as_bytes()).map_err(pipeline::Error::Io)?;
+        out.flush().map_err(pipeline::Error::Io)
+    }
+}
+
+/// One summary event per object; bad lines are listed (the first few, with line numbers) in it
+/// rather than logged one by one.
+fn log_report(bucket: &str, key: &str, report: &ObjectReport) {
+    let object = format!("s3://{bucket}/{key}");
+    if report.bad_lines > 0 || report.damage.is_some() {
+        let examples: Vec<String> = report
+            .bad_line_examples
+            .iter()
+            .map(|bad| format!("line {}: {}", bad.line, bad.reason))
+            .collect();
+        warn!(
+            object = %object,
+            records = report.records,
+            hits = report.hits,
+            bad_lines = report.bad_lines,
+            bad_line_examples = ?examples,
+            damage = report.damage.as_ref().map(ToString::to_string),
+            "object audited with bad input"
+        );
+    } else {
+        info!(
+            object = %object,
+            records = report.records,
+            hits = report.hits,
+            decoded_bytes = report.decoded_bytes,
+            "object audited"
+        );
+    }
+}
+
+/// A reader that remembers whether its source failed, so a broken connection is not mistaken
+/// for corrupt data.
+struct Tracked<R> {
+    inner: R,
+    failed: Arc<AtomicBool>,
+}
+
+impl<R: Read> Read for Tracked<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.inner.read(buf).inspect_err(|error| {
+            if error.kind() != io::ErrorKind::Interrupted {
+                self.failed.store(true, Ordering::Relaxed);
+            }
+        })
+    }
+}
+
+/// Decodes an object key from an S3 notification: `%XX` escapes and `+` for space. A malformed
+/// escape is kept as it is.
+pub fn decode_key(key: &str) -> String {
+    let bytes = key.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut at = 0;
+    while at < bytes.len() {
+        let escaped = (bytes[at] == b'%')
+            .then(|| Some(hex(*bytes.get(at + 1)?)? << 4 | hex(*bytes.get(at + 2)?)?))
+            .flatten();
+        match (bytes[at], escaped) {
+            (_, Some(byte)) => {
+                out.push(byte);
+                at += 2;
+            }
+            (b'+', None) => out.push(b' '),
+            (byte, None) => out.push(byte),
+        }
+        at += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn hex(byte: u8) -> Option<u8> {
+    (byte as char).to_digit(16).map(|digit| digit as u8)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decodes_notification_keys() {
+        let cases = [
+            (
+                "records/year%3D2025/month%3D03/a.gz",
+                "records/year=2025/month=03/a.gz",
+            ),
+            ("with+space%2Bplus.gz", "with space+plus.gz"),
+            ("caf%C3%A9", "café"),
+            ("bad%zz%4", "bad%zz%4"),
+            ("end%", "end%"),
+            ("", ""),
+        ];
+        for (raw, expected) in cases {
+            assert_eq!(decode_key(raw), expected, "{raw}");
+        }
+    }
+}

@@ -1,0 +1,12 @@
+//! The postprocessor Lambda's entry point: configuration and clients once, then the runtime loop.
+
+use lambda_runtime::{Error, LambdaEvent, run, service_fn};
+use postprocessor::{Config, Handler, Output, S3Source, init_tracing};
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    init_tracing();
+    let config = Config::from_env()?;
+    let handler = Handler::new(config, S3Source::from_environment().await, Output::stdout());
+    run(service_fn(|event: LambdaEvent<_>| handler.handle(event))).await
+}

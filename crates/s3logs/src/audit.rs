@@ -1,0 +1,370 @@
+//! `s3logs audit`: the postprocessor's audit rules on local files, raw logs or NDJSON records.
+//!
+//! Each file is sniffed on its own (gzip by magic bytes; records if the first non-blank line
+//! starts with `{`), so a directory mixing raw S3 logs, `s3logs parse` output and downloaded
+//! Firehose objects audits in one go. Raw lines are encoded into records first, exactly as the
+//! preprocessor does, so `--json` prints byte for byte what the postprocessor Lambda prints for
+//! the same lines. Without `--json` the hits are shown as a table per rule: top clients first.
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
+use std::io::{self, BufWriter, Cursor, Read, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use pipeline::audit::{
+    AuditConfig, Auditor, DEFAULT_EXCLUDE_USER_AGENT, Format, ObjectReport, OutputMode, Rule, Totals,
+    sniff_format,
+};
+
+use crate::inputs::{self, Input};
+
+/// Bytes read ahead of a file to tell raw logs from records (decoded from gzip if need be).
+const SNIFF_BYTES: usize = 64 * 1024;
+
+/// Bad lines printed per file; the rest are only counted.
+const BAD_LINES_SHOWN: usize = 5;
+
+/// Rule selection and output shape, shared by `audit` and `run`; the same knobs as the
+/// postprocessor's `RULES`, `EXCLUDE_USER_AGENT` and `OUTPUT` variables.
+#[derive(Debug, clap::Args)]
+pub struct RuleArgs {
+    /// Rules to apply, comma-separated: sigv2, tls-legacy, acl-required, access-denied,
+    /// anonymous, parse-errors, or all. (The Lambda defaults to sigv2 to keep CloudWatch Logs
+    /// small; locally every rule is free.)
+    #[arg(long, value_name = "LIST", default_value = "all")]
+    pub rules: String,
+    /// Skip requests whose User-Agent matches this regular expression ("" skips none).
+    #[arg(long, value_name = "REGEX", default_value = DEFAULT_EXCLUDE_USER_AGENT)]
+    pub exclude_user_agent: String,
+    /// Print JSON lines exactly as the postprocessor writes them to CloudWatch Logs, instead
+    /// of the table.
+    #[arg(long)]
+    pub json: bool,
+    /// With --json: one line per (Rule, Bucket, RemoteIP, Requester, Operation, UserAgent) with
+    /// a Count, like OUTPUT=summary.
+    #[arg(long)]
+    pub summary: bool,
+    /// Clients listed per rule in the table.
+    #[arg(long, value_name = "N", default_value_t = 10)]
+    pub top: usize,
+}
+
+impl RuleArgs {
+    /// An auditor for these flags. The table needs every client, so its groups are unbounded.
+    pub fn auditor(&self) -> anyhow::Result<Auditor> {
+        let output = if self.summary || !self.json {
+            OutputMode::Summary
+        } else {
+            OutputMode::Lines
+        };
+        let config = AuditConfig::new(&self.rules, &self.exclude_user_agent, output)?;
+        Ok(match self.json {
+            true => Auditor::new(config),
+            false => Auditor::new(config).with_group_limit(usize::MAX),
+        })
+    }
+}
+
+/// Arguments of `s3logs audit`.
+#[derive(Debug, clap::Args)]
+#[command(after_help = "Examples:\n  \
+    s3logs audit access-logs/\n  \
+    s3logs audit --rules sigv2,tls-legacy --json firehose-output/ > hits.ndjson\n  \
+    aws s3 cp s3://my-log-bucket/logs/2026-11-23-10-15-01-1A2B3C4D5E6F7A8B - | s3logs audit -")]
+pub struct AuditArgs {
+    /// Raw log files, NDJSON record files or directories (read recursively), gzipped or not;
+    /// `-` or nothing reads standard input.
+    pub paths: Vec<PathBuf>,
+    /// Rules and output.
+    #[command(flatten)]
+    pub rules: RuleArgs,
+}
+
+/// Runs `s3logs audit`; the exit code is non-zero if any input could not be read to the end.
+pub fn run(args: AuditArgs) -> anyhow::Result<ExitCode> {
+    let mut auditor = args.rules.auditor()?;
+    let (inputs, bad_paths) = inputs::expand(&args.paths);
+    let mut problems: Vec<Problem> = bad_paths
+        .iter()
+        .map(|bad| Problem::fatal(bad.to_string()))
+        .collect();
+    let mut out = BufWriter::with_capacity(1 << 20, io::stdout().lock());
+    let mut formats = FormatCounts::default();
+    for input in &inputs {
+        match audit_input(&mut auditor, input, &mut out) {
+            Ok((format, report)) => {
+                formats.add(format);
+                problems.extend(describe_problems(&input.name(), &report));
+            }
+            Err(error) if is_broken_pipe(&error) => return Ok(ExitCode::SUCCESS),
+            Err(error) => problems.push(Problem::fatal(format!("{}: {error:#}", input.name()))),
+        }
+    }
+    finish(&mut auditor, &args.rules, &mut out, &formats, &problems)
+}
+
+/// A message about an input; `fatal` ones (unreadable, damaged) make the exit code non-zero,
+/// bad lines are only reported.
+#[derive(Debug)]
+pub(crate) struct Problem {
+    pub(crate) message: String,
+    pub(crate) fatal: bool,
+}
+
+impl Problem {
+    pub(crate) fn fatal(message: String) -> Self {
+        Problem { message, fatal: true }
+    }
+}
+
+/// Writes the tail of the output (summary lines or the table) and reports the problems.
+pub(crate) fn finish(
+    auditor: &mut Auditor,
+    args: &RuleArgs,
+    out: &mut dyn Write,
+    formats: &FormatCounts,
+    problems: &[Problem],
+) -> anyhow::Result<ExitCode> {
+    let written = match args.json {
+        true => auditor.finish(out).map_err(anyhow::Error::from),
+        false => out
+            .write_all(table(auditor, args.top, formats).as_bytes())
+            .and_then(|()| out.flush())
+            .map_err(anyhow::Error::from),
+    };
+    match written {
+        Err(error) if is_broken_pipe(&error) => return Ok(ExitCode::SUCCESS),
+        Err(error) => return Err(error.context("writing output")),
+        Ok(()) => {}
+    }
+    for problem in problems {
+        let level = if problem.fatal { "error" } else { "warning" };
+        eprintln!("s3logs: {level}: {}", problem.message);
+    }
+    Ok(match problems.iter().any(|problem| problem.fatal) {
+        true => ExitCode::FAILURE,
+        false => ExitCode::SUCCESS,
+    })
+}
+
+/// Sniffs and audits one input. Hits go to `out`.
+pub(crate) fn audit_input(
+    auditor: &mut Auditor,
+    input: &Input,
+    out: &mut dyn Write,
+) -> anyhow::Result<(Format, ObjectReport)> {
+    let mut reader = input.open().context("cannot open")?;
+    let mut head = Vec::with_capacity(SNIFF_BYTES);
+    (&mut reader)
+        .take(SNIFF_BYTES as u64)
+        .read_to_end(&mut head)
+        .context("cannot read")?;
+    let format = sniff_format(&head[..]).unwrap_or(Format::RawLog);
+    let report = auditor.audit_object(
+        Cursor::new(head).chain(reader),
+        &input.name(),
+        format,
+        u64::MAX,
+        out,
+    )?;
+    Ok((format, report))
+}
+
+/// Messages about an input's bad lines and damage, each prefixed with its name.
+pub(crate) fn describe_problems(name: &str, report: &ObjectReport) -> Vec<Problem> {
+    let mut problems: Vec<Problem> = report
+        .bad_line_examples
+        .iter()
+        .take(BAD_LINES_SHOWN)
+        .map(|bad| Problem {
+            message: format!("{name}: line {}: {}", bad.line, bad.reason),
+            fatal: false,
+        })
+        .collect();
+    let unshown = report.bad_lines.saturating_sub(problems.len() as u64);
+    if unshown > 0 {
+        problems.push(Problem {
+            message: format!("{name}: {} more", plural(unshown, "bad line")),
+            fatal: false,
+        });
+    }
+    if let Some(damage) = &report.damage {
+        problems.push(Problem::fatal(format!(
+            "{name}: {damage} (the lines before it were audited)"
+        )));
+    }
+    problems
+}
+
+/// How many inputs were of each format.
+#[derive(Debug, Default)]
+pub(crate) struct FormatCounts {
+    raw: u64,
+    records: u64,
+}
+
+impl FormatCounts {
+    pub(crate) fn add(&mut self, format: Format) {
+        match format {
+            Format::RawLog => self.raw += 1,
+            Format::Records => self.records += 1,
+        }
+    }
+}
+
+pub(crate) fn is_broken_pipe(error: &anyhow::Error) -> bool {
+    error.chain().any(|cause| {
+        let io_error =
+            cause
+                .downcast_ref::<io::Error>()
+                .or_else(|| match cause.downcast_ref::<pipeline::Error>() {
+                    Some(pipeline::Error::Io(error)) => Some(error),
+                    _ => None,
+                });
+        io_error.is_some_and(|error| error.kind() == io::ErrorKind::BrokenPipe)
+    })
+}
+
+/// One client of a rule in the table: who, and what they did.
+#[derive(Default)]
+struct Client<'a> {
+    count: u64,
+    operations: HashMap<&'a str, u64>,
+    buckets: HashMap<&'a str, u64>,
+}
+
+/// The hits as text: per rule, the top clients (RemoteIP, Requester, UserAgent) by count, then
+/// the totals.
+fn table(auditor: &Auditor, top: usize, formats: &FormatCounts) -> String {
+    let totals = auditor.totals();
+    let mut by_rule: HashMap<Rule, HashMap<[Option<&str>; 3], Client<'_>>> = HashMap::new();
+    for (key, stats) in auditor.groups() {
+        let client = by_rule
+            .entry(key.rule)
+            .or_default()
+            .entry([
+                key.remote_ip.as_deref(),
+                key.requester.as_deref(),
+                key.user_agent.as_deref(),
+            ])
+            .or_default();
+        client.count += stats.count;
+        *client
+            .operations
+            .entry(key.operation.as_deref().unwrap_or("-"))
+            .or_default() += stats.count;
+        *client
+            .buckets
+            .entry(key.bucket.as_deref().unwrap_or("-"))
+            .or_default() += stats.count;
+    }
+    let mut text = String::new();
+    for rule in auditor.config().rules.iter() {
+        let hits = totals.hits.get(rule);
+        let _ = writeln!(
+            text,
+            "{} ({}): {}",
+            rule.name(),
+            rule.description(),
+            plural(hits, "hit")
+        );
+        let Some(clients) = by_rule.get(&rule) else {
+            text.push('\n');
+            continue;
+        };
+        let mut clients: Vec<_> = clients.iter().collect();
+        clients.sort_by(|a, b| b.1.count.cmp(&a.1.count).then(a.0.cmp(b.0)));
+        let _ = writeln!(
+            text,
+            "  {:>7}  {:<22}  {:<48}  {:<36}  {:<22}  BUCKET",
+            "COUNT", "REMOTE IP", "REQUESTER", "USER AGENT", "OPERATION"
+        );
+        for ([ip, requester, agent], client) in clients.iter().take(top) {
+            let _ = writeln!(
+                text,
+                "  {:>7}  {:<22}  {:<48}  {:<36}  {:<22}  {}",
+                client.count,
+                cell(ip.unwrap_or("-"), 22),
+                cell(requester.unwrap_or("(anonymous)"), 48),
+                cell(agent.unwrap_or("-"), 36),
+                cell(&most_common(&client.operations), 22),
+                most_common(&client.buckets),
+            );
+        }
+        if clients.len() > top {
+            let more = clients.len() - top;
+            let noun = if more == 1 { "client" } else { "clients" };
+            let _ = writeln!(text, "  ... and {more} more {noun}");
+        }
+        text.push('\n');
+    }
+    text.push_str(&totals_line(totals, formats));
+    text
+}
+
+fn totals_line(totals: &Totals, formats: &FormatCounts) -> String {
+    format!(
+        "{} ({} raw, {} records), {}, {}, {} damaged; {}\n",
+        plural(totals.objects, "file"),
+        formats.raw,
+        formats.records,
+        plural(totals.records, "record"),
+        plural(totals.bad_lines, "bad line"),
+        totals.damaged_objects,
+        plural(totals.hits.total(), "hit"),
+    )
+}
+
+/// The most frequent value, with how many others there are: `REST.GET.OBJECT +2`.
+fn most_common(counts: &HashMap<&str, u64>) -> String {
+    let top = counts.iter().max_by(|a, b| a.1.cmp(b.1).then(b.0.cmp(a.0)));
+    match top {
+        Some((value, _)) if counts.len() > 1 => format!("{value} +{}", counts.len() - 1),
+        Some((value, _)) => (*value).to_owned(),
+        None => "-".to_owned(),
+    }
+}
+
+/// `value` cut to `width` characters, with an ellipsis when cut.
+fn cell(value: &str, width: usize) -> String {
+    if value.chars().count() <= width {
+        return value.to_owned();
+    }
+    let mut cut: String = value.chars().take(width - 1).collect();
+    cut.push('…');
+    cut
+}
+
+fn plural(n: u64, noun: &str) -> String {
+    match n {
+        1 => format!("1 {noun}"),
+        _ => format!("{n} {noun}s"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cells_are_cut_with_an_ellipsis() {
+        assert_eq!(cell("short", 10), "short");
+        assert_eq!(cell("exactly10!", 10), "exactly10!");
+        assert_eq!(cell("a little too long", 10), "a little …");
+        assert_eq!(cell("café au lait", 5), "café…");
+    }
+
+    #[test]
+    fn shows_the_most_common_value_and_how_many_others() {
+        let counts = HashMap::from([
+            ("REST.GET.OBJECT", 5),
+            ("REST.PUT.OBJECT", 2),
+            ("REST.HEAD.OBJECT", 2),
+        ]);
+        assert_eq!(most_common(&counts), "REST.GET.OBJECT +2");
+        assert_eq!(most_common(&HashMap::from([("b", 1)])), "b");
+        assert_eq!(most_common(&HashMap::new()), "-");
+    }
+}

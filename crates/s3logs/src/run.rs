@@ -1,0 +1,391 @@
+//! `s3logs run`: the whole pipeline on local files, no AWS needed.
+//!
+//! Stage 1 does what the preprocessor and Firehose do: raw logs are parsed into NDJSON records
+//! (the same [`RecordReader`] as the Lambda) and packed into gzip objects under Hive-style
+//! partitions, `records/year=YYYY/month=MM/day=DD/hour=HH/<name>.gz`, each object a sequence
+//! of gzip members as Firehose writes them. Stage 2 does what the postprocessor does: every
+//! object is audited with the same engine, and the hits are printed as `s3logs audit` prints
+//! them.
+//!
+//! Partitioning: Firehose partitions by *arrival* time, which locally would put everything
+//! under the hour the command ran. Here a record goes to the hour of its own `Timestamp`
+//! instead, so the layout is reproducible and shows what the data covers. A record without a
+//! `Timestamp` (a line that could not be parsed) goes with the record before it in the same
+//! input, or, at the very start of an input, under the current hour, as Firehose would do.
+
+use std::collections::BTreeMap;
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use anyhow::{Context, bail};
+use flate2::Compression;
+use flate2::write::GzEncoder;
+use memchr::memmem::Finder;
+use pipeline::audit::Format;
+use pipeline::ingest::{Limits, RecordReader, Stats};
+
+use crate::audit::{FormatCounts, Problem, RuleArgs, describe_problems, finish};
+use crate::inputs::{self, Input};
+
+/// Records of one partition are compressed into a gzip member once this many bytes are held,
+/// so memory stays bounded per partition and objects are multi-member like Firehose's.
+const MEMBER_BYTES: usize = 1 << 20;
+
+/// Name of the partition tree under `--out`.
+const RECORDS_DIR: &str = "records";
+
+/// Arguments of `s3logs run`.
+#[derive(Debug, clap::Args)]
+#[command(after_help = "Examples:\n  \
+    s3logs run samples/ --out out/\n  \
+    s3logs run access-logs/ --out out/ --rules sigv2 --json > sigv2-hits.ndjson")]
+pub struct RunArgs {
+    /// Raw S3 server access log files or directories (read recursively), gzipped or not;
+    /// `-` reads standard input.
+    #[arg(required = true)]
+    pub inputs: Vec<PathBuf>,
+    /// Directory for the output; `records/` in it is replaced on each run.
+    #[arg(short, long, value_name = "DIR")]
+    pub out: PathBuf,
+    /// Start a new object once one holds this many uncompressed bytes (Firehose's buffer
+    /// size, at most 128 MiB).
+    #[arg(long, value_name = "BYTES", default_value_t = 128 << 20)]
+    pub object_bytes: u64,
+    /// Rules and output.
+    #[command(flatten)]
+    pub rules: RuleArgs,
+}
+
+/// Runs `s3logs run`; the exit code is non-zero if any input could not be read.
+pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
+    let mut auditor = args.rules.auditor()?;
+    let records_dir = args.out.join(RECORDS_DIR);
+    clear_previous_run(&records_dir)?;
+    let (inputs, bad_paths) = inputs::expand(&args.inputs);
+    let mut problems: Vec<Problem> = bad_paths
+        .iter()
+        .map(|bad| Problem::fatal(bad.to_string()))
+        .collect();
+
+    let mut writer = ObjectWriter::new(records_dir.clone(), args.object_bytes.max(1));
+    let mut packed = Stats::default();
+    for input in &inputs {
+        match pack(input, &mut writer) {
+            Ok(stats) => {
+                packed.records += stats.records;
+                packed.parse_errors += stats.parse_errors;
+                packed.bytes_in += stats.bytes_in;
+            }
+            Err(error) => problems.push(Problem::fatal(format!("{}: {error:#}", input.name()))),
+        }
+    }
+    let objects = writer.finish().context("writing objects")?;
+    let gz_bytes: u64 = objects
+        .iter()
+        .filter_map(|path| fs::metadata(path).ok())
+        .map(|m| m.len())
+        .sum();
+    eprintln!(
+        "s3logs run: {} inputs, {} records ({} with ParseError) packed into {} gzip objects ({:.1} kB) under {}",
+        inputs.len(),
+        packed.records,
+        packed.parse_errors,
+        objects.len(),
+        gz_bytes as f64 / 1e3,
+        records_dir.display()
+    );
+
+    let mut out = BufWriter::with_capacity(1 << 20, io::stdout().lock());
+    let mut formats = FormatCounts::default();
+    for object in &objects {
+        let name = object.display().to_string();
+        let file = File::open(object).with_context(|| format!("cannot open {name}"))?;
+        match auditor.audit_object(file, &name, Format::Records, u64::MAX, &mut out) {
+            Ok(report) => {
+                formats.add(Format::Records);
+                problems.extend(describe_problems(&name, &report));
+            }
+            Err(pipeline::Error::Io(error)) if error.kind() == io::ErrorKind::BrokenPipe => {
+                return Ok(ExitCode::SUCCESS);
+            }
+            Err(error) => problems.push(Problem::fatal(format!("{name}: {error}"))),
+        }
+    }
+    finish(&mut auditor, &args.rules, &mut out, &formats, &problems)
+}
+
+/// Parses one raw input and hands its records to the writer, partitioned by hour.
+fn pack(input: &Input, writer: &mut ObjectWriter) -> anyhow::Result<Stats> {
+    let reader = input.open().context("cannot open")?;
+    let mut records = RecordReader::new(reader, &input.name(), Limits::default())?;
+    let timestamp = Finder::new(b",\"Timestamp\":\"");
+    let mut record = Vec::with_capacity(4096);
+    let mut last_hour = None;
+    loop {
+        record.clear();
+        if !records.next_record(&mut record)? {
+            break;
+        }
+        let hour = record_hour(&timestamp, &record)
+            .or(last_hour)
+            .unwrap_or_else(current_hour);
+        last_hour = Some(hour);
+        writer.push(hour, &record)?;
+    }
+    Ok(records.stats())
+}
+
+/// An hour partition: the first 13 bytes of a record `Timestamp`, `YYYY-MM-DD HH`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+struct Hour([u8; 13]);
+
+impl Hour {
+    fn part(&self, range: std::ops::Range<usize>) -> &str {
+        // Only ever built from ASCII digits and separators (see `record_hour`, `current_hour`).
+        std::str::from_utf8(&self.0[range]).unwrap_or("0")
+    }
+
+    /// `year=YYYY/month=MM/day=DD/hour=HH`.
+    fn directory(&self) -> PathBuf {
+        PathBuf::from(format!(
+            "year={}/month={}/day={}/hour={}",
+            self.part(0..4),
+            self.part(5..7),
+            self.part(8..10),
+            self.part(11..13)
+        ))
+    }
+
+    /// `YYYY-MM-DD-HH`, for object names.
+    fn stamp(&self) -> String {
+        format!(
+            "{}-{}-{}-{}",
+            self.part(0..4),
+            self.part(5..7),
+            self.part(8..10),
+            self.part(11..13)
+        )
+    }
+}
+
+/// The hour of a record our encoder wrote: its `Timestamp` is the fifth key, after keys whose
+/// string values escape every `"`, so the first `,"Timestamp":"` is the key itself.
+fn record_hour(finder: &Finder<'_>, record: &[u8]) -> Option<Hour> {
+    let at = finder.find(record)? + finder.needle().len();
+    let text: [u8; 13] = record.get(at..at + 13)?.try_into().ok()?;
+    let shape_ok = text.iter().enumerate().all(|(i, b)| match i {
+        4 | 7 => *b == b'-',
+        10 => *b == b' ',
+        _ => b.is_ascii_digit(),
+    });
+    shape_ok.then_some(Hour(text))
+}
+
+/// The current UTC hour, for records that carry no time of their own.
+fn current_hour() -> Hour {
+    let seconds = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let (year, month, day) = civil_from_days((seconds / 86_400) as i64);
+    let text = format!("{year:04}-{month:02}-{day:02} {:02}", seconds % 86_400 / 3600);
+    let mut hour = [b'0'; 13];
+    hour.copy_from_slice(&text.as_bytes()[..13]);
+    Hour(hour)
+}
+
+/// Year, month, day of a day count since 1970-01-01 (Howard Hinnant's civil-from-days).
+fn civil_from_days(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    (year, month, day)
+}
+
+/// Removes the `records/` tree of an earlier run, after checking that it holds nothing but
+/// what a run writes (partition directories and `.gz` objects), so a mistyped `--out` cannot
+/// delete anything else.
+fn clear_previous_run(records_dir: &Path) -> anyhow::Result<()> {
+    fn only_ours(dir: &Path) -> io::Result<bool> {
+        for entry in fs::read_dir(dir)? {
+            let entry = entry?;
+            let name = entry.file_name();
+            let name = name.to_string_lossy();
+            let file_type = entry.file_type()?;
+            let ours = if file_type.is_dir() {
+                ["year=", "month=", "day=", "hour="]
+                    .iter()
+                    .any(|p| name.starts_with(p))
+                    && only_ours(&entry.path())?
+            } else {
+                file_type.is_file() && name.ends_with(".gz")
+            };
+            if !ours {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+    match fs::symlink_metadata(records_dir) {
+        Err(error) if error.kind() == io::ErrorKind::NotFound => return Ok(()),
+        Err(error) => return Err(error).with_context(|| format!("cannot read {}", records_dir.display())),
+        Ok(metadata) if !metadata.is_dir() => {
+            bail!("{} exists and is not a directory", records_dir.display())
+        }
+        Ok(_) => {}
+    }
+    if !only_ours(records_dir).with_context(|| format!("cannot read {}", records_dir.display()))? {
+        bail!(
+            "{} holds files that `s3logs run` did not write; choose another --out",
+            records_dir.display()
+        );
+    }
+    fs::remove_dir_all(records_dir).with_context(|| format!("cannot remove {}", records_dir.display()))
+}
+
+/// One hour partition being written.
+#[derive(Default)]
+struct Partition {
+    /// Records not yet compressed.
+    pending: Vec<u8>,
+    /// Uncompressed bytes already in the current object.
+    written: u64,
+    /// Number of the current object within the partition.
+    sequence: u32,
+    /// The current object, once its first member is written.
+    path: Option<PathBuf>,
+}
+
+/// Writes records into gzip objects per hour partition, as Firehose does with its buffers.
+struct ObjectWriter {
+    root: PathBuf,
+    object_bytes: u64,
+    partitions: BTreeMap<Hour, Partition>,
+    objects: Vec<PathBuf>,
+}
+
+impl ObjectWriter {
+    fn new(root: PathBuf, object_bytes: u64) -> Self {
+        ObjectWriter {
+            root,
+            object_bytes,
+            partitions: BTreeMap::new(),
+            objects: Vec::new(),
+        }
+    }
+
+    fn push(&mut self, hour: Hour, record: &[u8]) -> io::Result<()> {
+        let partition = self.partitions.entry(hour).or_default();
+        let held = partition.written + partition.pending.len() as u64;
+        if held > 0 && held + record.len() as u64 > self.object_bytes {
+            write_member(&self.root, hour, partition, &mut self.objects)?;
+            partition.sequence += 1;
+            partition.written = 0;
+            partition.path = None;
+        }
+        partition.pending.extend_from_slice(record);
+        if partition.pending.len() >= MEMBER_BYTES {
+            write_member(&self.root, hour, partition, &mut self.objects)?;
+        }
+        Ok(())
+    }
+
+    /// Writes what is pending and returns every object written, in path order.
+    fn finish(mut self) -> io::Result<Vec<PathBuf>> {
+        for (hour, partition) in &mut self.partitions {
+            write_member(&self.root, *hour, partition, &mut self.objects)?;
+        }
+        self.objects.sort();
+        Ok(self.objects)
+    }
+}
+
+/// Appends the pending records of a partition to its current object as one gzip member.
+fn write_member(
+    root: &Path,
+    hour: Hour,
+    partition: &mut Partition,
+    objects: &mut Vec<PathBuf>,
+) -> io::Result<()> {
+    if partition.pending.is_empty() {
+        return Ok(());
+    }
+    let path = match &partition.path {
+        Some(path) => path.clone(),
+        None => {
+            let dir = root.join(hour.directory());
+            fs::create_dir_all(&dir)?;
+            // Firehose's names are `<stream>-<version>-<YYYY-MM-DD-HH-MM-SS>-<uuid>`.
+            let path = dir.join(format!(
+                "s3logs-run-1-{}-00-00-{:04}.gz",
+                hour.stamp(),
+                partition.sequence
+            ));
+            objects.push(path.clone());
+            partition.path = Some(path.clone());
+            path
+        }
+    };
+    let file = OpenOptions::new().create(true).append(true).open(&path)?;
+    let mut member = GzEncoder::new(BufWriter::new(file), Compression::default());
+    member.write_all(&partition.pending)?;
+    member.finish()?.flush()?;
+    partition.written += partition.pending.len() as u64;
+    partition.pending.clear();
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_the_hour_of_a_record() {
+        let finder = Finder::new(b",\"Timestamp\":\"");
+        let cases: &[(&str, Option<&str>)] = &[
+            (
+                r#"{"SchemaVersion":1,"Bucket":"b","Timestamp":"2025-03-14 09:26:53","X":1}"#,
+                Some("2025-03-14 09"),
+            ),
+            (r#"{"SchemaVersion":1,"Bucket":"b","Timestamp":null}"#, None),
+            (
+                r#"{"SchemaVersion":1,"Bucket":"b","Timestamp":"2025-3-14 09:26:53"}"#,
+                None,
+            ),
+            (r#"{"SchemaVersion":1,"Timestamp":"2025-03-14"}"#, None),
+        ];
+        for &(record, expected) in cases {
+            let hour = record_hour(&finder, record.as_bytes())
+                .map(|hour| String::from_utf8(hour.0.to_vec()).unwrap());
+            assert_eq!(hour.as_deref(), expected, "{record}");
+        }
+        let hour = Hour(*b"2025-03-14 09");
+        assert_eq!(
+            hour.directory(),
+            PathBuf::from("year=2025/month=03/day=14/hour=09")
+        );
+        assert_eq!(hour.stamp(), "2025-03-14-09");
+    }
+
+    #[test]
+    fn converts_day_counts_to_dates() {
+        let cases = [
+            (0, (1970, 1, 1)),
+            (19_000, (2022, 1, 8)),
+            (11_016, (2000, 2, 29)),
+            (-1, (1969, 12, 31)),
+        ];
+        for (days, expected) in cases {
+            assert_eq!(civil_from_days(days), expected, "{days}");
+        }
+        assert_eq!(current_hour().0[4], b'-');
+    }
+}
