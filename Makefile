@@ -14,7 +14,7 @@ run:
 	cargo run --release --quiet -p s3logs -- run samples/ --out out
 
 ## test: every check CI runs
-test: venv lint unit template
+test: venv lint unit template e2e
 
 ## venv: Python tools for the tests, pinned in requirements-dev.txt
 venv: $(VENV)/.installed

@@ -1,0 +1,199 @@
+"""What Amazon Data Firehose does to the records, done by hand where moto stops short.
+
+moto's `PutRecordBatch` writes each call's records, concatenated, to one S3 object right away,
+under `<Prefix as written>YYYY/MM/DD/HH/<stream>-<version>-<time>-<uuid>`: it neither buffers,
+nor compresses, nor evaluates the `!{...}` expressions of a custom prefix. Real Firehose
+(https://docs.aws.amazon.com/firehose/latest/dev/s3-object-name.html,
+https://docs.aws.amazon.com/firehose/latest/dev/s3-prefixes.html):
+
+* buffers records until `BufferingHints.SizeInMBs` or `IntervalInSeconds` is reached, then
+  writes the buffer, records concatenated with no delimiter, as one object;
+* names it `<evaluated prefix><stream>-<version>-<yyyy-MM-dd-HH-mm-ss>-<uuid><extension>`,
+  where `!{timestamp:FMT}` in the prefix is the approximate arrival time of the oldest record
+  in the object, formatted with a Java DateTimeFormatter pattern (UTC unless CustomTimeZone),
+  and the default prefix `YYYY/MM/dd/HH/` is used only when there is no custom prefix;
+* compresses it (`CompressionFormat`) and adds the matching extension (`.gz` for GZIP) unless
+  `FileExtension` says otherwise.
+
+`Delivery.flush` turns the objects moto wrote into the objects Firehose would have written, from the
+delivery stream's configuration as the template defines it, and removes moto's.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import gzip
+import re
+import secrets
+from dataclasses import dataclass
+from typing import Any
+
+# moto's object name: <stream>-<version>-<yyyy-mm-dd-hh-mm-ss>-<uuid4>
+_MOTO_NAME = re.compile(
+    r"^(?P<stream>.+)-(?P<version>\d+)-(?P<time>\d{4}-\d\d-\d\d-\d\d-\d\d-\d\d)-"
+    r"(?P<uuid>[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$"
+)
+
+# Java DateTimeFormatter letters Firehose prefixes use; anything else fails loudly.
+_JAVA_DATE_LETTERS = {
+    "yyyy": "%Y",
+    "YYYY": "%Y",
+    "uuuu": "%Y",
+    "yy": "%y",
+    "MM": "%m",
+    "dd": "%d",
+    "HH": "%H",
+    "mm": "%M",
+    "ss": "%S",
+}
+
+_EXTENSIONS = {"UNCOMPRESSED": "", "GZIP": ".gz"}
+
+
+class DeliveryError(Exception):
+    """The stream's configuration asks for something this emulation does not do."""
+
+
+def java_date_format(pattern: str, when: dt.datetime) -> str:
+    """Format `when` with a Java DateTimeFormatter pattern (the subset Firehose users write)."""
+    out = []
+    i = 0
+    while i < len(pattern):
+        if pattern[i] == "'":
+            end = pattern.index("'", i + 1)
+            out.append(pattern[i + 1 : end] if end > i + 1 else "'")
+            i = end + 1
+            continue
+        if pattern[i].isalpha():
+            j = i
+            while j < len(pattern) and pattern[j] == pattern[i]:
+                j += 1
+            token = pattern[i:j]
+            if token not in _JAVA_DATE_LETTERS:
+                raise DeliveryError(f"timestamp pattern letter run {token!r} is not emulated")
+            out.append(when.strftime(_JAVA_DATE_LETTERS[token]))
+            i = j
+            continue
+        out.append(pattern[i])
+        i += 1
+    return "".join(out)
+
+
+def evaluate_prefix(prefix: str, arrival: dt.datetime, error_output_type: str | None = None) -> str:
+    """The prefix with its `!{namespace:value}` expressions evaluated, as Firehose does."""
+
+    def replace(match: re.Match[str]) -> str:
+        namespace, value = match.group(1), match.group(2)
+        if namespace == "timestamp":
+            return java_date_format(value, arrival)
+        if namespace == "firehose" and value == "random-string":
+            return secrets.token_hex(6)[:11]
+        if namespace == "firehose" and value == "error-output-type":
+            if error_output_type is None:
+                raise DeliveryError("!{firehose:error-output-type} is only valid in ErrorOutputPrefix")
+            return error_output_type
+        raise DeliveryError(f"prefix expression !{{{namespace}:{value}}} is not emulated")
+
+    evaluated = re.sub(r"!\{([A-Za-z]+):([^}]*)\}", replace, prefix)
+    if evaluated == prefix and "!{" not in prefix:
+        # No expression: Firehose appends its default time prefix.
+        evaluated = prefix + arrival.strftime("%Y/%m/%d/%H/")
+    return evaluated
+
+
+@dataclass(frozen=True)
+class DeliveredObject:
+    """One object as Firehose would have written it."""
+
+    key: str
+    size: int
+    records_bytes: int
+
+
+def _moto_objects(s3: Any, bucket: str, raw_prefix: str) -> list[dict[str, Any]]:
+    """The objects moto's PutRecordBatch wrote, oldest first."""
+    found = []
+    paginator = s3.get_paginator("list_objects_v2")
+    for page in paginator.paginate(Bucket=bucket, Prefix=raw_prefix):
+        for obj in page.get("Contents", []):
+            name = obj["Key"].rsplit("/", 1)[-1]
+            match = _MOTO_NAME.match(name)
+            if match:
+                arrival = dt.datetime.strptime(match["time"], "%Y-%m-%d-%H-%M-%S").replace(
+                    tzinfo=dt.timezone.utc
+                )
+                found.append({**obj, "arrival": arrival, "match": match})
+    found.sort(key=lambda o: (o["arrival"], o["LastModified"], o["Key"]))
+    return found
+
+
+class Delivery:
+    """Firehose's delivery to S3 for one stream, emulated over what moto wrote."""
+
+    def __init__(self, s3: Any, stream_name: str, destination: dict[str, Any]):
+        """`destination`: the stream's ExtendedS3DestinationConfiguration from the template."""
+        self.s3 = s3
+        self.stream_name = stream_name
+        self.bucket = destination["BucketARN"].split(":::", 1)[1]
+        self.prefix = destination.get("Prefix", "")
+        # moto's layout: Prefix as written, '/' appended unless empty or already there.
+        self._moto_prefix = (
+            self.prefix if self.prefix.endswith("/") or self.prefix == "" else self.prefix + "/"
+        )
+        self.compression = destination.get("CompressionFormat", "UNCOMPRESSED")
+        if self.compression not in _EXTENSIONS:
+            raise DeliveryError(f"CompressionFormat {self.compression} is not emulated")
+        for feature in (
+            "DataFormatConversionConfiguration",
+            "DynamicPartitioningConfiguration",
+            "ProcessingConfiguration",
+        ):
+            if destination.get(feature, {}).get("Enabled"):
+                raise DeliveryError(f"{feature} is not emulated")
+        if destination.get("CustomTimeZone", "UTC") != "UTC":
+            raise DeliveryError("CustomTimeZone other than UTC is not emulated")
+        self.extension = destination.get("FileExtension", _EXTENSIONS[self.compression])
+        hints = destination.get("BufferingHints", {})
+        self.buffer_limit = int(hints.get("SizeInMBs", 5)) * 1024 * 1024
+        self._delivered: set[str] = set()
+
+    def flush(self) -> list[DeliveredObject]:
+        """Deliver what moto wrote since the last flush, as one buffering interval would.
+
+        The objects form one buffer, cut in arrival order whenever it reaches `SizeInMBs` (a
+        test run is far shorter than `IntervalInSeconds`). moto's objects are then removed.
+        """
+        written = [
+            o
+            for o in _moto_objects(self.s3, self.bucket, self._moto_prefix)
+            if o["Key"] not in self._delivered
+        ]
+        buffers: list[list[dict[str, Any]]] = []
+        size = 0
+        for obj in written:
+            if not buffers or size >= self.buffer_limit:
+                buffers.append([])
+                size = 0
+            buffers[-1].append(obj)
+            size += obj["Size"]
+
+        delivered = []
+        for buffer in buffers:
+            body = b"".join(
+                self.s3.get_object(Bucket=self.bucket, Key=o["Key"])["Body"].read() for o in buffer
+            )
+            oldest = buffer[0]
+            arrival = oldest["arrival"]
+            name = (
+                f"{self.stream_name}-{oldest['match']['version']}-"
+                f"{arrival.strftime('%Y-%m-%d-%H-%M-%S')}-{oldest['match']['uuid']}{self.extension}"
+            )
+            key = evaluate_prefix(self.prefix, arrival) + name
+            data = gzip.compress(body, mtime=0) if self.compression == "GZIP" else body
+            self.s3.put_object(Bucket=self.bucket, Key=key, Body=data)
+            self._delivered.add(key)
+            for o in buffer:
+                if o["Key"] != key:
+                    self.s3.delete_object(Bucket=self.bucket, Key=o["Key"])
+            delivered.append(DeliveredObject(key=key, size=len(data), records_bytes=len(body)))
+        return delivered

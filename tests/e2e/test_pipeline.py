@@ -1,0 +1,263 @@
+"""Raw log objects in, audit hit lines and Athena rows out: the whole pipeline on one machine."""
+
+from __future__ import annotations
+
+import datetime as dt
+import gzip
+import json
+import re
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import athena
+import events
+import expected as exp
+import queries
+from harness import Phase, is_hit
+from deploy import ROOT, Deployment
+from firehose import evaluate_prefix
+
+ATHENA_SQL = sorted((ROOT / "infra" / "athena").glob("*.sql"))
+
+
+def _records_in(phase: Phase, mirror_bucket: Path) -> list[dict[str, Any]]:
+    records = []
+    for obj in phase.delivered:
+        with gzip.open(mirror_bucket / obj.key, "rt", encoding="utf-8") as handle:
+            records.extend(json.loads(line) for line in handle if line.strip())
+    return records
+
+
+def _all(expected_records: dict[str, list[dict[str, Any]]]) -> list[dict[str, Any]]:
+    return [r for records in expected_records.values() for r in records]
+
+
+# --- the wiring of the template -------------------------------------------------------------------
+
+
+def test_template_wires_the_stages_together(deployment: Deployment) -> None:
+    pre = deployment.function("preprocessor").environment
+    source_bucket, source_prefix = deployment.source("preprocessor")
+    output_bucket, records_prefix = deployment.source("postprocessor")
+    prefix = deployment.destination["Prefix"]
+    # The preprocessor reads what its notification sends and guards against its own output.
+    assert (pre["SOURCE_BUCKET"], pre["SOURCE_PREFIX"]) == (source_bucket, source_prefix)
+    assert (pre["OUTPUT_BUCKET"], pre["OUTPUT_PREFIX"]) == (deployment.output_bucket, records_prefix)
+    assert pre["DELIVERY_STREAM_NAME"] == deployment.stream_name
+    # Firehose writes where the postprocessor is notified, and not where the raw logs arrive.
+    assert output_bucket == deployment.output_bucket
+    assert prefix.startswith(records_prefix)
+    assert not (deployment.output_bucket == source_bucket and prefix.startswith(source_prefix))
+    assert not deployment.destination["ErrorOutputPrefix"].startswith(records_prefix)
+
+
+def test_s3_test_event_is_acknowledged(deployment: Deployment, functions, firehose_delivery) -> None:
+    """"When the notification is first enabled, an s3:TestEvent occurs" (S3 User Guide, "Using
+    Amazon SQS, Amazon SNS, and Lambda"). Each notified function must take it without error (a
+    failure is retried, lands in the failed-events queue and raises its alarm) and do nothing."""
+    stdout_before = {name: len(f.output()) for name, f in functions.items()}
+    for notification in deployment.notifications:
+        function = deployment.function_by_arn(notification.function_arn)
+        functions[function.binary].invoke(events.s3_test_event(notification.bucket))
+    assert firehose_delivery.flush() == []
+    hits = [line for line in functions["postprocessor"].output()[stdout_before["postprocessor"]:] if is_hit(line)]
+    assert hits == []
+
+
+# --- preprocessor and Firehose ---------------------------------------------------------------------
+
+
+def test_every_raw_object_was_processed(first_delivery: Phase, expected_records) -> None:
+    """Each invocation reports its one object done, nothing failed or skipped."""
+    assert len(first_delivery.preprocessor_responses) == len(first_delivery.raw)
+    for response, obj in zip(first_delivery.preprocessor_responses, first_delivery.raw):
+        assert (response["delivered"], response["failed"], response["skipped"]) == (1, 0, 0), (obj.key, response)
+    assert first_delivery.delivered, "Firehose wrote nothing"
+    for response, obj in zip(first_delivery.postprocessor_responses, first_delivery.delivered):
+        assert response["objects"] == 1 and response["bad_lines"] == 0, (obj.key, response)
+        assert response["damaged_objects"] == 0 and response["skipped_objects"] == 0, (obj.key, response)
+    assert sum(r["records"] for r in first_delivery.postprocessor_responses) == len(_all(expected_records))
+    assert sum(r["hits"] for r in first_delivery.postprocessor_responses) == len(first_delivery.hits)
+
+
+def test_firehose_output_is_every_line_as_its_record(first_delivery: Phase, expected_records, deployment) -> None:
+    """Each raw line arrives exactly once as the same record `s3logs parse` makes of it."""
+    got = Counter(json.dumps(r, sort_keys=True) for r in _records_in(first_delivery, first_delivery.mirror / deployment.output_bucket))
+    want = Counter(json.dumps(r, sort_keys=True) for r in _all(expected_records))
+    assert sum(want.values()) > 100, "too little input to mean anything"
+    missing, extra = want - got, got - want
+    assert not missing and not extra, (
+        f"{sum(missing.values())} records missing, e.g. {list(missing)[:2]}; "
+        f"{sum(extra.values())} unexpected, e.g. {list(extra)[:2]}"
+    )
+
+
+def test_firehose_objects_are_laid_out_as_the_template_says(first_delivery: Phase, deployment, now) -> None:
+    """gzip NDJSON under the template's Prefix evaluated at the arrival time in the name."""
+    prefix = deployment.destination["Prefix"]
+    name_pattern = re.escape(deployment.stream_name) + r"-\d+-(\d{4}(?:-\d\d){5})-[0-9a-f-]{36}\.gz"
+    for obj in first_delivery.delivered:
+        data = (first_delivery.mirror / deployment.output_bucket / obj.key).read_bytes()
+        assert data[:2] == b"\x1f\x8b", f"{obj.key} is not gzip"
+        text = gzip.decompress(data)
+        assert text.endswith(b"\n") and b"\n\n" not in text, f"{obj.key}: records are not newline-terminated NDJSON"
+        directory, name = obj.key.rsplit("/", 1)
+        match = re.fullmatch(name_pattern, name)
+        assert match, f"{name} is not a Firehose object name"
+        arrival = dt.datetime.strptime(match[1], "%Y-%m-%d-%H-%M-%S").replace(tzinfo=dt.timezone.utc)
+        assert directory + "/" == evaluate_prefix(prefix, arrival), f"{obj.key} does not follow {prefix}"
+        assert now - dt.timedelta(hours=1) <= arrival <= now + dt.timedelta(hours=1)
+
+
+# --- postprocessor ---------------------------------------------------------------------------------
+
+
+def test_every_finding_is_one_hit_line(first_delivery: Phase, expected_records, audit_settings) -> None:
+    """Every SigV2, legacy-TLS, ACL-required, AccessDenied (and anonymous, parse-error) request of
+    the input is exactly one line on the postprocessor's stdout, with the record's fields."""
+    rules, exclude = audit_settings
+    want = exp.hits_for(_all(expected_records), rules, exclude)
+    by_rule = Counter(h["Rule"] for h in want)
+    for rule in ("sigv2", "tls-legacy", "acl-required", "access-denied"):
+        assert by_rule[rule] >= 3, f"the input has too few {rule} requests to test: {by_rule}"
+    problems = exp.compare(want, first_delivery.hits)
+    assert not problems, "\n".join(problems[:40])
+
+
+def test_stdout_is_hits_and_metrics_only(first_delivery: Phase) -> None:
+    """Logs go to stderr; stdout carries hit lines and EMF metric lines, whose Hits per rule add
+    up to the hit lines (the SigV2 alarm watches that metric)."""
+    metrics: Counter[str] = Counter()
+    for line in first_delivery.stdout:
+        value = json.loads(line)  # every stdout line is one JSON object
+        if "_aws" in value:
+            if "Rule" in value:
+                metrics[value["Rule"]] += value["Hits"]
+        else:
+            assert "Rule" in value, f"not a hit line: {line}"
+    assert metrics == Counter(h["Rule"] for h in first_delivery.hits)
+
+
+# --- Athena ---------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def records_table(deployment: Deployment) -> dict[str, Any]:
+    tables = [t for t in deployment.stack.of_type("AWS::Glue::Table")
+              if t.properties["TableInput"]["StorageDescriptor"]["Location"].startswith(
+                  f"s3://{deployment.output_bucket}/")]
+    assert len(tables) == 1, f"expected one Glue table over the output bucket, found {tables}"
+    return tables[0].properties["TableInput"]
+
+
+def _database(deployment: Deployment) -> str:
+    return deployment.stack.one_of_type("AWS::Glue::Database").properties["DatabaseInput"]["Name"]
+
+
+def _duckdb(deployment: Deployment, table: dict[str, Any], phase: Phase) -> Any:
+    files = [phase.mirror / deployment.output_bucket / o.key for o in phase.delivered]
+    con = athena.connect(_database(deployment))
+    con.execute(athena.records_view_sql(_database(deployment), table, phase.mirror, athena.json_keys(files)))
+    return con
+
+
+def test_glue_table_describes_the_records(first_delivery: Phase, deployment, records_table) -> None:
+    """Every record key is a Glue column (ignoring case, as the SerDe does) and every value has
+    the column's type; the partition values are ones the projection produces; DuckDB, reading
+    the files with the table's location template, finds exactly the objects Firehose wrote."""
+    records = _records_in(first_delivery, first_delivery.mirror / deployment.output_bucket)
+    columns = {c["Name"].lower(): c["Type"].lower() for c in records_table["StorageDescriptor"]["Columns"]}
+    for record in records:
+        for key, value in record.items():
+            assert key.lower() in columns, f"record key {key} has no Glue column"
+            if value is not None:
+                assert isinstance(value, athena.GLUE_JSON_TYPES[columns[key.lower()]]), (key, value)
+    record_keys = {k.lower() for r in records for k in r}
+    assert set(columns) <= record_keys, f"columns no record has: {set(columns) - record_keys}"
+
+    parameters = records_table["Parameters"]
+    for obj in first_delivery.delivered:
+        for name, value in re.findall(r"(\w+)=([^/]+)/", obj.key):
+            assert athena.projection_accepts(parameters, name, value), f"{obj.key}: {name}={value}"
+
+    con = _duckdb(deployment, records_table, first_delivery)
+    glob = athena.files_glob(records_table, first_delivery.mirror)
+    read = {Path(p) for (p,) in con.execute("SELECT DISTINCT filename FROM read_json(?, filename = true)", [glob]).fetchall()}
+    assert read == {first_delivery.mirror / deployment.output_bucket / o.key for o in first_delivery.delivered}
+    assert con.execute(f"SELECT count(*) FROM {_database(deployment)}.{records_table['Name']}").fetchone()[0] == len(records)
+    # What DuckDB infers from the JSON agrees with the Glue types.
+    inferred = dict(con.execute("SELECT column_name, column_type FROM (DESCRIBE SELECT * FROM read_json(?, sample_size = -1, hive_partitioning = false))", [glob]).fetchall())
+    compatible = {"string": {"VARCHAR"}, "int": {"BIGINT"}, "bigint": {"BIGINT", "UBIGINT"},
+                  "timestamp": {"TIMESTAMP", "VARCHAR"}, "array<string>": {"VARCHAR[]"}}
+    for key, duck_type in inferred.items():
+        if duck_type not in ("JSON", "NULL"):  # a column that is null in every record
+            assert duck_type in compatible[columns[key.lower()]], f"{key}: DuckDB infers {duck_type}, Glue says {columns[key.lower()]}"
+
+
+def _rows(con: Any, sql: str) -> list[tuple[Any, ...]]:
+    return [tuple(row) for row in con.execute(sql).fetchall()]
+
+
+def _sorted(rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+    return sorted(rows, key=lambda row: json.dumps(row, default=str))
+
+
+@pytest.mark.parametrize("sql_file", ATHENA_SQL, ids=lambda p: p.stem)
+def test_athena_query(sql_file: Path, first_delivery: Phase, deployment, records_table, expected_records, now) -> None:
+    """The query, as its file and as the deployed named query, returns the expected rows."""
+    assert sql_file.stem in queries.ORACLES, f"write the expected rows of {sql_file.name} in tests/e2e/queries.py"
+    database = _database(deployment)
+    con = _duckdb(deployment, records_table, first_delivery)
+    window = (now.replace(tzinfo=None, minute=0, second=0) - dt.timedelta(days=7),
+              now.replace(tzinfo=None) + dt.timedelta(hours=1))
+    named = [q for q in deployment.stack.of_type("AWS::Athena::NamedQuery")
+             if q.metadata.get("SourceFile") == sql_file.relative_to(ROOT).as_posix()]
+    assert len(named) == 1, f"{sql_file.name} is not one named query in template.yaml"
+    texts = {"file": sql_file.read_text(), "named query": named[0].properties["QueryString"]}
+    want = queries.ORACLES[sql_file.stem](
+        _all(expected_records), dt.datetime.now(dt.timezone.utc).replace(tzinfo=None), window=window)
+    assert want, f"{sql_file.stem}: the input should give some rows"
+    limit = re.search(r"\bLIMIT\s+(\d+)", texts["file"])
+    assert limit is None or len(want) < int(limit[1]), f"{sql_file.stem}: more expected rows than its LIMIT"
+    for origin, text in texts.items():
+        sql = athena.to_duckdb(queries.move_window(text, window))
+        if sql_file.stem in queries.VIEW_PROBES:
+            con.execute(sql)
+            sql = queries.VIEW_PROBES[sql_file.stem].format(database=database)
+        got = _rows(con, sql)
+        assert _sorted(got) == _sorted(want), f"{sql_file.name} ({origin}) returned other rows"
+
+
+# --- duplicate delivery ---------------------------------------------------------------------------
+
+
+def test_duplicate_delivery_duplicates_hits(second_delivery: Phase, redelivered, expected_records, audit_settings) -> None:
+    """S3 delivering the same event twice makes the same hit lines a second time."""
+    rules, exclude = audit_settings
+    want = exp.hits_for(expected_records[redelivered.log_file], rules, exclude)
+    assert want, "the redelivered object should have findings"
+    problems = exp.compare(want, second_delivery.hits)
+    assert not problems, "\n".join(problems[:40])
+
+
+def test_dedup_view_removes_the_duplicates(first_delivery: Phase, second_delivery: Phase, redelivered,
+                                           deployment, records_table, expected_records) -> None:
+    database = _database(deployment)
+    dedup_sql = athena.to_duckdb((ROOT / "infra" / "athena" / "records_dedup_view.sql").read_text())
+    duplicated = len(expected_records[redelivered.log_file])
+    distinct = len({r["RecordId"] for r in _all(expected_records)})
+    counts = {}
+    for name, phase in (("once", first_delivery), ("twice", second_delivery)):
+        con = _duckdb(deployment, records_table, phase)
+        con.execute(dedup_sql)
+        counts[name] = (
+            con.execute(f"SELECT count(*) FROM {database}.{records_table['Name']}").fetchone()[0],
+            con.execute(f"SELECT count(*) FROM {database}.records_dedup").fetchone()[0],
+            con.execute(f"SELECT count(*) FROM {database}.records_dedup WHERE LogFile = ?", [redelivered.log_file]).fetchone()[0],
+        )
+    total = len(_all(expected_records))
+    assert counts["once"] == (total, distinct, duplicated)
+    assert counts["twice"] == (total + duplicated, distinct, duplicated)
