@@ -12,6 +12,7 @@ pub mod audit;
 pub mod decode;
 pub mod emf;
 mod error;
+pub mod event_key;
 pub mod ingest;
 pub mod lines;
 pub mod packing;

@@ -133,7 +133,7 @@ impl<S: ObjectSource> Handler<S> {
                 continue;
             };
             // Keys in S3 notifications are URL-encoded, with `+` for a space.
-            let key = decode_key(&raw_key);
+            let key = pipeline::event_key::decode_key(&raw_key);
             let (returned, outcome) = self.audit_object(auditor, &bucket, &key).await?;
             auditor = returned;
             match outcome {
@@ -266,55 +266,5 @@ impl<R: Read> Read for Tracked<R> {
                 self.failed.store(true, Ordering::Relaxed);
             }
         })
-    }
-}
-
-/// Decodes an object key from an S3 notification: `%XX` escapes and `+` for space. A malformed
-/// escape is kept as it is.
-pub fn decode_key(key: &str) -> String {
-    let bytes = key.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut at = 0;
-    while at < bytes.len() {
-        let escaped = (bytes[at] == b'%')
-            .then(|| Some(hex(*bytes.get(at + 1)?)? << 4 | hex(*bytes.get(at + 2)?)?))
-            .flatten();
-        match (bytes[at], escaped) {
-            (_, Some(byte)) => {
-                out.push(byte);
-                at += 2;
-            }
-            (b'+', None) => out.push(b' '),
-            (byte, None) => out.push(byte),
-        }
-        at += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
-fn hex(byte: u8) -> Option<u8> {
-    (byte as char).to_digit(16).map(|digit| digit as u8)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn decodes_notification_keys() {
-        let cases = [
-            (
-                "records/year%3D2025/month%3D03/a.gz",
-                "records/year=2025/month=03/a.gz",
-            ),
-            ("with+space%2Bplus.gz", "with space+plus.gz"),
-            ("caf%C3%A9", "café"),
-            ("bad%zz%4", "bad%zz%4"),
-            ("end%", "end%"),
-            ("", ""),
-        ];
-        for (raw, expected) in cases {
-            assert_eq!(decode_key(raw), expected, "{raw}");
-        }
     }
 }

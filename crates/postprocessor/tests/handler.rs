@@ -550,7 +550,7 @@ fn the_sample_event_decodes_to_the_firehose_object_key() {
     };
     assert_eq!(event.records.len(), 1);
     assert_eq!(
-        postprocessor::handler::decode_key(event.records[0].s3.object.key.as_deref().unwrap()),
+        pipeline::event_key::decode_key(event.records[0].s3.object.key.as_deref().unwrap()),
         "records/year=2025/month=03/x y.gz"
     );
 }

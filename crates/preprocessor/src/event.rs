@@ -5,13 +5,13 @@
 //! The payload is read as JSON first and dispatched on its shape, so a wrong guess is a clear
 //! error rather than a half-deserialized event.
 
-use std::borrow::Cow;
-
 use aws_lambda_events::event::eventbridge::EventBridgeEvent;
 use aws_lambda_events::event::s3::S3Event;
 use aws_lambda_events::event::s3::batch_job::{S3BatchJobEvent, S3BatchJobTask};
 use aws_lambda_events::event::sqs::SqsEvent;
 use serde_json::Value;
+
+use pipeline::event_key::decode_key;
 
 use crate::Error;
 
@@ -117,7 +117,7 @@ pub fn s3_targets(event: &S3Event) -> Vec<Target> {
             match (&record.s3.bucket.name, &object.key) {
                 (Some(bucket), Some(key)) => Target::Object(ObjectRef::new(
                     bucket.as_str(),
-                    url_decode(key),
+                    decode_key(key),
                     object.size.and_then(|size| u64::try_from(size).ok()),
                 )),
                 _ => Target::Ignore("notification record without bucket or key".to_owned()),
@@ -158,7 +158,7 @@ pub fn batch_task_target(task: &S3BatchJobTask) -> Result<ObjectRef, Error> {
         .and_then(Value::as_str)
         .or_else(|| task.s3_bucket_arn.as_deref().and_then(bucket_from_arn));
     match (bucket, task.s3_key.as_deref()) {
-        (Some(bucket), Some(key)) if !bucket.is_empty() => Ok(ObjectRef::new(bucket, url_decode(key), None)),
+        (Some(bucket), Some(key)) if !bucket.is_empty() => Ok(ObjectRef::new(bucket, decode_key(key), None)),
         _ => Err(Error::UnknownEvent(
             "Batch Operations task without s3Key and s3Bucket or s3BucketArn".to_owned(),
         )),
@@ -170,45 +170,6 @@ fn bucket_from_arn(arn: &str) -> Option<&str> {
     arn.strip_prefix("arn:")?
         .split_once(":s3:::")
         .map(|(_, bucket)| bucket)
-}
-
-/// Decodes a key as S3 writes it into event notifications: form encoding, where `+` is a space
-/// and `%XX` is a byte. A `%` not followed by two hex digits is kept as is. Keys are UTF-8, so
-/// invalid sequences (which S3 never produces) are replaced rather than failing.
-pub fn url_decode(encoded: &str) -> Cow<'_, str> {
-    if !encoded.bytes().any(|byte| byte == b'%' || byte == b'+') {
-        return Cow::Borrowed(encoded);
-    }
-    let bytes = encoded.as_bytes();
-    let mut decoded = Vec::with_capacity(bytes.len());
-    let mut at = 0;
-    while at < bytes.len() {
-        match bytes[at] {
-            b'+' => decoded.push(b' '),
-            b'%' => match (bytes.get(at + 1).and_then(hex), bytes.get(at + 2).and_then(hex)) {
-                (Some(high), Some(low)) => {
-                    decoded.push(high << 4 | low);
-                    at += 2;
-                }
-                _ => decoded.push(b'%'),
-            },
-            byte => decoded.push(byte),
-        }
-        at += 1;
-    }
-    match String::from_utf8(decoded) {
-        Ok(text) => Cow::Owned(text),
-        Err(error) => Cow::Owned(String::from_utf8_lossy(error.as_bytes()).into_owned()),
-    }
-}
-
-fn hex(digit: &u8) -> Option<u8> {
-    match digit {
-        b'0'..=b'9' => Some(digit - b'0'),
-        b'a'..=b'f' => Some(digit - b'a' + 10),
-        b'A'..=b'F' => Some(digit - b'A' + 10),
-        _ => None,
-    }
 }
 
 /// The kinds of payload, told apart by the keys that only that kind has.
@@ -272,32 +233,6 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-
-    #[test]
-    fn decodes_keys_like_s3_encodes_them() {
-        let cases = [
-            (
-                "logs/2024-01-01-00-00-00-0A1B2C3D",
-                "logs/2024-01-01-00-00-00-0A1B2C3D",
-            ),
-            ("a+b", "a b"),
-            ("a%2Bb", "a+b"),
-            ("%2B%20+", "+  "),
-            ("caf%C3%A9", "café"),
-            ("%E2%82%AC", "€"),
-            ("100%", "100%"),
-            ("%zz", "%zz"),
-            ("%4", "%4"),
-            ("%%41", "%A"),
-            ("%2f", "/"),
-            ("%FF", "\u{FFFD}"),
-            ("", ""),
-        ];
-        for (encoded, decoded) in cases {
-            assert_eq!(url_decode(encoded), decoded, "{encoded}");
-        }
-        assert!(matches!(url_decode("plain/key"), Cow::Borrowed(_)));
-    }
 
     fn s3_record(event_name: &str, bucket: &str, key: &str, size: u64) -> Value {
         json!({
