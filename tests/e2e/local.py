@@ -8,7 +8,7 @@
 
 The stack is deployed with the test's parameters (deploy.PARAMETER_OVERRIDES: every audit rule
 on); `--parameter NAME=VALUE` changes one. Event files go to out/events/, the output bucket's
-mirror to out/mirror/. See docs/try-it-locally.md.
+mirror to out/mirror/. See "Try it locally" in README.md.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from firehose import Delivery
 from stack import REGION
 
 OUT = ROOT / "out"
-# The ports docs/try-it-locally.md runs `cargo lambda watch` on.
+# The ports README.md's "Try it locally" runs `cargo lambda watch` on.
 PORTS = {"preprocessor": 9001, "postprocessor": 9002}
 
 
