@@ -305,6 +305,50 @@ fn bad_lines_are_counted_with_their_line_numbers_and_the_rest_is_audited() {
     assert!(report.damage.is_none());
 }
 
+#[test]
+fn lines_missing_keys_are_reported_even_when_no_rule_looks_at_them() {
+    let clean = record(&raw(
+        IAM,
+        "REST.GET.OBJECT",
+        "200",
+        "-",
+        "boto/2",
+        "SigV4",
+        "TLSv1.2",
+        "-",
+    ));
+    let lines = [
+        clean.clone(),
+        // Both carry the key the rule checks, with a value it does not select: the pre-check
+        // alone would let them through.
+        r#"{"SchemaVersion":1,"RecordId":"0123456789abcdef","AclRequired":null}"#.to_owned(),
+        r#"{"Bucket":"b","AclRequired":null}"#.to_owned(),
+        clean,
+    ];
+    let mut auditor = auditor("acl-required", "", OutputMode::Lines);
+    let mut out = Vec::new();
+    let report = auditor
+        .audit_object(
+            lines.join("\n").as_bytes(),
+            "s3://b/k",
+            Format::Records,
+            u64::MAX,
+            &mut out,
+        )
+        .unwrap();
+    assert_eq!((report.records, report.hits, report.bad_lines), (4, 0, 2));
+    let numbers: Vec<u64> = report.bad_line_examples.iter().map(|bad| bad.line).collect();
+    assert_eq!(numbers, [2, 3]);
+    assert!(
+        report
+            .bad_line_examples
+            .iter()
+            .all(|bad| bad.reason.contains("has no")),
+        "{:?}",
+        report.bad_line_examples
+    );
+}
+
 fn gzip(data: &[u8]) -> Vec<u8> {
     let mut encoder = GzEncoder::new(Vec::new(), Compression::fast());
     encoder.write_all(data).unwrap();
