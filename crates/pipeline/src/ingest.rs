@@ -53,6 +53,17 @@ pub struct Stats {
     pub bytes_out: u64,
 }
 
+impl std::ops::AddAssign for Stats {
+    fn add_assign(&mut self, other: Stats) {
+        self.lines += other.lines;
+        self.records += other.records;
+        self.parse_errors += other.parse_errors;
+        self.truncated += other.truncated;
+        self.bytes_in += other.bytes_in;
+        self.bytes_out += other.bytes_out;
+    }
+}
+
 /// Reads a log object and writes its records.
 pub struct RecordReader<R: Read> {
     lines: LineReader<Decoded<R>>,

@@ -80,6 +80,22 @@ impl LogTime {
         Ok(time)
     }
 
+    /// The UTC time `seconds` after the Unix epoch, for callers that need "now" in the same
+    /// form as a record's `Timestamp`.
+    pub fn from_unix_seconds(seconds: u64) -> LogTime {
+        let (year, month, day) = civil_from_days((seconds / 86_400) as i64);
+        let in_day = seconds % 86_400;
+        LogTime {
+            year,
+            month,
+            day,
+            hour: (in_day / 3_600) as u8,
+            minute: (in_day / 60 % 60) as u8,
+            second: (in_day % 60) as u8,
+            offset_minutes: 0,
+        }
+    }
+
     /// The same instant in UTC (offset zero).
     pub fn to_utc(self) -> LogTime {
         if self.offset_minutes == 0 {
@@ -248,6 +264,19 @@ mod tests {
                 Err(ErrorKind::BadTime),
                 "{input}"
             );
+        }
+    }
+
+    #[test]
+    fn converts_unix_seconds() {
+        for (seconds, expected) in [
+            (0, "1970-01-01 00:00:00"),
+            (951_782_400, "2000-02-29 00:00:00"),
+            (1_795_439_701, "2026-11-23 13:15:01"),
+        ] {
+            let mut out = Vec::new();
+            LogTime::from_unix_seconds(seconds).write_utc(&mut out);
+            assert_eq!(String::from_utf8(out).unwrap(), expected, "{seconds}");
         }
     }
 

@@ -52,7 +52,7 @@ pub fn run(args: ParseArgs) -> anyhow::Result<ExitCode> {
     for input in &inputs {
         match parse_one(input, &mut out, &progress) {
             Ok(stats) => {
-                add(&mut total, stats);
+                total += stats;
                 parsed_inputs += 1;
             }
             Err(error) if is_broken_pipe(&error) => return Ok(ExitCode::SUCCESS),
@@ -103,15 +103,6 @@ fn parse_one(input: &Input, out: &mut dyn Write, progress: &ProgressBar) -> anyh
             return Ok(records.stats());
         }
     }
-}
-
-fn add(total: &mut Stats, stats: Stats) {
-    total.lines += stats.lines;
-    total.records += stats.records;
-    total.parse_errors += stats.parse_errors;
-    total.truncated += stats.truncated;
-    total.bytes_in += stats.bytes_in;
-    total.bytes_out += stats.bytes_out;
 }
 
 fn is_broken_pipe(error: &anyhow::Error) -> bool {
