@@ -38,9 +38,11 @@ template: venv
 build: venv
 	bash infra/build.sh
 
-## e2e: the pipeline end to end on this machine (moto_server, cargo lambda watch, DuckDB)
+## e2e: the pipeline end to end on this machine (moto_server, cargo lambda watch, DuckDB), with
+## the default packing and again with records gzipped by the preprocessor (Packing=gzip)
 e2e: venv
 	tests/e2e/run.sh
+	E2E_PACKING=gzip tests/e2e/run.sh
 
 ## bench: whole-process MB/s and peak RSS on a generated corpus, then the parser's criterion bench
 bench:

@@ -30,13 +30,16 @@ timed "$bench" --bytes "$bytes"
 echo
 echo "== PACKING=line (one line per Firehose record), ${line_bytes} bytes"
 timed "$bench" --bytes "$line_bytes" --packing line
+echo
+echo "== PACKING=gzip (packed records, each a gzip member), ${bytes} bytes"
+timed "$bench" --bytes "$bytes" --packing gzip
 
 # The shared corpus (a richer mix of line shapes), when the s3-access-log example is there.
 if [ -f crates/s3-access-log/examples/corpus/main.rs ]; then
     mkdir -p bench-data
     corpus=bench-data/preprocessor-corpus.log
     cargo run --release --quiet -p s3-access-log --example corpus -- --bytes "$corpus_bytes" > "$corpus"
-    for packing in packed line; do
+    for packing in packed line gzip; do
         echo
         echo "== PACKING=${packing}, the s3-access-log corpus (${corpus_bytes} bytes) on stdin"
         timed "$bench" --stdin --packing "$packing" < "$corpus"

@@ -62,7 +62,11 @@ class TemplateConsistency(unittest.TestCase):
             prefix,
             "records/year=!{timestamp:yyyy}/month=!{timestamp:MM}/day=!{timestamp:dd}/hour=!{timestamp:HH}/",
         )
-        self.assertEqual(s3["CompressionFormat"], "GZIP")
+        # GZIP unless the preprocessor already gzips each record (Packing=gzip); either way the
+        # objects are gzip under .gz, which the postprocessor's notification filter expects.
+        self.assertEqual(s3["CompressionFormat"], {"Fn::If": ["GzipRecords", "UNCOMPRESSED", "GZIP"]})
+        self.assertEqual(s3["FileExtension"], {"Fn::If": ["GzipRecords", ".gz", {"Ref": "AWS::NoValue"}]})
+        self.assertEqual(self.t["Conditions"]["GzipRecords"], {"Fn::Equals": [{"Ref": "Packing"}, "gzip"]})
         errors = s3["ErrorOutputPrefix"]
         self.assertIn("!{firehose:error-output-type}", errors)
         self.assertFalse(errors.startswith(self.params["RecordsPrefix"]), "error output must stay out of the table")

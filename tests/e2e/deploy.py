@@ -11,6 +11,8 @@ with exactly that environment, which the function inherits).
 
 from __future__ import annotations
 
+import os
+
 import fnmatch
 import re
 from dataclasses import dataclass
@@ -26,9 +28,12 @@ TEMPLATE = ROOT / "template.yaml"
 # them. Every audit rule is on, so each kind of finding goes end to end; ExcludeUserAgent keeps
 # its default (empty), so the postprocessor's built-in exclusion is what applies.
 # MaxRecordBytes is set low so one object's records span several Firehose records and batches.
+# E2E_PACKING=gzip runs every check again with records gzipped by the preprocessor and stored
+# as they come by the stream (the template switches Firehose's compression off for it).
 PARAMETER_OVERRIDES = {
     "AuditRules": "sigv2,tls-legacy,acl-required,access-denied,anonymous,parse-errors",
     "MaxRecordBytes": "16384",
+    "Packing": os.environ.get("E2E_PACKING", "packed"),
 }
 
 # Credentials moto accepts; never real ones.

@@ -6,7 +6,7 @@
 //! `PutRecordBatch` calls per 100,000 lines and the process's peak RSS.
 //!
 //! ```text
-//! cargo run --release -p preprocessor --example throughput -- --bytes 1000000000 [--packing line]
+//! cargo run --release -p preprocessor --example throughput -- --bytes 1000000000 [--packing line|gzip]
 //! corpus --bytes N | cargo run --release -p preprocessor --example throughput -- --stdin
 //! ```
 
@@ -121,7 +121,7 @@ fn peak_rss_kib() -> u64 {
 }
 
 fn usage() -> ! {
-    eprintln!("usage: throughput (--bytes N | --stdin) [--packing packed|line] [--max-record N]");
+    eprintln!("usage: throughput (--bytes N | --stdin) [--packing packed|line|gzip] [--max-record N]");
     std::process::exit(2)
 }
 

@@ -29,7 +29,8 @@ pub struct Config {
     pub output_bucket: Option<String>,
     /// `OUTPUT_PREFIX`: see `output_bucket`.
     pub output_prefix: String,
-    /// `PACKING`: `packed` (default) or `line`.
+    /// `PACKING`: `packed` (default), `line`, or `gzip` (packed records gzipped, for a stream
+    /// that stores records uncompressed with a `.gz` extension).
     pub packing: Packing,
     /// `MAX_RECORD_BYTES`: largest Firehose record, and largest JSON record of one line.
     pub max_record_bytes: usize,

@@ -91,13 +91,7 @@ pub struct Delivery {
 impl Delivery {
     /// Adds another object's counts.
     pub fn add(&mut self, other: &Delivery) {
-        let ingest = &mut self.ingest;
-        ingest.lines += other.ingest.lines;
-        ingest.records += other.ingest.records;
-        ingest.parse_errors += other.ingest.parse_errors;
-        ingest.truncated += other.ingest.truncated;
-        ingest.bytes_in += other.ingest.bytes_in;
-        ingest.bytes_out += other.ingest.bytes_out;
+        self.ingest += other.ingest;
         self.object_bytes += other.object_bytes;
         self.firehose_records += other.firehose_records;
         self.firehose_bytes += other.firehose_bytes;
@@ -668,6 +662,38 @@ mod tests {
             assert_eq!(delivery.put_calls, delivery.firehose_batches);
             assert!(sink.most_in_flight.load(Ordering::SeqCst) <= config.tuning.max_in_flight as u64);
         }
+    }
+
+    #[tokio::test]
+    async fn gzip_packing_delivers_gzip_members_of_every_record() {
+        let data = text(20_000);
+        let source = Memory {
+            data: data.clone(),
+            fail_after: None,
+        };
+        let expected = records_of(&data, &ObjectRef::new("bucket", "logs/object", None));
+        let config = config(Packing::Gzip, 16 * 1024);
+        let (result, delivery, sink) = deliver(&source, Recorder::default(), &config, None).await;
+        assert_eq!(result.unwrap(), Outcome::Delivered);
+        let accepted = sink.accepted.lock().unwrap();
+        assert!(
+            accepted
+                .iter()
+                .all(|r| r.len() <= 16 * 1024 && r.starts_with(&[0x1f, 0x8b]))
+        );
+        let mut lines = Vec::new();
+        std::io::Read::read_to_end(
+            &mut flate2::read::MultiGzDecoder::new(&accepted.concat()[..]),
+            &mut lines,
+        )
+        .unwrap();
+        assert_eq!(lines, expected);
+        assert_eq!(delivery.ingest.lines, 20_000);
+        assert!(
+            delivery.firehose_bytes * 3 < expected.len() as u64,
+            "{}",
+            delivery.firehose_bytes
+        );
     }
 
     #[tokio::test]
