@@ -83,17 +83,7 @@ impl LogTime {
     /// The UTC time `seconds` after the Unix epoch, for callers that need "now" in the same
     /// form as a record's `Timestamp`.
     pub fn from_unix_seconds(seconds: u64) -> LogTime {
-        let (year, month, day) = civil_from_days((seconds / 86_400) as i64);
-        let in_day = seconds % 86_400;
-        LogTime {
-            year,
-            month,
-            day,
-            hour: (in_day / 3_600) as u8,
-            minute: (in_day / 60 % 60) as u8,
-            second: (in_day % 60) as u8,
-            offset_minutes: 0,
-        }
+        utc_from_epoch_seconds(i64::try_from(seconds).unwrap_or(i64::MAX))
     }
 
     /// The same instant in UTC (offset zero).
@@ -105,18 +95,7 @@ impl LogTime {
             + i64::from(self.hour) * 3_600
             + i64::from(self.minute) * 60
             + i64::from(self.second);
-        let utc = local - i64::from(self.offset_minutes) * 60;
-        let (year, month, day) = civil_from_days(utc.div_euclid(86_400));
-        let seconds = utc.rem_euclid(86_400);
-        LogTime {
-            year,
-            month,
-            day,
-            hour: (seconds / 3_600) as u8,
-            minute: (seconds / 60 % 60) as u8,
-            second: (seconds % 60) as u8,
-            offset_minutes: 0,
-        }
+        utc_from_epoch_seconds(local - i64::from(self.offset_minutes) * 60)
     }
 
     /// Writes the UTC time as `YYYY-MM-DD HH:MM:SS`, the text form Athena reads as a `timestamp`.
@@ -155,6 +134,21 @@ impl LogTime {
         write_padded(out, u32::from(offset / 60), 2);
         write_padded(out, u32::from(offset % 60), 2);
         out.push(b']');
+    }
+}
+
+/// The UTC time `seconds` after the Unix epoch (negative before it).
+fn utc_from_epoch_seconds(seconds: i64) -> LogTime {
+    let (year, month, day) = civil_from_days(seconds.div_euclid(86_400));
+    let in_day = seconds.rem_euclid(86_400);
+    LogTime {
+        year,
+        month,
+        day,
+        hour: (in_day / 3_600) as u8,
+        minute: (in_day / 60 % 60) as u8,
+        second: (in_day % 60) as u8,
+        offset_minutes: 0,
     }
 }
 
