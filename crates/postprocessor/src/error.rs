@@ -50,8 +50,7 @@ impl Error {
     /// Whether trying the event again may succeed.
     pub fn is_retryable(&self) -> bool {
         match self {
-            Error::Source { .. } | Error::Internal(_) => true,
-            Error::Read { source, .. } => source.is_retryable(),
+            Error::Source { .. } | Error::Read { .. } | Error::Internal(_) => true,
             Error::InvalidVariable { .. } | Error::NotFound(_) => false,
         }
     }
@@ -100,7 +99,6 @@ mod tests {
                 true,
             ),
             (read(pipeline::Error::Io(io::Error::other("reset"))), true),
-            (read(pipeline::Error::TooLarge { limit: 1 }), false),
             (Error::Internal("panicked".into()), true),
         ];
         for (error, retryable) in cases {

@@ -6,8 +6,7 @@
 
 use std::time::Duration;
 
-use pipeline::ingest::DEFAULT_MAX_RECORD;
-use pipeline::packing::{FIREHOSE_MAX_RECORD, Packing};
+use pipeline::packing::{MAX_RECORD, Packing};
 
 use crate::Error;
 
@@ -89,7 +88,7 @@ impl Config {
             output_bucket: None,
             output_prefix: String::new(),
             packing: Packing::Packed,
-            max_record_bytes: DEFAULT_MAX_RECORD,
+            max_record_bytes: MAX_RECORD,
             tuning: Tuning::default(),
         }
     }
@@ -121,11 +120,11 @@ impl Config {
             config.max_record_bytes = value
                 .parse()
                 .ok()
-                .filter(|size| (MIN_RECORD_BYTES..=FIREHOSE_MAX_RECORD).contains(size))
+                .filter(|size| (MIN_RECORD_BYTES..=MAX_RECORD).contains(size))
                 .ok_or(Error::InvalidVariable {
                     name: "MAX_RECORD_BYTES",
                     value,
-                    expected: "a byte count from 16384 to 1024000 (Firehose's record limit)",
+                    expected: "a byte count from 16384 to 1022976 (Firehose's record limit less gzip framing)",
                 })?;
         }
         Ok(config)
@@ -170,8 +169,8 @@ mod tests {
         let config = config(&[("DELIVERY_STREAM_NAME", "s3-access-logs")]).unwrap();
         assert_eq!(config, Config::new("s3-access-logs"));
         assert_eq!(config.packing, Packing::Packed);
-        assert_eq!(config.max_record_bytes, DEFAULT_MAX_RECORD);
-        assert!(config.max_record_bytes < FIREHOSE_MAX_RECORD);
+        assert_eq!(config.max_record_bytes, MAX_RECORD);
+        assert!(config.max_record_bytes < pipeline::packing::FIREHOSE_MAX_RECORD);
     }
 
     #[test]

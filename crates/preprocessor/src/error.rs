@@ -74,8 +74,7 @@ impl Error {
     pub fn is_retryable(&self) -> bool {
         match self {
             Error::Source { retryable, .. } | Error::Firehose { retryable, .. } => *retryable,
-            Error::Read(error) => error.is_retryable(),
-            Error::RetriesExhausted { .. } | Error::OutOfTime | Error::Internal(_) => true,
+            Error::Read(_) | Error::RetriesExhausted { .. } | Error::OutOfTime | Error::Internal(_) => true,
             Error::MissingVariable(_)
             | Error::InvalidVariable { .. }
             | Error::UnknownEvent(_)
@@ -90,7 +89,6 @@ impl Error {
     pub fn is_permanent(&self) -> bool {
         match self {
             Error::NotFound(_) | Error::Pack(_) => true,
-            Error::Read(error) => !error.is_retryable(),
             _ => false,
         }
     }
@@ -134,7 +132,6 @@ mod tests {
         let cases = [
             (Error::MissingVariable("X"), false),
             (Error::NotFound("s3://b/k".into()), false),
-            (Error::Read(pipeline::Error::TooLarge { limit: 1 }), false),
             (Error::Read(pipeline::Error::Io(io::Error::other("reset"))), true),
             (
                 Error::Source {
@@ -157,7 +154,6 @@ mod tests {
         }
         let permanent = [
             (Error::NotFound("s3://b/k".into()), true),
-            (Error::Read(pipeline::Error::TooLarge { limit: 1 }), true),
             (
                 Error::Firehose {
                     message: "ResourceNotFound".into(),
