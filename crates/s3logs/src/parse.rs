@@ -21,7 +21,11 @@ const OUTPUT_CHUNK: usize = 1 << 20;
 #[command(after_help = "Examples:\n  \
     s3logs parse access-logs/ > records.ndjson\n  \
     s3logs parse 2026-11-23-10-15-01-1A2B3C4D5E6F7A8B --output records.ndjson\n  \
-    aws s3 cp s3://my-log-bucket/logs/2026-11-23-10-15-01-1A2B3C4D5E6F7A8B - | s3logs parse -")]
+    aws s3 cp s3://my-log-bucket/logs/2026-11-23-10-15-01-1A2B3C4D5E6F7A8B - | s3logs parse -\n\n\
+    Exit status is 1 if any input could not be read, or held content that cannot be read as log\n\
+    lines (truncated or corrupt gzip, zstd/bzip2/xz/zip compression, which is not supported): its\n\
+    readable lines are still written, then one quarantine record naming the reason and the byte\n\
+    offset, and stderr says which file.")]
 pub struct ParseArgs {
     /// Log files or directories (read recursively); `-` or nothing reads standard input.
     /// Gzipped files are detected and decompressed.
@@ -52,6 +56,12 @@ pub fn run(args: ParseArgs) -> anyhow::Result<ExitCode> {
     for input in &inputs {
         match parse_one(input, &mut out, &progress) {
             Ok(stats) => {
+                if let Some(unreadable) = stats.unreadable {
+                    failures.push(format!(
+                        "{}: {unreadable}; the lines before it and a quarantine record were written",
+                        input.name()
+                    ));
+                }
                 total += stats;
                 parsed_inputs += 1;
             }

@@ -75,7 +75,15 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let mut packed = Stats::default();
     for input in &inputs {
         match pack(input, &mut writer) {
-            Ok(stats) => packed += stats,
+            Ok(stats) => {
+                if let Some(unreadable) = stats.unreadable {
+                    problems.push(Problem::fatal(format!(
+                        "{}: {unreadable}; the lines before it and a quarantine record were packed",
+                        input.name()
+                    )));
+                }
+                packed += stats;
+            }
             Err(error) => problems.push(Problem::fatal(format!("{}: {error:#}", input.name()))),
         }
     }
