@@ -373,6 +373,42 @@ mod tests {
         );
     }
 
+    /// Wherever a gzip object is cut, the records hold every byte that could be decoded: the
+    /// whole lines, then the unfinished line in the quarantine record's `RawLine`.
+    #[test]
+    fn nothing_decodable_is_lost_wherever_the_gzip_is_cut() {
+        let text: String = (0..400).map(|i| format!("{LINE} {i}\n")).collect();
+        let mut encoder = GzEncoder::new(Vec::new(), Compression::fast());
+        encoder.write_all(text.as_bytes()).unwrap();
+        let whole = encoder.finish().unwrap();
+        for cut in (20..whole.len() - 8).step_by(997) {
+            let (records, stats) = read(&whole[..cut], Limits::default());
+            let content = stats.unreadable.expect("cut gzip is unreadable content");
+            let (last, lines) = records.split_last().unwrap();
+            let mut rebuilt: String = lines
+                .iter()
+                .map(|record| format!("{LINE} {}\n", record["ExtraFields"][0].as_str().unwrap()))
+                .collect();
+            assert_eq!(rebuilt.len() as u64, content.offset, "cut at {cut}");
+            rebuilt.push_str(last["RawLine"].as_str().unwrap());
+            assert!(text.starts_with(&rebuilt), "cut at {cut}");
+            assert_eq!(rebuilt.len() as u64, stats.bytes_in, "cut at {cut}");
+        }
+    }
+
+    #[test]
+    fn an_unfinished_over_long_line_keeps_its_beginning() {
+        let long = "y".repeat(5000);
+        let limits = Limits {
+            max_line: 1000,
+            ..Limits::default()
+        };
+        let (records, stats) = read(&truncated_gzip(&format!("{LINE}\n{long}")), limits);
+        assert_eq!((records.len(), stats.lines), (2, 1));
+        assert_eq!(records[1]["RawLine"].as_str().map(str::len), Some(1000));
+        assert_eq!(stats.unreadable.map(|u| u.offset), Some(LINE.len() as u64 + 1));
+    }
+
     #[test]
     fn the_quarantine_record_is_the_same_on_every_run_and_differs_per_object() {
         let object = truncated_gzip(&lines(10));
