@@ -10,7 +10,7 @@
 //! [`crate::ingest::RecordReader`], exactly as the preprocessor does) and then audited as
 //! records, so a raw line and its JSON record give the same hit line, byte for byte.
 //!
-//! The parts, each in its module: [`rules`](Rule) (what each rule selects, the configuration),
+//! The parts, each in its module: `rules` (what each rule selects, the configuration),
 //! `reader` (an object's record lines, raw or records), `auditor` (the rules applied, counted),
 //! `report` (totals, per-object reports, metrics) and `output` (hit and summary lines), with the
 //! byte-level `precheck` and the borrowed `view` of a record underneath.

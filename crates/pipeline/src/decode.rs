@@ -99,7 +99,7 @@ pub fn is_gzip(bytes: &[u8]) -> bool {
 }
 
 /// The name of the unsupported compression `head` starts with, if any.
-pub fn unsupported_compression(head: &[u8]) -> Option<&'static str> {
+fn unsupported_compression(head: &[u8]) -> Option<&'static str> {
     if let Some(&(_, name)) = UNSUPPORTED.iter().find(|(magic, _)| head.starts_with(magic)) {
         return Some(name);
     }
