@@ -83,14 +83,11 @@ impl Error {
         }
     }
 
-    /// Whether the object itself can never be delivered (gone, corrupt, too large), so keeping
+    /// Whether the object itself can never be delivered (gone, or refused by the packer), so keeping
     /// the event for a retry would only repeat the failure. Every other error leaves lines
     /// undelivered that a later retry can deliver, so the event must be kept.
     pub fn is_permanent(&self) -> bool {
-        match self {
-            Error::NotFound(_) | Error::Pack(_) => true,
-            _ => false,
-        }
+        matches!(self, Error::NotFound(_) | Error::Pack(_))
     }
 
     /// A short stable name for the kind of error, for `errorType` and logs.
