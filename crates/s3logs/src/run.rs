@@ -418,6 +418,39 @@ mod tests {
     }
 
     #[test]
+    fn holds_a_bounded_number_of_partitions_and_renames_complete_objects() {
+        let root = std::env::temp_dir().join(format!("s3logs-run-writer-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&root);
+        let mut writer = ObjectWriter::new(root.clone(), u64::MAX);
+        let hours: Vec<Hour> = (0..3 * OPEN_PARTITIONS)
+            .map(|n| {
+                Hour(
+                    *format!("2025-01-{:02} {:02}", n / 24 + 1, n % 24)
+                        .as_bytes()
+                        .first_chunk()
+                        .unwrap(),
+                )
+            })
+            .collect();
+        // Every hour, then the first one again after it was finished.
+        for hour in hours.iter().chain(&hours[..1]) {
+            writer.push(*hour, b"{}\n").unwrap();
+            assert!(writer.open.len() <= OPEN_PARTITIONS);
+        }
+        let objects = writer.finish().unwrap();
+        assert_eq!(objects.len(), hours.len() + 1);
+        assert!(objects.iter().all(|object| object.extension().unwrap() == "gz"));
+        let first = root.join("year=2025/month=01/day=01/hour=00");
+        let names: Vec<_> = fs::read_dir(&first)
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names.len(), 2, "{names:?}");
+        assert!(first.join("s3logs-run-1-2025-01-01-00-00-00-0001.gz").exists());
+        fs::remove_dir_all(root).unwrap();
+    }
+
+    #[test]
     fn the_current_hour_has_the_record_hour_shape() {
         let Hour(text) = current_hour();
         assert!(text.iter().enumerate().all(|(i, b)| match i {
