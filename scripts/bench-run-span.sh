@@ -16,7 +16,8 @@ spread=$data/corpus-$bytes-$hours-hours.log
 out=$data/run-span-out
 mkdir -p "$data"
 
-cargo build --release --quiet -p s3logs -p s3-access-log --example corpus
+cargo build --release --quiet -p s3logs
+cargo build --release --quiet -p s3-access-log --example corpus
 if [[ ! -s $corpus ]]; then
     echo "generating $corpus ($bytes bytes)"
     ./target/release/examples/corpus --bytes "$bytes" > "$corpus.tmp"
