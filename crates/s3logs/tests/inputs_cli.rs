@@ -179,6 +179,16 @@ fn a_closed_standard_output_does_not_hide_a_failed_path() {
             "missing.log",
             "garbage.log",
         ],
+        &[
+            "run",
+            "--json",
+            "--rules",
+            "parse-errors",
+            "missing.log",
+            "garbage.log",
+            "--out",
+            "out",
+        ],
     ] {
         let mut child = command(args, &scratch.0)
             .stdout(Stdio::piped())
