@@ -9,7 +9,7 @@
 //! AWS's names come from the S3 user guide page "Log format in CloudWatch Logs"
 //! (`sal-cw-log-format`). The part of its table reachable while this was written confirms the
 //! fields up to `http_status`; the others use the plain snake_case form of the text format's
-//! field name and are marked `confirmed: false`.
+//! field name and are marked [`Origin::Unconfirmed`].
 
 use s3_access_log::Field;
 
@@ -95,12 +95,12 @@ impl Kind {
 /// Where a column's name comes from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Origin {
-    /// A field of AWS's native structured records.
-    Native {
-        /// `true` when name and type were read in AWS's field table; `false` when the name is
-        /// the snake_case form of the text format's field name, pending confirmation.
-        confirmed: bool,
-    },
+    /// A field of AWS's native structured records, read in AWS's field table, with the type
+    /// AWS gives it there.
+    Native(&'static str),
+    /// Presumably a native field: the name is the snake_case form of the text format's field
+    /// name, pending confirmation from AWS's table.
+    Unconfirmed,
     /// Our own column, with no native counterpart.
     Ours,
 }
@@ -130,8 +130,8 @@ pub struct Column {
     pub dictionary: bool,
 }
 
-const CONFIRMED: Origin = Origin::Native { confirmed: true };
-const UNCONFIRMED: Origin = Origin::Native { confirmed: false };
+const NATIVE_STRING: Origin = Origin::Native("string");
+const UNCONFIRMED: Origin = Origin::Unconfirmed;
 const DASH: &str = "`-` in the log";
 const NOT_ENCODED: &str = "no";
 
@@ -193,14 +193,14 @@ use Field as F;
 
 /// Every column, in file order: AWS's native fields in the order of AWS's table, then ours.
 pub const COLUMNS: [Column; 33] = [
-    text(C::BucketName, "bucket_name", F::Bucket, CONFIRMED, true),
+    text(C::BucketName, "bucket_name", F::Bucket, NATIVE_STRING, true),
     column(
         C::RequestTime,
         "request_time",
         Some(F::Timestamp),
         "Timestamp",
         Kind::Timestamp,
-        CONFIRMED,
+        Origin::Native("string, ISO 8601 with milliseconds in UTC (`timestamptz` in S3 Tables)"),
         "`-` or unreadable in the log",
         NOT_ENCODED,
         false,
@@ -209,30 +209,30 @@ pub const COLUMNS: [Column; 33] = [
         C::BucketOwnerId,
         "bucket_owner_id",
         F::BucketOwner,
-        CONFIRMED,
+        NATIVE_STRING,
         true,
     ),
-    text(C::RemoteIp, "remote_ip", F::RemoteIp, CONFIRMED, true),
+    text(C::RemoteIp, "remote_ip", F::RemoteIp, NATIVE_STRING, true),
     column(
         C::Requester,
         "requester",
         Some(F::Requester),
         "Requester",
         Kind::Text,
-        CONFIRMED,
+        NATIVE_STRING,
         "anonymous request (`-` in the log)",
         NOT_ENCODED,
         true,
     ),
-    text(C::RequestId, "request_id", F::RequestId, CONFIRMED, false),
-    text(C::Operation, "operation", F::Operation, CONFIRMED, true),
+    text(C::RequestId, "request_id", F::RequestId, NATIVE_STRING, false),
+    text(C::Operation, "operation", F::Operation, NATIVE_STRING, true),
     column(
         C::KeyName,
         "key_name",
         Some(F::Key),
         "Key",
         Kind::Text,
-        CONFIRMED,
+        NATIVE_STRING,
         "no object in the request (`-`)",
         "yes, as logged (`%2F`, `+`, ...)",
         false,
@@ -243,7 +243,7 @@ pub const COLUMNS: [Column; 33] = [
         Some(F::RequestUri),
         "RequestURI",
         Kind::Text,
-        CONFIRMED,
+        NATIVE_STRING,
         "`\"-\"` in the log",
         "as the client sent it",
         false,
@@ -253,7 +253,7 @@ pub const COLUMNS: [Column; 33] = [
         "http_status",
         F::HttpStatus,
         Kind::Int32,
-        CONFIRMED,
+        NATIVE_STRING,
     ),
     text(C::ErrorCode, "error_code", F::ErrorCode, UNCONFIRMED, true),
     number(C::BytesSent, "bytes_sent", F::BytesSent, Kind::Int64, UNCONFIRMED),
