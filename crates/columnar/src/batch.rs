@@ -93,10 +93,24 @@ impl Batch {
 
     /// Appends a text value (or null) to a text column.
     pub(crate) fn push_text(&mut self, id: ColumnId, value: Option<&[u8]>) {
+        self.push_text_checked(id, value, false);
+    }
+
+    /// Appends a text value (or null) known to be valid UTF-8 (a piece of a line already
+    /// checked whole, cut at ASCII separators), which saves checking each value again.
+    pub(crate) fn push_valid_text(&mut self, id: ColumnId, value: Option<&[u8]>) {
+        self.push_text_checked(id, value, true);
+    }
+
+    fn push_text_checked(&mut self, id: ColumnId, value: Option<&[u8]>, valid: bool) {
         if let Buffer::Text { data, ends, defs } = &mut self.columns[id as usize] {
             match value {
                 Some(value) => {
-                    push_utf8_lossy(data, value);
+                    if valid {
+                        data.extend_from_slice(value);
+                    } else {
+                        push_utf8_lossy(data, value);
+                    }
                     ends.push(data.len());
                     defs.push(1);
                     self.bytes += value.len() + VALUE_OVERHEAD;
@@ -170,7 +184,9 @@ impl Batch {
                 .ok_or_else(|| ParquetError::General(format!("schema lacks {}", column.name)))?;
             match buffer {
                 Buffer::Text { data, ends, defs } => {
-                    write_text(writer.typed::<ByteArrayType>(), data, ends, defs, None)?;
+                    let shared = write_text(writer.typed::<ByteArrayType>(), data, ends, defs, None)?;
+                    writer.close()?;
+                    reclaim(data, shared);
                 }
                 Buffer::List {
                     data,
@@ -178,13 +194,16 @@ impl Batch {
                     defs,
                     reps,
                 } => {
-                    write_text(writer.typed::<ByteArrayType>(), data, ends, defs, Some(reps))?;
+                    let shared = write_text(writer.typed::<ByteArrayType>(), data, ends, defs, Some(reps))?;
+                    writer.close()?;
+                    reclaim(data, shared);
                 }
                 Buffer::Int { values, defs } if column.kind == Kind::Int32 => {
                     let narrow: Vec<i32> = values.iter().map(|&v| v as i32).collect();
                     writer
                         .typed::<Int32Type>()
                         .write_batch(&narrow, Some(defs), None)?;
+                    writer.close()?;
                     values.clear();
                     defs.clear();
                 }
@@ -192,11 +211,11 @@ impl Batch {
                     writer
                         .typed::<Int64Type>()
                         .write_batch(values, Some(defs), None)?;
+                    writer.close()?;
                     values.clear();
                     defs.clear();
                 }
             }
-            writer.close()?;
         }
         self.rows = 0;
         self.bytes = 0;
@@ -205,14 +224,15 @@ impl Batch {
 }
 
 /// Writes a text or list column in chunks of level entries, slicing values out of one shared
-/// buffer instead of allocating each.
+/// buffer instead of allocating each; returns that buffer, for [`reclaim`] once the column
+/// writer is closed.
 fn write_text(
     writer: &mut parquet::column::writer::ColumnWriterImpl<'_, ByteArrayType>,
     data: &mut Vec<u8>,
     ends: &mut Vec<usize>,
     defs: &mut Vec<i16>,
     reps: Option<&mut Vec<i16>>,
-) -> Result<(), ParquetError> {
+) -> Result<Bytes, ParquetError> {
     let present = if reps.is_some() { LIST_ELEMENT } else { 1 };
     // A list's levels go in one call: a chunk must not start inside a row's list.
     let chunk_size = if reps.is_some() {
@@ -239,7 +259,16 @@ fn write_text(
     if let Some(reps) = reps {
         reps.clear();
     }
-    Ok(())
+    Ok(shared)
+}
+
+/// Takes the value buffer's allocation back once the column writer has dropped its slices:
+/// freeing and regrowing it for every row group costs page faults.
+fn reclaim(data: &mut Vec<u8>, shared: Bytes) {
+    if let Ok(unique) = shared.try_into_mut() {
+        *data = Vec::from(unique);
+        data.clear();
+    }
 }
 
 /// Appends `bytes` as UTF-8, replacing invalid sequences with U+FFFD the way

@@ -92,6 +92,8 @@ impl<W: Write + Send> ParquetWriter<W> {
             return Ok(Outcome::Skipped);
         }
         let (record, error) = parse_partial(line);
+        // Fields are cut at ASCII separators, so they are valid UTF-8 when the line is.
+        let valid = std::str::from_utf8(line).is_ok();
         let b = &mut self.batch;
         b.push_int(ColumnId::SchemaVersion, Some(i64::from(SCHEMA_VERSION)));
         push_record_id(b, record_id(line));
@@ -101,6 +103,7 @@ impl<W: Write + Send> ParquetWriter<W> {
         for field in Field::ALL {
             let id = field_column(field);
             match id.column().kind {
+                Kind::Text if valid => b.push_valid_text(id, record.text(field)),
                 Kind::Text => b.push_text(id, record.text(field)),
                 Kind::Int32 | Kind::Int64 => {
                     if let Err(message) = push_number(b, id, record.number(field)) {
@@ -225,8 +228,10 @@ pub(crate) fn timestamp_millis(text: &str) -> Option<i64> {
         .map(|time| time.unix_seconds() * 1000)
 }
 
-/// Snappy, Parquet v1 pages, chunk statistics only (min/max per row group, which is what
-/// engines prune on), and dictionaries only where the table asks for them.
+/// Snappy, Parquet v1 pages, and dictionaries only where the table asks for them. Min/max
+/// statistics per column chunk (what engines prune row groups on) for numbers, times and
+/// dictionary-encoded text; none for nearly unique text, where no query prunes on them and
+/// comparing every value costs time.
 fn properties() -> WriterProperties {
     let mut builder = WriterProperties::builder()
         .set_writer_version(WriterVersion::PARQUET_1_0)
@@ -242,7 +247,14 @@ fn properties() -> WriterProperties {
             ]),
             _ => ColumnPath::from(column.name),
         };
-        builder = builder.set_column_dictionary_enabled(path, column.dictionary);
+        let statistics = if column.kind == Kind::Text && !column.dictionary {
+            EnabledStatistics::None
+        } else {
+            EnabledStatistics::Chunk
+        };
+        builder = builder
+            .set_column_dictionary_enabled(path.clone(), column.dictionary)
+            .set_column_statistics_enabled(path, statistics);
     }
     builder.build()
 }

@@ -1,0 +1,51 @@
+//! Writes one Parquet file from a raw log file, for whole-process figures: throughput per CPU
+//! second and peak resident size, which the criterion bench cannot give on a busy machine.
+//!
+//! ```text
+//! cargo run --release -p s3-access-log --example corpus -- --bytes 200000000 > bench-data/access.log
+//! cargo build --release -p columnar --example parquet_file
+//! /usr/bin/time -f '%U user %S sys %M KiB' target/release/examples/parquet_file bench-data/access.log bench-data/access.parquet
+//! ```
+//!
+//! Raw log MB/s on one core is the input size over user plus system time.
+
+use std::fs::File;
+use std::io::{BufRead, BufReader, BufWriter};
+use std::process::ExitCode;
+
+use columnar::{ParquetWriter, WriterOptions};
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let [input, output] = args.as_slice() else {
+        eprintln!("usage: parquet_file LOG_FILE PARQUET_FILE");
+        return ExitCode::FAILURE;
+    };
+    match write(input, output) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("parquet_file: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn write(input: &str, output: &str) -> Result<(), Box<dyn std::error::Error>> {
+    let mut reader = BufReader::with_capacity(1 << 20, File::open(input)?);
+    let sink = BufWriter::with_capacity(1 << 20, File::create(output)?);
+    let mut writer = ParquetWriter::new(sink, WriterOptions::default())?;
+    writer.set_log_file(input);
+    let (mut line, mut bytes) = (Vec::new(), 0u64);
+    while reader.read_until(b'\n', &mut line)? > 0 {
+        bytes += line.len() as u64;
+        writer.write_line(line.strip_suffix(b"\n").unwrap_or(&line))?;
+        line.clear();
+    }
+    let stats = writer.stats();
+    let written = writer.finish()?.into_inner()?.metadata()?.len();
+    eprintln!(
+        "parquet_file: {bytes} bytes of log, {} rows ({} quarantined), {} row groups, {written} bytes of Parquet",
+        stats.rows, stats.quarantined, stats.row_groups
+    );
+    Ok(())
+}
