@@ -9,8 +9,8 @@
 //! Columns are found by name, so files written by other tools with the same schema (pyarrow in
 //! the Firehose stand-in, Firehose itself) read the same; columns we do not know are ignored.
 
-use parquet::column::reader::{ColumnReader, ColumnReaderImpl};
-use parquet::data_type::{ByteArray, ByteArrayType, Int32Type, Int64Type};
+use parquet::column::reader::{ColumnReader, ColumnReaderImpl, get_typed_column_reader};
+use parquet::data_type::{ByteArray, ByteArrayType, Int32Type, Int64Type, Int96, Int96Type};
 use parquet::file::reader::{ChunkReader, FileReader};
 use parquet::file::serialized_reader::SerializedFileReader;
 use parquet::schema::types::ColumnDescriptor;
@@ -85,11 +85,16 @@ impl<R: ChunkReader + 'static> RecordReader<R> {
             }
             let row_group = self.file.get_row_group(self.next_row_group)?;
             self.next_row_group += 1;
+            let schema = self.file.metadata().file_metadata().schema_descr_ptr();
             let columns = self
                 .leaves
                 .iter()
-                .zip(&COLUMNS)
-                .map(|(&leaf, column)| Ok(Column::new(column.kind, row_group.get_column_reader(leaf)?)))
+                .map(|&leaf| {
+                    Ok(Column::new(
+                        &schema.column(leaf),
+                        row_group.get_column_reader(leaf)?,
+                    ))
+                })
                 .collect::<Result<Vec<_>, Error>>()?;
             self.cursor = Some(Cursor { columns });
         }
@@ -109,22 +114,36 @@ fn key_order() -> [(ColumnId, bool); COLUMNS.len()] {
 }
 
 /// Checks a leaf column against the kind our table gives it; on a mismatch, says what it is.
+/// A timestamp may also be `INT96`, which Hive-based writers (Firehose's conversion among
+/// them) still produce.
 fn check_type(kind: Kind, descriptor: &ColumnDescriptor) -> Result<(), String> {
     use parquet::basic::Type as Physical;
-    let expected = match kind {
-        Kind::Text | Kind::TextList => Physical::BYTE_ARRAY,
-        Kind::Int32 => Physical::INT32,
-        Kind::Int64 | Kind::Timestamp => Physical::INT64,
+    let physical = descriptor.physical_type();
+    let type_ok = match kind {
+        Kind::Text | Kind::TextList => physical == Physical::BYTE_ARRAY,
+        Kind::Int32 => physical == Physical::INT32,
+        Kind::Int64 => physical == Physical::INT64,
+        Kind::Timestamp => matches!(physical, Physical::INT64 | Physical::INT96),
     };
-    let repeated = kind == Kind::TextList;
-    if descriptor.physical_type() == expected && (descriptor.max_rep_level() > 0) == repeated {
+    if type_ok && (descriptor.max_rep_level() > 0) == (kind == Kind::TextList) {
         Ok(())
     } else {
         Err(format!(
-            "{} with repetition level {}",
-            descriptor.physical_type(),
+            "{physical} with repetition level {}",
             descriptor.max_rep_level()
         ))
+    }
+}
+
+/// How many units of an `INT64` timestamp make a second, from its annotation; milliseconds
+/// when it has none.
+fn units_per_second(descriptor: &ColumnDescriptor) -> i64 {
+    use parquet::basic::{ConvertedType, LogicalType, TimeUnit};
+    match (descriptor.logical_type_ref(), descriptor.converted_type()) {
+        (Some(LogicalType::Timestamp(t)), _) if t.unit == TimeUnit::MICROS => 1_000_000,
+        (Some(LogicalType::Timestamp(t)), _) if t.unit == TimeUnit::NANOS => 1_000_000_000,
+        (None, ConvertedType::TIMESTAMP_MICROS) => 1_000_000,
+        _ => 1_000,
     }
 }
 
@@ -178,8 +197,12 @@ struct Column {
     reader: Reader,
     defs: Vec<i16>,
     reps: Vec<i16>,
-    /// Definition level of a present value (1, or 3 for a list element).
-    present: i16,
+    /// Definition level of a present value; 0 for a `REQUIRED` column, which has no levels.
+    max_def: i16,
+    /// Whether a list's elements may be null (level `max_def - 1`).
+    element_nullable: bool,
+    /// Units per second of an `INT64` timestamp.
+    units_per_second: i64,
     level: usize,
     value: usize,
 }
@@ -188,24 +211,25 @@ enum Reader {
     Text(ColumnReaderImpl<ByteArrayType>, Vec<ByteArray>),
     Int32(ColumnReaderImpl<Int32Type>, Vec<i32>),
     Int64(ColumnReaderImpl<Int64Type>, Vec<i64>),
+    Int96(ColumnReaderImpl<Int96Type>, Vec<Int96>),
 }
 
 impl Column {
-    fn new(kind: Kind, reader: ColumnReader) -> Self {
+    fn new(descriptor: &ColumnDescriptor, reader: ColumnReader) -> Self {
         let reader = match reader {
             ColumnReader::ByteArrayColumnReader(r) => Reader::Text(r, Vec::new()),
             ColumnReader::Int32ColumnReader(r) => Reader::Int32(r, Vec::new()),
-            // `check_type` admitted only these three physical types.
-            other => Reader::Int64(
-                parquet::column::reader::get_typed_column_reader(other),
-                Vec::new(),
-            ),
+            ColumnReader::Int96ColumnReader(r) => Reader::Int96(r, Vec::new()),
+            // `check_type` admitted no other physical type.
+            other => Reader::Int64(get_typed_column_reader(other), Vec::new()),
         };
         Column {
             reader,
             defs: Vec::new(),
             reps: Vec::new(),
-            present: if kind == Kind::TextList { 3 } else { 1 },
+            max_def: descriptor.max_def_level(),
+            element_nullable: descriptor.self_type().is_optional(),
+            units_per_second: units_per_second(descriptor),
             level: 0,
             value: 0,
         }
@@ -216,19 +240,24 @@ impl Column {
         self.reps.clear();
         self.level = 0;
         self.value = 0;
-        let reps = (self.present > 1).then_some(&mut self.reps);
+        let defs = Some(&mut self.defs);
+        let reps = Some(&mut self.reps);
         let (records, _, _) = match &mut self.reader {
             Reader::Text(reader, values) => {
                 values.clear();
-                reader.read_records(rows, Some(&mut self.defs), reps, values)?
+                reader.read_records(rows, defs, reps, values)?
             }
             Reader::Int32(reader, values) => {
                 values.clear();
-                reader.read_records(rows, Some(&mut self.defs), reps, values)?
+                reader.read_records(rows, defs, reps, values)?
             }
             Reader::Int64(reader, values) => {
                 values.clear();
-                reader.read_records(rows, Some(&mut self.defs), reps, values)?
+                reader.read_records(rows, defs, reps, values)?
+            }
+            Reader::Int96(reader, values) => {
+                values.clear();
+                reader.read_records(rows, defs, reps, values)?
             }
         };
         Ok(records)
@@ -236,7 +265,7 @@ impl Column {
 
     /// Whether the current row's value is null (for a list: the list itself).
     fn next_is_null(&self) -> bool {
-        self.defs.get(self.level).is_none_or(|&level| level == 0)
+        self.max_def > 0 && self.defs.get(self.level).is_none_or(|&level| level == 0)
     }
 
     /// Moves past a null row.
@@ -249,7 +278,7 @@ impl Column {
         if kind == Kind::TextList {
             return self.write_list(out);
         }
-        let present = self.defs.get(self.level) == Some(&self.present);
+        let present = self.max_def == 0 || self.defs.get(self.level) == Some(&self.max_def);
         self.level += 1;
         if !present {
             out.extend_from_slice(b"null");
@@ -261,11 +290,10 @@ impl Column {
             Reader::Text(_, values) => write_json_string(out, values[value].data()),
             Reader::Int32(_, values) => write_integer(out, i64::from(values[value])),
             Reader::Int64(_, values) if kind == Kind::Timestamp => {
-                out.push(b'"');
-                LogTime::from_epoch_seconds(values[value].div_euclid(1000)).write_utc(out);
-                out.push(b'"');
+                write_time(out, values[value].div_euclid(self.units_per_second));
             }
             Reader::Int64(_, values) => write_integer(out, values[value]),
+            Reader::Int96(_, values) => write_time(out, values[value].to_seconds()),
         }
     }
 
@@ -282,23 +310,20 @@ impl Column {
         out.push(b'[');
         let mut first = true;
         loop {
-            match self.defs[self.level] {
-                3 => {
-                    if !first {
-                        out.push(b',');
-                    }
+            let level = self.defs.get(self.level).copied().unwrap_or(self.max_def);
+            let element = level == self.max_def;
+            let null_element = self.element_nullable && level == self.max_def - 1;
+            if element || null_element {
+                if !first {
+                    out.push(b',');
+                }
+                first = false;
+                if element {
                     write_json_string(out, values[self.value].data());
                     self.value += 1;
-                    first = false;
-                }
-                2 => {
-                    if !first {
-                        out.push(b',');
-                    }
+                } else {
                     out.extend_from_slice(b"null");
-                    first = false;
                 }
-                _ => {}
             }
             self.level += 1;
             if self.reps.get(self.level).is_none_or(|&rep| rep == 0) {
@@ -309,6 +334,131 @@ impl Column {
     }
 }
 
+/// Writes a time as the record's `Timestamp`, `"YYYY-MM-DD HH:MM:SS"` in UTC.
+fn write_time(out: &mut Vec<u8>, seconds: i64) {
+    out.push(b'"');
+    LogTime::from_epoch_seconds(seconds).write_utc(out);
+    out.push(b'"');
+}
+
 fn write_integer(out: &mut Vec<u8>, value: i64) {
     out.extend_from_slice(itoa::Buffer::new().format(value).as_bytes());
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use bytes::Bytes;
+    use parquet::basic::{LogicalType, Repetition, Type as Physical};
+    use parquet::data_type::{ByteArrayType, Int32Type, Int64Type, Int96, Int96Type};
+    use parquet::file::writer::SerializedFileWriter;
+    use parquet::schema::types::Type;
+
+    use super::*;
+    use crate::schema::column_type;
+
+    /// A one-row file as a Hive-based writer could make it: `request_time` is `INT96` and
+    /// `record_id` is `REQUIRED`; every other column is ours, mostly null.
+    fn hive_style_file() -> Bytes {
+        let fields = COLUMNS
+            .iter()
+            .map(|column| {
+                let built = match column.id {
+                    ColumnId::RequestTime => Type::primitive_type_builder(column.name, Physical::INT96)
+                        .with_repetition(Repetition::OPTIONAL)
+                        .build(),
+                    ColumnId::RecordId => Type::primitive_type_builder(column.name, Physical::BYTE_ARRAY)
+                        .with_repetition(Repetition::REQUIRED)
+                        .with_logical_type(Some(LogicalType::String))
+                        .build(),
+                    _ => column_type(column),
+                };
+                Arc::new(built.unwrap())
+            })
+            .collect();
+        let schema = Arc::new(
+            Type::group_type_builder("hive")
+                .with_fields(fields)
+                .build()
+                .unwrap(),
+        );
+        let mut file = SerializedFileWriter::new(Vec::new(), schema, Default::default()).unwrap();
+        let mut row_group = file.next_row_group().unwrap();
+        for column in &COLUMNS {
+            let mut writer = row_group.next_column().unwrap().unwrap();
+            match (column.id, column.kind) {
+                (ColumnId::RequestTime, _) => {
+                    // 2019-02-06 00:00:38 UTC: Julian day 2458521, 38 s into the day.
+                    let nanos: u64 = 38_000_000_000;
+                    let mut time = Int96::new();
+                    time.set_data(nanos as u32, (nanos >> 32) as u32, 2_458_521);
+                    writer.typed::<Int96Type>().write_batch(&[time], Some(&[1]), None)
+                }
+                (ColumnId::RecordId, _) => writer.typed::<ByteArrayType>().write_batch(
+                    &[ByteArray::from("00000000000000ff")],
+                    None,
+                    None,
+                ),
+                (ColumnId::LogFile, _) => writer.typed::<ByteArrayType>().write_batch(
+                    &[ByteArray::from("s3://logs/hive")],
+                    Some(&[1]),
+                    None,
+                ),
+                (ColumnId::HttpStatus | ColumnId::SchemaVersion, _) => {
+                    let value = if column.id == ColumnId::HttpStatus { 404 } else { 1 };
+                    writer
+                        .typed::<Int32Type>()
+                        .write_batch(&[value], Some(&[1]), None)
+                }
+                (_, Kind::TextList) => {
+                    writer
+                        .typed::<ByteArrayType>()
+                        .write_batch(&[], Some(&[0]), Some(&[0]))
+                }
+                (_, Kind::Text) => writer.typed::<ByteArrayType>().write_batch(&[], Some(&[0]), None),
+                (_, _) => writer.typed::<Int64Type>().write_batch(&[], Some(&[0]), None),
+            }
+            .unwrap();
+            writer.close().unwrap();
+        }
+        row_group.close().unwrap();
+        Bytes::from(file.into_inner().unwrap())
+    }
+
+    #[test]
+    fn reads_int96_times_and_required_columns() {
+        let mut reader = RecordReader::new(hive_style_file()).unwrap();
+        let mut out = Vec::new();
+        assert_eq!(reader.next_records(&mut out).unwrap(), 1);
+        let record: serde_json::Value = serde_json::from_slice(&out).unwrap();
+        assert_eq!(record["Timestamp"], "2019-02-06 00:00:38");
+        assert_eq!(record["RecordId"], "00000000000000ff");
+        assert_eq!(record["HTTPstatus"], 404);
+        assert_eq!(record["Bucket"], serde_json::Value::Null);
+        assert_eq!(record["LogFile"], "s3://logs/hive");
+        assert!(record.get("ExtraFields").is_none() && record.get("ParseError").is_none());
+        assert_eq!(reader.next_records(&mut out).unwrap(), 0);
+    }
+
+    #[test]
+    fn refuses_a_file_without_our_columns() {
+        let schema = Arc::new(
+            Type::group_type_builder("other")
+                .with_fields(vec![Arc::new(
+                    Type::primitive_type_builder("x", Physical::INT32)
+                        .build()
+                        .unwrap(),
+                )])
+                .build()
+                .unwrap(),
+        );
+        let file = SerializedFileWriter::new(Vec::new(), schema, Default::default()).unwrap();
+        let bytes = Bytes::from(file.into_inner().unwrap());
+        let error = RecordReader::new(bytes).err().map(|e| e.to_string());
+        assert_eq!(
+            error.as_deref(),
+            Some("not a file of S3 access log records: no column bucket_name")
+        );
+    }
 }

@@ -28,7 +28,7 @@ pub fn parquet_schema() -> Result<TypePtr, ParquetError> {
     ))
 }
 
-fn column_type(column: &Column) -> Result<Type, ParquetError> {
+pub(crate) fn column_type(column: &Column) -> Result<Type, ParquetError> {
     let optional = |physical: PhysicalType, logical: Option<LogicalType>| {
         Type::primitive_type_builder(column.name, physical)
             .with_repetition(Repetition::OPTIONAL)

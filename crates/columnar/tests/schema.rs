@@ -190,3 +190,49 @@ for row in rows:
     );
     assert_eq!(stdout.lines().collect::<Vec<_>>(), expected);
 }
+
+#[test]
+fn files_rewritten_by_duckdb_read_back_as_the_same_records() {
+    // DuckDB writes timestamps in microseconds and names list levels its own way: the reader
+    // must go by the file's own annotations, not by what our writer happens to write.
+    let python = workspace().join(".venv/bin/python");
+    let dir = std::env::temp_dir().join(format!("columnar-duckdb-copy-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let ours = dir.join("ours.parquet");
+    let theirs = dir.join("theirs.parquet");
+    std::fs::write(&ours, sample_file()).unwrap();
+    let script = r#"
+import sys, duckdb
+con = duckdb.connect()
+con.execute("SET TimeZone = 'UTC'")
+con.execute(f"COPY (SELECT * FROM read_parquet('{sys.argv[1]}')) TO '{sys.argv[2]}' (FORMAT parquet)")
+print(con.execute(f"SELECT type, logical_type FROM parquet_schema('{sys.argv[2]}') WHERE name = 'request_time'").fetchone())
+"#;
+    let output = Command::new(&python)
+        .args(["-c", script])
+        .args([&ours, &theirs])
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let theirs = std::fs::read(&theirs).unwrap();
+    std::fs::remove_dir_all(&dir).ok();
+    let described = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        described.contains("MICROS"),
+        "DuckDB wrote request_time as {described}"
+    );
+
+    let read = |file: Vec<u8>| {
+        let mut reader = RecordReader::new(Bytes::from(file)).unwrap();
+        let mut out = Vec::new();
+        while reader.next_records(&mut out).unwrap() > 0 {}
+        String::from_utf8(out).unwrap()
+    };
+    let expected = read(sample_file());
+    assert_eq!(expected.lines().count(), 4);
+    assert_eq!(read(theirs), expected);
+}
