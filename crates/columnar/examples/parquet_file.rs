@@ -1,27 +1,33 @@
-//! Writes one Parquet file from a raw log file, for whole-process figures: throughput per CPU
-//! second and peak resident size, which the criterion bench cannot give on a busy machine.
+//! Writes one Parquet file from a raw log file, or reads one back into NDJSON records, for
+//! whole-process figures: throughput per CPU second and peak resident size, which the criterion
+//! bench cannot give on a busy machine.
 //!
 //! ```text
 //! cargo run --release -p s3-access-log --example corpus -- --bytes 200000000 > bench-data/access.log
 //! cargo build --release -p columnar --example parquet_file
-//! /usr/bin/time -f '%U user %S sys %M KiB' target/release/examples/parquet_file bench-data/access.log bench-data/access.parquet
+//! /usr/bin/time -f '%U user %S sys %M KiB' target/release/examples/parquet_file write bench-data/access.log bench-data/access.parquet
+//! /usr/bin/time -f '%U user %S sys %M KiB' target/release/examples/parquet_file read bench-data/access.parquet > /dev/null
 //! ```
 //!
 //! Raw log MB/s on one core is the input size over user plus system time.
 
 use std::fs::File;
-use std::io::{BufRead, BufReader, BufWriter};
+use std::io::{BufRead, BufReader, BufWriter, Write};
 use std::process::ExitCode;
 
-use columnar::{ParquetWriter, WriterOptions};
+use columnar::{ParquetWriter, RecordReader, WriterOptions};
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let [input, output] = args.as_slice() else {
-        eprintln!("usage: parquet_file LOG_FILE PARQUET_FILE");
-        return ExitCode::FAILURE;
+    let result = match args.iter().map(String::as_str).collect::<Vec<_>>().as_slice() {
+        ["write", input, output] => write(input, output),
+        ["read", input] => read(input),
+        _ => {
+            eprintln!("usage: parquet_file write LOG_FILE PARQUET_FILE | parquet_file read PARQUET_FILE");
+            return ExitCode::FAILURE;
+        }
     };
-    match write(input, output) {
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("parquet_file: {error}");
@@ -47,5 +53,24 @@ fn write(input: &str, output: &str) -> Result<(), Box<dyn std::error::Error>> {
         "parquet_file: {bytes} bytes of log, {} rows ({} quarantined), {} row groups, {written} bytes of Parquet",
         stats.rows, stats.quarantined, stats.row_groups
     );
+    Ok(())
+}
+
+fn read(input: &str) -> Result<(), Box<dyn std::error::Error>> {
+    let mut reader = RecordReader::new(File::open(input)?)?;
+    let mut stdout = BufWriter::with_capacity(1 << 20, std::io::stdout().lock());
+    let (mut records, mut rows, mut bytes) = (Vec::new(), 0, 0);
+    loop {
+        records.clear();
+        let read = reader.next_records(&mut records)?;
+        if read == 0 {
+            break;
+        }
+        rows += read;
+        bytes += records.len();
+        stdout.write_all(&records)?;
+    }
+    stdout.flush()?;
+    eprintln!("parquet_file: {rows} records, {bytes} bytes of NDJSON");
     Ok(())
 }

@@ -85,7 +85,9 @@ impl<W: Write + Send> ParquetWriter<W> {
 
     /// Writes the row of one raw log line (without its terminator), exactly as
     /// `RecordEncoder::encode` would make its record: blank lines make no row, a line that
-    /// does not parse cleanly makes a row with `parse_error` and `raw_line`.
+    /// does not parse cleanly makes a row with `parse_error` and `raw_line`. The outcome is the
+    /// parser's; a row can also be quarantined for a number beyond its column's range (see the
+    /// module documentation), which [`WriteStats::quarantined`] counts.
     pub fn write_line(&mut self, line: &[u8]) -> Result<Outcome, Error> {
         let line = line.strip_suffix(b"\r").unwrap_or(line);
         if line.iter().all(u8::is_ascii_whitespace) {
@@ -161,11 +163,24 @@ impl<W: Write + Send> ParquetWriter<W> {
         self.stats
     }
 
-    /// Writes the last row group and the footer, and returns the sink.
-    pub fn finish(mut self) -> Result<W, Error> {
+    /// Bytes of rows buffered for the next row group. A caller with many writers open at once
+    /// (one per output partition) can keep their sum under a budget by calling
+    /// [`Self::flush_row_group`] on the largest.
+    pub fn buffered_bytes(&self) -> usize {
+        self.batch.bytes()
+    }
+
+    /// Writes the buffered rows as a row group now, if there are any.
+    pub fn flush_row_group(&mut self) -> Result<(), Error> {
         if self.batch.rows() > 0 {
             self.flush()?;
         }
+        Ok(())
+    }
+
+    /// Writes the last row group and the footer, and returns the sink.
+    pub fn finish(mut self) -> Result<W, Error> {
+        self.flush_row_group()?;
         Ok(self.file.into_inner()?)
     }
 

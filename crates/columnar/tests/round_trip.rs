@@ -240,6 +240,24 @@ fn a_number_beyond_bigint_becomes_null_and_a_parse_error() {
 }
 
 #[test]
+fn row_groups_can_be_flushed_on_demand() {
+    let mut writer = ParquetWriter::new(Vec::new(), WriterOptions::default()).unwrap();
+    writer.set_log_file(LOG_FILE);
+    writer.flush_row_group().unwrap();
+    assert_eq!(writer.stats().row_groups, 0, "nothing buffered, nothing written");
+    writer.write_line(CLEAN).unwrap();
+    assert!(writer.buffered_bytes() >= CLEAN.len());
+    writer.flush_row_group().unwrap();
+    assert_eq!(writer.buffered_bytes(), 0);
+    writer.write_line(CLEAN).unwrap();
+    writer.write_line(b"").unwrap();
+    let stats = writer.stats();
+    assert_eq!((stats.rows, stats.row_groups), (2, 1));
+    let file = Bytes::from(writer.finish().unwrap());
+    assert_same_records("flushed", &read_back(file), &encode(&[CLEAN, CLEAN]));
+}
+
+#[test]
 fn an_empty_input_is_a_valid_file_without_rows() {
     let file = parquet_from_lines(&[], WriterOptions::default());
     let mut reader = RecordReader::new(file).unwrap();
