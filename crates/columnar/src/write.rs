@@ -7,8 +7,9 @@
 //! memory stays near that figure whatever the input size.
 //!
 //! A number too large for its column (a `bigint` above 2^63 - 1, which only a damaged line
-//! carries) is stored as null, and the row says so in `parse_error`, value included, with the
-//! line in `raw_line`: nothing is lost, and Athena never meets a value it cannot read.
+//! carries) is stored as null, and the row says so in `parse_error`, value included (a row from
+//! a raw line also gets the line in `raw_line`): nothing is lost, and Athena never meets a value
+//! it cannot read.
 
 use std::io::Write;
 use std::sync::Arc;
@@ -112,6 +113,7 @@ impl<W: Write + Send> ParquetWriter<W> {
                         overflow.get_or_insert(message);
                     }
                 }
+                // The time was pushed above, from the parsed `LogTime`; no field is a list.
                 Kind::Timestamp | Kind::TextList => {}
             }
         }
