@@ -253,7 +253,7 @@ pub const COLUMNS: [Column; 33] = [
         "http_status",
         F::HttpStatus,
         Kind::Int32,
-        NATIVE_STRING,
+        Origin::Native("int"),
     ),
     text(C::ErrorCode, "error_code", F::ErrorCode, UNCONFIRMED, true),
     number(C::BytesSent, "bytes_sent", F::BytesSent, Kind::Int64, UNCONFIRMED),
@@ -461,6 +461,21 @@ mod tests {
             assert_eq!(matching[0].kind, expected, "{}", key.name);
         }
         assert_eq!(COLUMNS.len(), s3_access_log::schema::COLUMNS.len());
+    }
+
+    #[test]
+    fn aws_types_agree_with_ours() {
+        for column in &COLUMNS {
+            if let Origin::Native(aws_type) = column.origin {
+                let agrees = match column.kind {
+                    Kind::Int32 => aws_type == "int",
+                    // AWS delivers times as ISO 8601 strings; we store the instant.
+                    Kind::Text | Kind::Timestamp => aws_type.starts_with("string"),
+                    Kind::Int64 | Kind::TextList => false,
+                };
+                assert!(agrees, "{}: AWS says {aws_type}", column.name);
+            }
+        }
     }
 
     #[test]
