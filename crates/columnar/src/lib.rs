@@ -37,6 +37,6 @@ mod write;
 
 pub use columns::{COLUMNS, Column, ColumnId, Kind, NATIVE_ONLY, Origin, field_column};
 pub use error::Error;
-pub use read::{RecordReader, is_parquet};
+pub use read::{NdjsonRead, RecordReader, is_parquet};
 pub use schema::parquet_schema;
 pub use write::{ParquetWriter, WriteStats, WriterOptions};

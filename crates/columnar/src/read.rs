@@ -101,6 +101,41 @@ impl<R: ChunkReader + 'static> RecordReader<R> {
     }
 }
 
+/// A [`RecordReader`] as a byte stream of NDJSON records, for code that reads records from a
+/// `Read` (the audit engine): a Parquet file then reads like a decompressed NDJSON object.
+pub struct NdjsonRead<R: ChunkReader + 'static> {
+    records: RecordReader<R>,
+    buffer: Vec<u8>,
+    at: usize,
+}
+
+impl<R: ChunkReader + 'static> RecordReader<R> {
+    /// This reader as a stream of NDJSON bytes.
+    pub fn into_ndjson(self) -> NdjsonRead<R> {
+        NdjsonRead {
+            records: self,
+            buffer: Vec::new(),
+            at: 0,
+        }
+    }
+}
+
+impl<R: ChunkReader + 'static> std::io::Read for NdjsonRead<R> {
+    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+        if self.at == self.buffer.len() {
+            self.buffer.clear();
+            self.at = 0;
+            self.records
+                .next_records(&mut self.buffer)
+                .map_err(std::io::Error::other)?;
+        }
+        let count = out.len().min(self.buffer.len() - self.at);
+        out[..count].copy_from_slice(&self.buffer[self.at..self.at + count]);
+        self.at += count;
+        Ok(count)
+    }
+}
+
 /// Our columns ordered as the record's keys (`s3_access_log::schema::COLUMNS`), with whether
 /// the key is written when null.
 fn key_order() -> [(ColumnId, bool); COLUMNS.len()] {

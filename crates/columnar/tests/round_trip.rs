@@ -258,6 +258,31 @@ fn row_groups_can_be_flushed_on_demand() {
 }
 
 #[test]
+fn a_file_reads_as_an_ndjson_stream() {
+    use std::io::Read;
+    let mut corpus = Vec::new();
+    generator::Generator::new().fill(&mut corpus, 256 << 10);
+    let lines = lines(&corpus);
+    let file = parquet_from_lines(
+        &lines,
+        WriterOptions {
+            row_group_bytes: 64 << 10,
+        },
+    );
+    let mut stream = RecordReader::new(file).unwrap().into_ndjson();
+    let mut small = [0u8; 777];
+    let mut streamed = Vec::new();
+    loop {
+        let read = stream.read(&mut small).unwrap();
+        if read == 0 {
+            break;
+        }
+        streamed.extend_from_slice(&small[..read]);
+    }
+    assert_same_records("stream", &streamed, &encode(&lines));
+}
+
+#[test]
 fn an_empty_input_is_a_valid_file_without_rows() {
     let file = parquet_from_lines(&[], WriterOptions::default());
     let mut reader = RecordReader::new(file).unwrap();
