@@ -11,6 +11,8 @@
 //! fields up to `http_status`; the others use the plain snake_case form of the text format's
 //! field name and are marked [`Origin::Unconfirmed`].
 
+use std::sync::LazyLock;
+
 use s3_access_log::Field;
 
 /// Which column of [`COLUMNS`] a value belongs to; the discriminant is its index.
@@ -420,6 +422,19 @@ pub(crate) const FIELD_COLUMNS: [ColumnId; 27] = {
     ids
 };
 
+/// Our columns in the order their keys appear in an NDJSON record
+/// (`s3_access_log::schema::COLUMNS`), each with whether the key is written when the value is
+/// null.
+pub(crate) static RECORD_ORDER: LazyLock<[(ColumnId, bool); COLUMNS.len()]> = LazyLock::new(|| {
+    let mut order = [(ColumnId::RecordId, true); COLUMNS.len()];
+    for (slot, key) in order.iter_mut().zip(s3_access_log::schema::COLUMNS) {
+        if let Some(column) = COLUMNS.iter().find(|column| column.record_key == key.name) {
+            *slot = (column.id, key.always_present);
+        }
+    }
+    order
+});
+
 /// The column of a text log field.
 pub const fn field_column(field: Field) -> ColumnId {
     FIELD_COLUMNS[field as usize]
@@ -476,6 +491,19 @@ mod tests {
                 assert!(agrees, "{}: AWS says {aws_type}", column.name);
             }
         }
+    }
+
+    #[test]
+    fn record_order_is_the_encoders() {
+        let keys: Vec<&str> = RECORD_ORDER
+            .iter()
+            .map(|(id, _)| id.column().record_key)
+            .collect();
+        let expected: Vec<&str> = s3_access_log::schema::COLUMNS
+            .iter()
+            .map(|key| key.name)
+            .collect();
+        assert_eq!(keys, expected);
     }
 
     #[test]

@@ -16,7 +16,7 @@ use parquet::file::serialized_reader::SerializedFileReader;
 use parquet::schema::types::ColumnDescriptor;
 use s3_access_log::{LogTime, write_json_string};
 
-use crate::columns::{COLUMNS, ColumnId, Kind};
+use crate::columns::{COLUMNS, Kind, RECORD_ORDER};
 use crate::error::Error;
 
 /// Rows decoded per column per step.
@@ -32,9 +32,6 @@ pub struct RecordReader<R: ChunkReader + 'static> {
     file: SerializedFileReader<R>,
     /// Leaf column index in the file of each of our columns.
     leaves: [usize; COLUMNS.len()],
-    /// Our columns in the order their keys appear in a record, each with whether its key is
-    /// written when the value is null.
-    key_order: [(ColumnId, bool); COLUMNS.len()],
     next_row_group: usize,
     cursor: Option<Cursor>,
 }
@@ -57,7 +54,6 @@ impl<R: ChunkReader + 'static> RecordReader<R> {
         Ok(RecordReader {
             file,
             leaves,
-            key_order: key_order(),
             next_row_group: 0,
             cursor: None,
         })
@@ -75,7 +71,7 @@ impl<R: ChunkReader + 'static> RecordReader<R> {
             if let Some(cursor) = &mut self.cursor {
                 let rows = cursor.read_batch()?;
                 if rows > 0 {
-                    cursor.write_records(rows, &self.key_order, out);
+                    cursor.write_records(rows, out);
                     return Ok(rows);
                 }
                 self.cursor = None;
@@ -136,18 +132,6 @@ impl<R: ChunkReader + 'static> std::io::Read for NdjsonRead<R> {
     }
 }
 
-/// Our columns ordered as the record's keys (`s3_access_log::schema::COLUMNS`), with whether
-/// the key is written when null.
-fn key_order() -> [(ColumnId, bool); COLUMNS.len()] {
-    let mut order = [(ColumnId::RecordId, true); COLUMNS.len()];
-    for (slot, key) in order.iter_mut().zip(s3_access_log::schema::COLUMNS) {
-        if let Some(column) = COLUMNS.iter().find(|column| column.record_key == key.name) {
-            *slot = (column.id, key.always_present);
-        }
-    }
-    order
-}
-
 /// Checks a leaf column against the kind our table gives it; on a mismatch, says what it is.
 /// A timestamp may also be `INT96`, which Hive-based writers (Firehose's conversion among
 /// them) still produce.
@@ -202,11 +186,11 @@ impl Cursor {
         Ok(rows.unwrap_or(0))
     }
 
-    fn write_records(&mut self, rows: usize, key_order: &[(ColumnId, bool)], out: &mut Vec<u8>) {
+    fn write_records(&mut self, rows: usize, out: &mut Vec<u8>) {
         for _ in 0..rows {
             out.push(b'{');
             let mut first = true;
-            for &(id, always_present) in key_order {
+            for &(id, always_present) in RECORD_ORDER.iter() {
                 let column = &mut self.columns[id as usize];
                 let record = id.column();
                 if !always_present && column.next_is_null() {
@@ -391,6 +375,7 @@ mod tests {
     use parquet::schema::types::Type;
 
     use super::*;
+    use crate::columns::ColumnId;
     use crate::schema::column_type;
 
     /// A one-row file as a Hive-based writer could make it: `request_time` is `INT96` and

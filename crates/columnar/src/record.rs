@@ -11,7 +11,7 @@ use serde::Deserialize;
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, Visitor};
 
 use crate::batch::Batch;
-use crate::columns::{COLUMNS, ColumnId, Kind};
+use crate::columns::{COLUMNS, ColumnId, Kind, RECORD_ORDER};
 use crate::error::Error;
 use crate::write::{push_number, timestamp_millis};
 
@@ -110,11 +110,15 @@ impl<'de> Visitor<'de> for RowVisitor {
         let mut row = RecordRow {
             values: std::array::from_fn(|_| Value::Null),
         };
-        while let Some(key) = map.next_key::<Cow<'de, str>>()? {
-            let column = COLUMNS
-                .iter()
-                .find(|column| column.record_key == key)
+        // Keys nearly always come in the encoder's order: try the one after the last first.
+        let mut next = 0;
+        while let Some(BorrowedText(key)) = map.next_key()? {
+            let at = (next..RECORD_ORDER.len())
+                .chain(0..next)
+                .find(|&at| RECORD_ORDER[at].0.column().record_key == key)
                 .ok_or_else(|| de::Error::custom(format!("unknown key {key:?}")))?;
+            next = at + 1;
+            let column = RECORD_ORDER[at].0.column();
             row.values[column.id as usize] = map.next_value_seed(ValueSeed(column.kind))?;
         }
         Ok(row)

@@ -82,9 +82,15 @@ fn assert_same_records(name: &str, actual: &[u8], expected: &[u8]) {
 
 fn check_round_trips(name: &str, lines: &[&[u8]], options: WriterOptions) {
     let expected = encode(lines);
-    let from_lines = read_back(parquet_from_lines(lines, options));
+    let file_from_lines = parquet_from_lines(lines, options);
+    let file_from_records = parquet_from_records(&expected, options);
+    assert!(
+        file_from_lines == file_from_records,
+        "{name}: lines and records give other files"
+    );
+    let from_lines = read_back(file_from_lines);
     assert_same_records(&format!("{name}, from lines"), &from_lines, &expected);
-    let from_records = read_back(parquet_from_records(&expected, options));
+    let from_records = read_back(file_from_records);
     assert_same_records(&format!("{name}, from records"), &from_records, &expected);
 }
 
