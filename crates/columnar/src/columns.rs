@@ -17,40 +17,72 @@ use s3_access_log::Field;
 
 /// Which column of [`COLUMNS`] a value belongs to; the discriminant is its index.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-#[allow(missing_docs)] // Each variant is the column of the same name in `COLUMNS`.
 pub enum ColumnId {
+    /// `bucket_name`.
     BucketName,
+    /// `request_time`.
     RequestTime,
+    /// `bucket_owner_id`.
     BucketOwnerId,
+    /// `remote_ip`.
     RemoteIp,
+    /// `requester`.
     Requester,
+    /// `request_id`.
     RequestId,
+    /// `operation`.
     Operation,
+    /// `key_name`.
     KeyName,
+    /// `request_uri`.
     RequestUri,
+    /// `http_status`.
     HttpStatus,
+    /// `error_code`.
     ErrorCode,
+    /// `bytes_sent`.
     BytesSent,
+    /// `object_size`.
     ObjectSize,
+    /// `total_time`.
     TotalTime,
+    /// `turn_around_time`.
     TurnAroundTime,
+    /// `referer`.
     Referer,
+    /// `user_agent`.
     UserAgent,
+    /// `version_id`.
     VersionId,
+    /// `host_id`.
     HostId,
+    /// `signature_version`.
     SignatureVersion,
+    /// `cipher_suite`.
     CipherSuite,
+    /// `authentication_type`.
     AuthenticationType,
+    /// `host_header`.
     HostHeader,
+    /// `tls_version`.
     TlsVersion,
+    /// `access_point_arn`.
     AccessPointArn,
+    /// `acl_required`.
     AclRequired,
+    /// `source_region`.
     SourceRegion,
+    /// `schema_version`.
     SchemaVersion,
+    /// `record_id`.
     RecordId,
+    /// `extra_fields`.
     ExtraFields,
+    /// `log_file`.
     LogFile,
+    /// `parse_error`.
     ParseError,
+    /// `raw_line`.
     RawLine,
 }
 

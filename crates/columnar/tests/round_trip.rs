@@ -1,5 +1,6 @@
 //! Round trips: a raw line's NDJSON record, and the record read back from its Parquet row, are
-//! the same bytes; so is a record written into Parquet and read back. Run over every golden
+//! the same bytes; so is a record written into Parquet and read back, and a file written from
+//! lines is the very file written from their records. Run over every golden
 //! fixture of the parser (every shape and trap of the format), a generated corpus spanning many
 //! row groups, and hand-made edge cases: quarantined and truncated lines, invalid UTF-8, extra
 //! fields, huge values, empty input.
