@@ -39,4 +39,4 @@ pub use columns::{COLUMNS, Column, ColumnId, Kind, NATIVE_ONLY, Origin, field_co
 pub use error::Error;
 pub use read::{NdjsonRead, RecordReader, is_parquet};
 pub use schema::parquet_schema;
-pub use write::{ParquetWriter, WriteStats, WriterOptions};
+pub use write::{Codec, ParquetWriter, WriteStats, WriterOptions};

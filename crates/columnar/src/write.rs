@@ -14,7 +14,7 @@
 use std::io::Write;
 use std::sync::Arc;
 
-use parquet::basic::Compression;
+use parquet::basic::{Compression, GzipLevel};
 use parquet::file::properties::{EnabledStatistics, WriterProperties, WriterVersion};
 use parquet::file::writer::SerializedFileWriter;
 use parquet::schema::types::ColumnPath;
@@ -26,22 +26,36 @@ use crate::error::Error;
 use crate::record::RecordRow;
 use crate::schema::parquet_schema;
 
-/// How the writer sizes its output.
+/// How the writer sizes and compresses its output.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct WriterOptions {
     /// Buffered row bytes (about the raw log bytes) at which a row group is written. Memory
     /// use is about this much plus one column's compressed pages.
     pub row_group_bytes: usize,
+    /// How column pages are compressed.
+    pub codec: Codec,
 }
 
 impl Default for WriterOptions {
-    /// 24 MiB of rows per row group: 28,000 requests of the generated corpus (646 bytes a
-    /// line), 5.7 MB of Parquet, and 35 MB peak resident size for a whole `parquet_file` run.
+    /// 24 MiB of rows per row group (28,000 requests of the generated corpus, 646 bytes a
+    /// line: 5.7 MB of Parquet, and 35 MB peak resident size for a whole `parquet_file` run),
+    /// compressed with Snappy.
     fn default() -> Self {
         WriterOptions {
             row_group_bytes: 24 << 20,
+            codec: Codec::Snappy,
         }
     }
+}
+
+/// The compression of column pages: the two codecs Firehose's Parquet conversion offers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Codec {
+    /// Fast to write and to read; Firehose's default.
+    Snappy,
+    /// Gzip at a level from 1 to 9: at level 6, files about 30% smaller than Snappy's (so
+    /// Athena scans and bills 30% fewer bytes) at about a third of the write speed.
+    Gzip(u32),
 }
 
 /// What a writer has written.
@@ -67,7 +81,8 @@ pub struct ParquetWriter<W: Write + Send> {
 impl<W: Write + Send> ParquetWriter<W> {
     /// A writer into `sink`, which receives the file's bytes in order (no seeking).
     pub fn new(sink: W, options: WriterOptions) -> Result<Self, Error> {
-        let file = SerializedFileWriter::new(sink, parquet_schema()?, Arc::new(properties()))?;
+        let properties = properties(options.codec)?;
+        let file = SerializedFileWriter::new(sink, parquet_schema()?, Arc::new(properties))?;
         Ok(ParquetWriter {
             file,
             batch: Batch::new(),
@@ -245,14 +260,18 @@ pub(crate) fn timestamp_millis(text: &str) -> Option<i64> {
         .map(|time| time.unix_seconds() * 1000)
 }
 
-/// Snappy, Parquet v1 pages, and dictionaries only where the table asks for them. Min/max
+/// The codec asked for, Parquet v1 pages, and dictionaries only where the table asks for them. Min/max
 /// statistics per column chunk (what engines prune row groups on) for numbers, times and
 /// dictionary-encoded text; none for nearly unique text, where no query prunes on them and
 /// comparing every value costs time.
-fn properties() -> WriterProperties {
+fn properties(codec: Codec) -> Result<WriterProperties, Error> {
+    let compression = match codec {
+        Codec::Snappy => Compression::SNAPPY,
+        Codec::Gzip(level) => Compression::GZIP(GzipLevel::try_new(level)?),
+    };
     let mut builder = WriterProperties::builder()
         .set_writer_version(WriterVersion::PARQUET_1_0)
-        .set_compression(Compression::SNAPPY)
+        .set_compression(compression)
         .set_statistics_enabled(EnabledStatistics::Chunk)
         .set_created_by(format!("s3logs columnar {}", env!("CARGO_PKG_VERSION")));
     for column in &COLUMNS {
@@ -273,5 +292,5 @@ fn properties() -> WriterProperties {
             .set_column_dictionary_enabled(path.clone(), column.dictionary)
             .set_column_statistics_enabled(path, statistics);
     }
-    builder.build()
+    Ok(builder.build())
 }

@@ -46,6 +46,7 @@ fn check(lines: &[Vec<u8>]) {
         Vec::new(),
         WriterOptions {
             row_group_bytes: 2048,
+            ..WriterOptions::default()
         },
     )
     .unwrap();

@@ -10,7 +10,7 @@
 use std::path::PathBuf;
 
 use bytes::Bytes;
-use columnar::{ParquetWriter, RecordReader, WriterOptions, is_parquet};
+use columnar::{Codec, ParquetWriter, RecordReader, WriterOptions, is_parquet};
 use s3_access_log::RecordEncoder;
 
 #[path = "../../s3-access-log/examples/corpus/generator.rs"]
@@ -138,6 +138,7 @@ fn a_generated_corpus_round_trips_across_row_groups() {
     assert_eq!(lines.len(), count);
     let options = WriterOptions {
         row_group_bytes: 256 << 10,
+        ..WriterOptions::default()
     };
     check_round_trips("corpus", &lines, options);
 
@@ -200,7 +201,10 @@ fn edge_cases_round_trip() {
     check_round_trips(
         "all edge cases in one file",
         &all,
-        WriterOptions { row_group_bytes: 1 },
+        WriterOptions {
+            row_group_bytes: 1,
+            ..WriterOptions::default()
+        },
     );
 }
 
@@ -274,6 +278,7 @@ fn a_file_reads_as_an_ndjson_stream() {
         &lines,
         WriterOptions {
             row_group_bytes: 64 << 10,
+            ..WriterOptions::default()
         },
     );
     let mut stream = RecordReader::new(file).unwrap().into_ndjson();
@@ -287,6 +292,39 @@ fn a_file_reads_as_an_ndjson_stream() {
         streamed.extend_from_slice(&small[..read]);
     }
     assert_same_records("stream", &streamed, &encode(&lines));
+}
+
+#[test]
+fn gzip_files_read_back_the_same_and_are_smaller() {
+    use parquet::basic::Compression;
+    use parquet::file::reader::{FileReader, SerializedFileReader};
+    let mut corpus = Vec::new();
+    generator::Generator::new().fill(&mut corpus, 512 << 10);
+    let lines = lines(&corpus);
+    let gzip = WriterOptions {
+        codec: Codec::Gzip(6),
+        ..WriterOptions::default()
+    };
+    check_round_trips("gzip", &lines, gzip);
+    let gzip_file = parquet_from_lines(&lines, gzip);
+    let snappy_file = parquet_from_lines(&lines, WriterOptions::default());
+    assert!(gzip_file.len() < snappy_file.len() * 9 / 10);
+    for (file, codec) in [(gzip_file, "GZIP"), (snappy_file, "SNAPPY")] {
+        let metadata = SerializedFileReader::new(file).unwrap().metadata().clone();
+        for chunk in metadata.row_group(0).columns() {
+            let name = match chunk.compression() {
+                Compression::GZIP(_) => "GZIP",
+                Compression::SNAPPY => "SNAPPY",
+                _ => "other",
+            };
+            assert_eq!(name, codec, "{}", chunk.column_path());
+        }
+    }
+    let level_ten = WriterOptions {
+        codec: Codec::Gzip(10),
+        ..WriterOptions::default()
+    };
+    assert!(ParquetWriter::new(Vec::new(), level_ten).is_err());
 }
 
 #[test]
