@@ -142,7 +142,7 @@ pub const CATALOGUE: [Detection; Rule::ALL.len()] = [
         description: "The User-Agent is a command-line tool, a bare HTTP library, a crawler or a \
                       scanner, not an AWS SDK. Check who runs it; block the IP if it is not yours. \
                       The User-Agent is chosen by the client, so its absence proves nothing.",
-        settings: &["suspicious-user-agent.patterns"],
+        settings: &["suspicious-user-agent.patterns", "suspicious-user-agent.except"],
     },
     Detection {
         rule: Rule::OffHours,
