@@ -7,6 +7,7 @@
 
 use jiff::civil::DateTime;
 use jiff::tz::TimeZone;
+use regex::{Regex, RegexBuilder};
 
 use super::rules::ConfigError;
 
@@ -15,7 +16,7 @@ pub const SETTINGS: [(&str, &str, &str); 13] = [
     (
         "suspicious-user-agent.patterns",
         DEFAULT_SUSPICIOUS_AGENTS,
-        "`|`-separated substrings of the User-Agent, compared ignoring ASCII case",
+        "`|`-separated substrings of the User-Agent, compared ignoring case",
     ),
     (
         "suspicious-user-agent.except",
@@ -92,39 +93,75 @@ gobuster|ffuf|dirbuster|wpscan";
 /// HTTP library underneath (the AWS SDK for PHP v2 sends `aws-sdk-php/2.8 Guzzle/3.9 curl/7.47`).
 pub const DEFAULT_SDK_AGENTS: &str = "aws-sdk-|aws-cli/|boto3/|botocore/";
 
-/// Which User-Agents are suspicious: those containing a pattern and no exception, both
-/// compared ignoring ASCII case.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct AgentList {
-    patterns: Vec<String>,
-    except: Vec<String>,
+/// `|`-separated substrings, lower-cased, searched for all at once, ignoring case.
+#[derive(Clone, Debug, Default)]
+struct Substrings {
+    list: Vec<String>,
+    /// The alternation of the escaped substrings; `None` for an empty list. One search per
+    /// User-Agent, without allocating, whatever the length of the list.
+    search: Option<Regex>,
 }
 
-/// `|`-separated substrings, lower-cased, blanks dropped.
-fn substrings(text: &str) -> Vec<String> {
-    text.split('|')
-        .map(str::trim)
-        .filter(|pattern| !pattern.is_empty())
-        .map(str::to_ascii_lowercase)
-        .collect()
+impl Substrings {
+    fn parse(text: &str) -> Result<Self, String> {
+        let list: Vec<String> = text
+            .split('|')
+            .map(str::trim)
+            .filter(|pattern| !pattern.is_empty())
+            .map(str::to_lowercase)
+            .collect();
+        let alternation: Vec<String> = list.iter().map(|pattern| regex::escape(pattern)).collect();
+        let search = match list.is_empty() {
+            true => None,
+            // Escaped literals always compile, unless the list is too long for the regex size
+            // limit.
+            false => Some(
+                RegexBuilder::new(&alternation.join("|"))
+                    .case_insensitive(true)
+                    .build()
+                    .map_err(|error| error.to_string())?,
+            ),
+        };
+        Ok(Substrings { list, search })
+    }
+
+    fn is_empty(&self) -> bool {
+        self.list.is_empty()
+    }
+
+    fn found_in(&self, text: &str) -> bool {
+        self.search.as_ref().is_some_and(|search| search.is_match(text))
+    }
+}
+
+impl PartialEq for Substrings {
+    fn eq(&self, other: &Self) -> bool {
+        self.list == other.list
+    }
+}
+
+/// Which User-Agents are suspicious: those containing a pattern and no exception, both
+/// compared ignoring case.
+#[derive(Clone, Debug, PartialEq)]
+pub struct AgentList {
+    patterns: Substrings,
+    except: Substrings,
 }
 
 impl AgentList {
     /// Whether `agent` contains one of the patterns and none of the exceptions.
     pub fn matches(&self, agent: &str) -> bool {
-        let agent = agent.to_ascii_lowercase();
-        let contains = |list: &[String]| list.iter().any(|pattern| agent.contains(pattern.as_str()));
-        contains(&self.patterns) && !contains(&self.except)
+        self.patterns.found_in(agent) && !self.except.found_in(agent)
     }
 
     /// The patterns, lower-cased.
     pub fn patterns(&self) -> &[String] {
-        &self.patterns
+        &self.patterns.list
     }
 
     /// The exceptions, lower-cased.
     pub fn exceptions(&self) -> &[String] {
-        &self.except
+        &self.except.list
     }
 }
 
@@ -243,8 +280,8 @@ impl Default for Thresholds {
     fn default() -> Self {
         let mut thresholds = Thresholds {
             suspicious_agents: AgentList {
-                patterns: Vec::new(),
-                except: Vec::new(),
+                patterns: Substrings::default(),
+                except: Substrings::default(),
             },
             business_hours: BusinessHours {
                 start: 0,
@@ -285,13 +322,15 @@ impl Thresholds {
         };
         let hours = &mut self.business_hours;
         match name.trim() {
-            "suspicious-user-agent.patterns" => match substrings(value) {
+            "suspicious-user-agent.patterns" => match Substrings::parse(value).map_err(bad)? {
                 patterns if patterns.is_empty() => {
                     return Err(bad("expected at least one pattern".to_owned()));
                 }
                 patterns => self.suspicious_agents.patterns = patterns,
             },
-            "suspicious-user-agent.except" => self.suspicious_agents.except = substrings(value),
+            "suspicious-user-agent.except" => {
+                self.suspicious_agents.except = Substrings::parse(value).map_err(bad)?;
+            }
             "off-hours.hours" => (hours.start, hours.end) = parse_hours(value).map_err(bad)?,
             "off-hours.days" => hours.days = parse_days(value).map_err(bad)?,
             "off-hours.time-zone" => {
