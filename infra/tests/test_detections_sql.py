@@ -3,7 +3,9 @@ checks it finds exactly the hits the audit engine finds.
 
 The fixture is infra/tests/fixtures/detections.log (raw log lines written to hit and to miss every detection)
 and detections.ndjson, its records as the preprocessor writes them. detections.expected.json lists the engine's
-hits per rule: RecordIds for rules on single records, "WindowBy|subject|WindowStart" for windowed rules. The
+hits per rule: RecordIds for rules on single records, "WindowBy|subject|WindowStart" for windowed rules; and, as
+"off-hours@Asia/Kolkata", the off-hours hits with business hours in that zone (no daylight saving, so moving the
+fixture by weeks keeps its local times; the engine's own tests cover daylight saving). The
 Rust test `the_shared_fixture_gives_the_expected_hits_for_every_detection` (crates/pipeline/src/audit/tests.rs)
 holds the engine to that file and the records to the log; this test holds the SQL to it.
 
@@ -69,8 +71,13 @@ class DetectionQueriesAgreeWithTheEngine(unittest.TestCase):
         cls.db.close()
         cls.tmp.cleanup()
 
-    def hits(self, rule):
-        result = self.db.execute((DETECTIONS_DIR / f"{rule}.sql").read_text())
+    def hits(self, rule, zone="UTC"):
+        sql = (DETECTIONS_DIR / f"{rule}.sql").read_text()
+        outer = "AT TIME ZONE 'UTC') AT TIME ZONE "
+        if zone != "UTC":
+            self.assertEqual(sql.count(f"{outer}'UTC'"), 3, "the zone appears in each of the three conditions")
+            sql = sql.replace(f"{outer}'UTC'", f"{outer}'{zone}'")
+        result = self.db.execute(sql)
         names = [d[0] for d in result.description]
         rows = [dict(zip(names, row, strict=True)) for row in result.fetchall()]
         self.assertTrue(all(row["rule"] == rule for row in rows))
@@ -81,8 +88,11 @@ class DetectionQueriesAgreeWithTheEngine(unittest.TestCase):
             )
         return sorted(r["RecordId"] for r in rows)
 
+    def detections(self):
+        return [key for key in self.expected if "@" not in key]
+
     def test_there_is_one_query_per_detection(self):
-        self.assertEqual(sorted(p.stem for p in DETECTIONS_DIR.glob("*.sql")), sorted(self.expected))
+        self.assertEqual(sorted(p.stem for p in DETECTIONS_DIR.glob("*.sql")), sorted(self.detections()))
 
     def test_every_detection_has_hits_in_the_fixture(self):
         for rule, hits in self.expected.items():
@@ -90,12 +100,13 @@ class DetectionQueriesAgreeWithTheEngine(unittest.TestCase):
                 self.assertTrue(hits, "the fixture must exercise the detection")
 
     def test_each_query_finds_the_engines_hits(self):
-        for rule, expected in self.expected.items():
-            with self.subTest(rule=rule):
-                self.assertEqual(self.hits(rule), expected)
+        for key, expected in self.expected.items():
+            with self.subTest(key=key):
+                rule, _, zone = key.partition("@")
+                self.assertEqual(self.hits(rule, zone or "UTC"), expected)
 
     def test_every_detection_has_an_insights_query_naming_it(self):
-        for rule in self.expected:
+        for rule in self.detections():
             with self.subTest(rule=rule):
                 text = (INSIGHTS_DIR / f"{rule}.query").read_text()
                 self.assertTrue(text.startswith("# "), "starts with a comment saying what it finds")
