@@ -14,8 +14,8 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use pipeline::audit::{
-    AuditConfig, Auditor, CATALOGUE, DEFAULT_EXCLUDE_USER_AGENT, Format, ObjectReport, OutputMode, Rule,
-    SETTINGS, Totals, sniff_format,
+    AuditConfig, Auditor, CATALOGUE, DEFAULT_EXCLUDE_USER_AGENT, DEFAULT_WINDOW_ENTRIES, Format,
+    ObjectReport, OutputMode, Rule, SETTINGS, Totals, sniff_format,
 };
 
 use crate::inputs::{self, Expansion, Input, Outputs};
@@ -165,7 +165,22 @@ pub(crate) fn finish(
         Err(error) => return Err(error.context("writing output")),
         Ok(()) => {}
     }
+    if let Some(warning) = window_warning(auditor.totals()) {
+        eprintln!("s3logs: warning: {warning}");
+    }
     Ok(report(problems))
+}
+
+/// Says that window counters were dropped at the memory bound, if they were: the windowed
+/// detections may then have missed bursts.
+fn window_warning(totals: &Totals) -> Option<String> {
+    (totals.window_evictions > 0).then(|| {
+        format!(
+            "{} dropped at the memory bound ({DEFAULT_WINDOW_ENTRIES}); enumeration, mass-deletion and \
+             bulk-download may have missed bursts (docs/detections.md, Windows)",
+            plural(totals.window_evictions, "window counter")
+        )
+    })
 }
 
 /// Prints the problems; the exit code is non-zero if any is fatal, whether or not the reader
@@ -401,6 +416,18 @@ fn plural(n: u64, noun: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn dropped_window_counters_are_a_warning() {
+        let mut totals = Totals::default();
+        assert_eq!(window_warning(&totals), None);
+        totals.window_evictions = 3;
+        let warning = window_warning(&totals).unwrap();
+        assert!(
+            warning.starts_with("3 window counters dropped at the memory bound (100000)"),
+            "{warning}"
+        );
+    }
 
     #[test]
     fn cells_are_cut_with_an_ellipsis() {
