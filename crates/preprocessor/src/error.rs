@@ -1,9 +1,10 @@
-//! The preprocessor's one error type, and which of its cases a retry can fix.
+//! The preprocessor's one error type, and the failure class of each case.
 //!
-//! The handler returns an error to Lambda only when trying again can help: then Lambda's own
-//! retries, the SQS redrive or the on-failure destination keep the event, so no line is lost.
-//! A bad line is never an error (it becomes a quarantined record).
+//! What becomes of an object that failed is not decided here: [`Error::failure`] names the class
+//! and [`lambda_adapter::Failure::disposition`] decides, the same for every event kind and for
+//! the postprocessor. A bad line is never an error (it becomes a quarantined record).
 
+use lambda_adapter::{Disposition, Failure};
 use lambda_runtime::Diagnostic;
 
 /// Why an event, an object or a start-up failed.
@@ -22,21 +23,13 @@ pub enum Error {
         /// What it should look like.
         expected: &'static str,
     },
-    /// The payload is none of the event kinds this function is wired to.
+    /// The payload, or an entry of it, is none of the event kinds this function is wired to.
     #[error("unrecognized event: {0}")]
     UnknownEvent(String),
-    /// The object does not exist (deleted since the event, or a wrong key): nothing to deliver.
-    #[error("object not found: {0}")]
-    NotFound(String),
-    /// `GetObject` failed.
-    #[error("reading the object failed: {message}")]
-    Source {
-        /// What S3 or the connection said.
-        message: String,
-        /// Whether a retry may succeed.
-        retryable: bool,
-    },
-    /// The object's bytes could not be read or decoded.
+    /// Reading the object from S3 failed (gone, denied, throttled, broken beyond resuming).
+    #[error("reading the object failed: {0}")]
+    Source(#[from] lambda_adapter::Error),
+    /// The engine could not read the object's bytes.
     #[error(transparent)]
     Read(#[from] pipeline::Error),
     /// `PutRecordBatch` failed as a whole.
@@ -44,8 +37,8 @@ pub enum Error {
     Firehose {
         /// What Firehose or the connection said.
         message: String,
-        /// Whether a retry may succeed (throttling, 5xx, timeouts, dropped connections).
-        retryable: bool,
+        /// The class of the failure (transient ones are retried in place).
+        failure: Failure,
     },
     /// Records still failed after the configured number of calls.
     #[error("firehose: {entries} record(s) still failing after {attempts} attempts (last: {last})")]
@@ -69,29 +62,35 @@ pub enum Error {
 }
 
 impl Error {
-    /// Whether trying the same call again soon may succeed: throttling, 5xx, timeouts, dropped
-    /// connections. The delivery loop retries these itself.
-    pub fn is_retryable(&self) -> bool {
+    /// The class of the failure, from which its disposition follows.
+    pub fn failure(&self) -> Failure {
         match self {
-            Error::Source { retryable, .. } | Error::Firehose { retryable, .. } => *retryable,
-            Error::Read(error) => error.is_retryable(),
-            Error::RetriesExhausted { .. } | Error::OutOfTime | Error::Internal(_) => true,
-            Error::MissingVariable(_)
-            | Error::InvalidVariable { .. }
-            | Error::UnknownEvent(_)
-            | Error::NotFound(_)
-            | Error::Pack(_) => false,
+            Error::MissingVariable(_) | Error::InvalidVariable { .. } => Failure::Rejected,
+            Error::UnknownEvent(_) => Failure::Malformed,
+            Error::Source(error) => error.failure(),
+            // Only an I/O failure under the engine is worth another read; anything else it
+            // reports is content that cannot be read as log lines, after every readable line.
+            Error::Read(error) if error.is_retryable() => Failure::Transient,
+            Error::Read(_) => Failure::Unreadable,
+            Error::Firehose { failure, .. } => *failure,
+            Error::RetriesExhausted { .. } => Failure::Transient,
+            Error::OutOfTime => Failure::OutOfTime,
+            Error::Pack(_) | Error::Internal(_) => Failure::Internal,
         }
     }
 
-    /// Whether the object itself can never be delivered (gone, corrupt, too large), so keeping
-    /// the event for a retry would only repeat the failure. Every other error leaves lines
-    /// undelivered that a later retry can deliver, so the event must be kept.
-    pub fn is_permanent(&self) -> bool {
+    /// What becomes of the object: [`Failure::disposition`] of its class.
+    pub fn disposition(&self) -> Disposition {
+        self.failure().disposition()
+    }
+
+    /// The quarantine reason (`truncated-gzip`, `size-cap`) of content the engine could not read
+    /// as log lines; `None` for every other error.
+    pub fn quarantine_reason(&self) -> Option<&'static str> {
         match self {
-            Error::NotFound(_) | Error::Pack(_) => true,
-            Error::Read(error) => !error.is_retryable(),
-            _ => false,
+            Error::Read(pipeline::Error::CorruptGzip(_)) => Some("truncated-gzip"),
+            Error::Read(pipeline::Error::TooLarge { .. }) => Some("size-cap"),
+            _ => None,
         }
     }
 
@@ -101,8 +100,7 @@ impl Error {
             Error::MissingVariable(_) => "MissingVariable",
             Error::InvalidVariable { .. } => "InvalidVariable",
             Error::UnknownEvent(_) => "UnknownEvent",
-            Error::NotFound(_) => "NotFound",
-            Error::Source { .. } => "SourceError",
+            Error::Source(_) => "SourceError",
             Error::Read(_) => "ReadError",
             Error::Firehose { .. } => "FirehoseError",
             Error::RetriesExhausted { .. } => "RetriesExhausted",
@@ -129,48 +127,51 @@ mod tests {
 
     use super::*;
 
+    fn source(failure: Failure) -> Error {
+        Error::Source(lambda_adapter::Error::S3 {
+            object: "s3://b/k".into(),
+            message: failure.name().into(),
+            failure,
+        })
+    }
+
     #[test]
-    fn retries_only_what_a_retry_can_fix() {
+    fn every_case_has_its_class() {
         let cases = [
-            (Error::MissingVariable("X"), false),
-            (Error::NotFound("s3://b/k".into()), false),
-            (Error::Read(pipeline::Error::TooLarge { limit: 1 }), false),
-            (Error::Read(pipeline::Error::Io(io::Error::other("reset"))), true),
+            (Error::UnknownEvent("x".into()), Failure::Malformed),
+            (source(Failure::Gone), Failure::Gone),
+            (source(Failure::Denied), Failure::Denied),
             (
-                Error::Source {
-                    message: "503".into(),
-                    retryable: true,
-                },
-                true,
+                Error::Read(pipeline::Error::Io(io::Error::other("reset"))),
+                Failure::Transient,
+            ),
+            (
+                Error::Read(pipeline::Error::TooLarge { limit: 1 }),
+                Failure::Unreadable,
             ),
             (
                 Error::Firehose {
-                    message: "ResourceNotFound".into(),
-                    retryable: false,
+                    message: "ResourceNotFoundException".into(),
+                    failure: Failure::Rejected,
                 },
-                false,
+                Failure::Rejected,
             ),
-            (Error::OutOfTime, true),
-        ];
-        for (error, retryable) in cases {
-            assert_eq!(error.is_retryable(), retryable, "{error}");
-        }
-        let permanent = [
-            (Error::NotFound("s3://b/k".into()), true),
-            (Error::Read(pipeline::Error::TooLarge { limit: 1 }), true),
             (
-                Error::Firehose {
-                    message: "ResourceNotFound".into(),
-                    retryable: false,
+                Error::RetriesExhausted {
+                    entries: 1,
+                    attempts: 2,
+                    last: "x".into(),
                 },
-                false,
+                Failure::Transient,
             ),
-            (Error::OutOfTime, false),
+            (Error::OutOfTime, Failure::OutOfTime),
+            (Error::Internal("lost".into()), Failure::Internal),
         ];
-        for (error, expected) in permanent {
-            assert_eq!(error.is_permanent(), expected, "{error}");
+        for (error, failure) in cases {
+            assert_eq!(error.failure(), failure, "{error}");
         }
-        let diagnostic = Diagnostic::from(Error::OutOfTime);
-        assert_eq!(diagnostic.error_type, "OutOfTime");
+        // Access denied keeps the event, whatever invoked the function.
+        assert_eq!(source(Failure::Denied).disposition(), Disposition::Retry);
+        assert_eq!(Diagnostic::from(Error::OutOfTime).error_type, "OutOfTime");
     }
 }

@@ -11,7 +11,7 @@ use aws_lambda_events::event::s3::batch_job::{S3BatchJobEvent, S3BatchJobTask};
 use aws_lambda_events::event::sqs::SqsEvent;
 use serde_json::Value;
 
-use pipeline::event_key::decode_key;
+use lambda_adapter::event_key::decode_key;
 
 use crate::Error;
 
@@ -39,6 +39,8 @@ pub struct ObjectRef {
     pub key: String,
     /// Size from the event, when the event says.
     pub size: Option<u64>,
+    /// Version from the event (`ETag`), when the event says: names the delivery marker.
+    pub etag: Option<String>,
 }
 
 impl ObjectRef {
@@ -48,7 +50,14 @@ impl ObjectRef {
             bucket: bucket.into(),
             key: key.into(),
             size,
+            etag: None,
         }
+    }
+
+    /// The same reference, naming version `etag`.
+    pub fn with_etag(mut self, etag: Option<&str>) -> Self {
+        self.etag = etag.filter(|etag| !etag.is_empty()).map(str::to_owned);
+        self
     }
 
     /// `s3://bucket/key`, the record's `LogFile`.
@@ -115,11 +124,14 @@ pub fn s3_targets(event: &S3Event) -> Vec<Target> {
             }
             let object = &record.s3.object;
             match (&record.s3.bucket.name, &object.key) {
-                (Some(bucket), Some(key)) => Target::Object(ObjectRef::new(
-                    bucket.as_str(),
-                    decode_key(key),
-                    object.size.and_then(|size| u64::try_from(size).ok()),
-                )),
+                (Some(bucket), Some(key)) => Target::Object(
+                    ObjectRef::new(
+                        bucket.as_str(),
+                        decode_key(key),
+                        object.size.and_then(|size| u64::try_from(size).ok()),
+                    )
+                    .with_etag(object.e_tag.as_deref()),
+                ),
                 _ => Target::Ignore("notification record without bucket or key".to_owned()),
             }
         })
@@ -140,8 +152,9 @@ pub fn eventbridge_target(event: &EventBridgeEvent<Value>) -> Result<Target, Err
     let bucket = detail.pointer("/bucket/name").and_then(Value::as_str);
     let key = detail.pointer("/object/key").and_then(Value::as_str);
     let size = detail.pointer("/object/size").and_then(Value::as_u64);
+    let etag = detail.pointer("/object/etag").and_then(Value::as_str);
     match (bucket, key) {
-        (Some(bucket), Some(key)) => Ok(Target::Object(ObjectRef::new(bucket, key, size))),
+        (Some(bucket), Some(key)) => Ok(Target::Object(ObjectRef::new(bucket, key, size).with_etag(etag))),
         _ => Err(Error::UnknownEvent(
             "EventBridge Object Created event without detail.bucket.name or detail.object.key".to_owned(),
         )),
@@ -262,12 +275,12 @@ mod tests {
         let targets = s3_targets(&event);
         assert_eq!(
             targets[0],
-            Target::Object(ObjectRef::new("raw", "logs/a b=c", Some(10)))
+            Target::Object(ObjectRef::new("raw", "logs/a b=c", Some(10)).with_etag(Some("e")))
         );
         assert!(matches!(targets[1], Target::Ignore(_)));
         assert_eq!(
             targets[2],
-            Target::Object(ObjectRef::new("raw", "logs/second", Some(0)))
+            Target::Object(ObjectRef::new("raw", "logs/second", Some(0)).with_etag(Some("e")))
         );
     }
 
@@ -294,7 +307,7 @@ mod tests {
         // EventBridge keys are not URL-encoded: `+` stays.
         assert_eq!(
             eventbridge_target(&event).unwrap(),
-            Target::Object(ObjectRef::new("raw", "logs/a+b", Some(5)))
+            Target::Object(ObjectRef::new("raw", "logs/a+b", Some(5)).with_etag(Some("e")))
         );
 
         assert!(matches!(
@@ -335,7 +348,9 @@ mod tests {
     #[test]
     fn reads_sqs_bodies_of_every_wiring() {
         let notification = json!({"Records": [s3_record("ObjectCreated:Put", "raw", "logs/k%20x", 3)]});
-        let expected = vec![Target::Object(ObjectRef::new("raw", "logs/k x", Some(3)))];
+        let expected = vec![Target::Object(
+            ObjectRef::new("raw", "logs/k x", Some(3)).with_etag(Some("e")),
+        )];
         assert_eq!(sqs_body_targets(&notification.to_string()).unwrap(), expected);
         let via_sns = json!({"Type": "Notification", "MessageId": "m", "TopicArn": "arn:aws:sns:us-east-1:1:t",
             "Message": notification.to_string()});
