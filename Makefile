@@ -39,14 +39,19 @@ build: venv
 	bash infra/build.sh
 
 ## e2e: the pipeline end to end on this machine (moto_server, cargo lambda watch, DuckDB), with
-## the default packing and again with records gzipped by the preprocessor (Packing=gzip)
+## the default packing, again with records gzipped by the preprocessor (Packing=gzip), and again
+## with the raw events delivered through SQS (RawEventsVia=sqs)
 e2e: venv
 	tests/e2e/run.sh
 	E2E_PACKING=gzip tests/e2e/run.sh
+	E2E_RAW_EVENTS_VIA=sqs tests/e2e/run.sh
 
-## bench: whole-process MB/s and peak RSS on a generated corpus, then the parser's criterion bench
-bench:
+## bench: whole-process MB/s and peak RSS on a generated corpus; the real preprocessor binary
+## under a local Lambda Runtime API against moto, MB/s and peak RSS for a 20 MB and a 1 GB object;
+## then the parser's criterion bench
+bench: venv
 	scripts/bench.sh
+	scripts/bench-preprocessor-moto.sh
 	cargo bench -p s3-access-log --bench parse
 
 ## fuzz: fuzz the parser for a minute (needs nightly: rustup toolchain install nightly)

@@ -1,16 +1,16 @@
--- AccessDenied responses by requester within a time range.
--- Edit the window: the request-time bounds ("Timestamp" lines), the partition bounds (the same
--- start, the end plus 2 days because S3 delivers most log records within a few hours but promises
--- no bound) and the years.
+-- AccessDenied responses by requester within a time range, by default the last 7 days.
+-- Edit the window: the two request-time bounds ("Timestamp" lines), for example
+-- "Timestamp" >= TIMESTAMP '2026-03-01 00:00:00'. The view holds the last 30 days; for an older
+-- window, widen the view first (create_records_dedup_view).
 --
--- Placeholders: s3_access_logs.records is the Glue table over the pipeline's NDJSON records. The
--- deployed named query uses the stack's DatabaseName parameter (default s3_access_logs) instead of
--- s3_access_logs; nothing else differs (infra/tests/test_named_queries.py checks it). To run this
--- elsewhere, replace s3_access_logs with your database.
--- Partitions: year, month, day and hour are zero-padded strings of the time Firehose received the
--- record, in UTC. That is always after the request's "Timestamp", so a partition filter that starts
--- an hour before the window (Firehose's hour boundaries) never loses a request. The year comparison
--- lets Athena prune whole years before it evaluates the hourly filter.
+-- Reads s3_access_logs.records_dedup, the view the create_records_dedup_view named query creates
+-- (run it once): the last 30 days of records with each RecordId once, so a log line delivered
+-- twice (S3 delivering a log object twice, a retried Lambda event) is counted once. A filter on
+-- the view cannot reach below its window function, so every query over it scans those 30 days.
+--
+-- Placeholders: the deployed named query uses the stack's DatabaseName parameter (default
+-- s3_access_logs) instead of s3_access_logs; nothing else differs (infra/tests/test_named_queries.py
+-- checks it). To run this elsewhere, replace s3_access_logs with your database.
 -- Portable SQL: Athena (Trino) runs it as is, and so does DuckDB over the same files
 -- (infra/tests/test_athena_sql.py).
 
@@ -22,13 +22,9 @@ SELECT
   COUNT(DISTINCT RemoteIP) AS remote_ips,
   MIN("Timestamp") AS first_seen,
   MAX("Timestamp") AS last_seen
-FROM s3_access_logs.records
-WHERE year BETWEEN '2026' AND '2026'
-  AND CAST(year || '-' || month || '-' || day || ' ' || hour || ':00:00' AS TIMESTAMP)
-      BETWEEN TIMESTAMP '2026-01-01 00:00:00' - INTERVAL '1' HOUR
-          AND TIMESTAMP '2026-01-08 00:00:00' + INTERVAL '2' DAY
-  AND "Timestamp" >= TIMESTAMP '2026-01-01 00:00:00'
-  AND "Timestamp" < TIMESTAMP '2026-01-08 00:00:00'
+FROM s3_access_logs.records_dedup
+WHERE "Timestamp" >= CAST(CURRENT_TIMESTAMP AS TIMESTAMP) - INTERVAL '7' DAY
+  AND "Timestamp" < CAST(CURRENT_TIMESTAMP AS TIMESTAMP)
   AND ErrorCode = 'AccessDenied'
 GROUP BY Requester, Bucket, Operation
 ORDER BY denied DESC, Requester, Bucket, Operation

@@ -1,14 +1,14 @@
 -- Clients that signed requests with AWS Signature Version 2 in the last 24 hours, by IP,
 -- requester, bucket, operation and user agent: the list to fix before SigV2 is refused.
 --
--- Placeholders: s3_access_logs.records is the Glue table over the pipeline's NDJSON records. The
--- deployed named query uses the stack's DatabaseName parameter (default s3_access_logs) instead of
--- s3_access_logs; nothing else differs (infra/tests/test_named_queries.py checks it). To run this
--- elsewhere, replace s3_access_logs with your database.
--- Partitions: year, month, day and hour are zero-padded strings of the time Firehose received the
--- record, in UTC. That is always after the request's "Timestamp", so a partition filter that starts
--- an hour before the window (Firehose's hour boundaries) never loses a request. The year comparison
--- lets Athena prune whole years before it evaluates the hourly filter.
+-- Reads s3_access_logs.records_dedup, the view the create_records_dedup_view named query creates
+-- (run it once): the last 30 days of records with each RecordId once, so a log line delivered
+-- twice (S3 delivering a log object twice, a retried Lambda event) is counted once. A filter on
+-- the view cannot reach below its window function, so every query over it scans those 30 days.
+--
+-- Placeholders: the deployed named query uses the stack's DatabaseName parameter (default
+-- s3_access_logs) instead of s3_access_logs; nothing else differs (infra/tests/test_named_queries.py
+-- checks it). To run this elsewhere, replace s3_access_logs with your database.
 -- Portable SQL: Athena (Trino) runs it as is, and so does DuckDB over the same files
 -- (infra/tests/test_athena_sql.py).
 
@@ -21,11 +21,8 @@ SELECT
   COUNT(*) AS requests,
   MIN("Timestamp") AS first_seen,
   MAX("Timestamp") AS last_seen
-FROM s3_access_logs.records
-WHERE year >= CAST(EXTRACT(YEAR FROM CAST(CURRENT_TIMESTAMP AS TIMESTAMP) - INTERVAL '24' HOUR) AS VARCHAR)
-  AND CAST(year || '-' || month || '-' || day || ' ' || hour || ':00:00' AS TIMESTAMP)
-      >= CAST(CURRENT_TIMESTAMP AS TIMESTAMP) - INTERVAL '25' HOUR
-  AND "Timestamp" >= CAST(CURRENT_TIMESTAMP AS TIMESTAMP) - INTERVAL '24' HOUR
+FROM s3_access_logs.records_dedup
+WHERE "Timestamp" >= CAST(CURRENT_TIMESTAMP AS TIMESTAMP) - INTERVAL '24' HOUR
   AND SignatureVersion = 'SigV2'
 GROUP BY RemoteIP, Requester, Bucket, Operation, UserAgent
 ORDER BY requests DESC, RemoteIP, Requester, Bucket, Operation

@@ -72,3 +72,30 @@ def join_literals(value):
 def resources_of_type(template, resource_type):
     """Logical id -> resource, for every resource of `resource_type`."""
     return {k: r for k, r in template["Resources"].items() if r["Type"] == resource_type}
+
+
+_NO_VALUE = {"Ref": "AWS::NoValue"}
+
+
+def under_conditions(node, conditions):
+    """`node` as deployed when each condition has the value in `conditions` (name -> bool):
+    every Fn::If takes its branch and AWS::NoValue entries disappear."""
+    if isinstance(node, dict):
+        if list(node) == ["Fn::If"]:
+            name, when_true, when_false = node["Fn::If"]
+            return under_conditions(when_true if conditions[name] else when_false, conditions)
+        resolved = {k: under_conditions(v, conditions) for k, v in node.items()}
+        return {k: v for k, v in resolved.items() if v != _NO_VALUE}
+    if isinstance(node, list):
+        resolved = [under_conditions(v, conditions) for v in node]
+        return [v for v in resolved if v != _NO_VALUE]
+    return node
+
+
+def deployed_resources(template, conditions):
+    """Logical id -> resource, for the resources a stack with `conditions` creates, Fn::If resolved."""
+    return {
+        k: under_conditions(r, conditions)
+        for k, r in template["Resources"].items()
+        if "Condition" not in r or conditions[r["Condition"]]
+    }

@@ -2,8 +2,10 @@
 
 The schema is the Glue table's (RecordsTable in template.yaml), the layout is gzip NDJSON under
 records/year=YYYY/month=MM/day=DD/hour=HH/, and `s3_access_logs.records` is a DuckDB view over
-it, so each file is exactly the SQL Athena gets. Records are placed relative to now: the queries
-look at the last 24 hours, 7 or 30 days.
+it, so each file is exactly the SQL Athena gets. The queries read the records_dedup view, which
+records_dedup_view.sql creates first, and each test delivers some records twice, as S3 and Lambda
+retries do, to show they count once. Records are placed relative to now: the queries look at the
+last 24 hours, 7 or 30 days.
 """
 
 import datetime as dt
@@ -19,6 +21,7 @@ import duckdb
 import cfn
 
 ATHENA_DIR = cfn.ROOT / "infra" / "athena"
+DEDUP_VIEW = "records_dedup_view.sql"
 DUCKDB_TYPES = {
     "int": "INTEGER",
     "bigint": "BIGINT",
@@ -101,6 +104,8 @@ class AthenaQueriesInDuckDB(unittest.TestCase):
                 '{self.data}/records/*/*/*/*/*.gz', format = 'newline_delimited',
                 hive_partitioning = true, hive_types = {{{hive_types}}}, columns = {{{columns}}})"""
         )
+        if name != DEDUP_VIEW:
+            self.db.execute((ATHENA_DIR / DEDUP_VIEW).read_text())
         result = self.db.execute((ATHENA_DIR / name).read_text())
         if result.description is None:
             return []
@@ -109,6 +114,10 @@ class AthenaQueriesInDuckDB(unittest.TestCase):
 
     def make(self, when, **fields):
         return record(self.columns, when, **fields)
+
+    def redeliver(self, arrival, records):
+        """The same lines again in a later Firehose object, from another copy of the log object."""
+        self.deliver(arrival, [{**r, "LogFile": r["LogFile"] + "-copy"} for r in records])
 
     def test_every_portable_query_has_a_duckdb_test(self):
         files = {p.stem for p in ATHENA_DIR.glob("*.sql")}
@@ -131,26 +140,29 @@ class AthenaQueriesInDuckDB(unittest.TestCase):
         ])
         # Requested 8 days ago, delivered late: the partition is in the window, the request is not.
         self.deliver(NOW - dt.timedelta(days=6), [self.make(NOW - dt.timedelta(days=8), HTTPstatus=403, ErrorCode="AccessDenied")])
+        denied = self.make(hour_ago, HTTPstatus=403, ErrorCode="AccessDenied")
+        self.deliver(hour_ago, [denied])
+        self.redeliver(NOW, [denied])
         rows = self.run_file("failed_requests.sql")
         self.assertEqual(
             [(r["HTTPstatus"], r["ErrorCode"], r["Requester"], r["requests"]) for r in rows],
-            [(403, "AccessDenied", "arn:aws:iam::111122223333:user/alice", 2), (500, "InternalError", None, 1)],
+            [(403, "AccessDenied", "arn:aws:iam::111122223333:user/alice", 3), (500, "InternalError", None, 1)],
         )
 
     def test_file_access_denied_by_requester(self):
-        start = dt.datetime(2026, 1, 1)
-        inside = start + dt.timedelta(days=6, hours=23, minutes=59)
-        self.deliver(start, [self.make(start, ErrorCode="AccessDenied", HTTPstatus=403)])
-        # Requested just before the end, delivered a day after it.
-        self.deliver(inside + dt.timedelta(days=1), [
+        # The default window: the last 7 days of request time.
+        start = NOW - dt.timedelta(days=7) + dt.timedelta(minutes=10)
+        inside = NOW - dt.timedelta(minutes=1)
+        first = self.make(start, ErrorCode="AccessDenied", HTTPstatus=403)
+        self.deliver(start, [first])
+        # Requested just before the end, delivered later.
+        self.deliver(NOW, [
             self.make(inside, ErrorCode="AccessDenied", HTTPstatus=403, RemoteIP="192.0.2.99"),
             self.make(inside, ErrorCode="AccessDenied", HTTPstatus=403, Requester="arn:aws:iam::111122223333:user/bob"),
         ])
-        self.deliver(start + dt.timedelta(days=8), [
-            self.make(start + dt.timedelta(days=8), ErrorCode="AccessDenied", HTTPstatus=403),
-        ])
-        self.deliver(start - dt.timedelta(hours=2), [
-            self.make(start - dt.timedelta(hours=2), ErrorCode="AccessDenied", HTTPstatus=403),
+        self.redeliver(start + dt.timedelta(days=1), [first])
+        self.deliver(NOW - dt.timedelta(days=7), [
+            self.make(NOW - dt.timedelta(days=7, hours=2), ErrorCode="AccessDenied", HTTPstatus=403),
         ])
         self.deliver(start, [self.make(start, ErrorCode="NoSuchKey", HTTPstatus=404)])
         rows = self.run_file("access_denied_by_requester.sql")
@@ -172,18 +184,23 @@ class AthenaQueriesInDuckDB(unittest.TestCase):
             self.make(recent, SignatureVersion=None, Requester=None),
         ])
         self.deliver(NOW - dt.timedelta(hours=20), [self.make(NOW - dt.timedelta(hours=30), SignatureVersion="SigV2")])
+        retried = self.make(recent, SignatureVersion="SigV2", RemoteIP="192.0.2.51", UserAgent="s3cmd/1.6")
+        self.deliver(recent, [retried])
+        self.redeliver(NOW, [retried])
         rows = self.run_file("sigv2_clients_24h.sql")
         self.assertEqual(
             [(r["RemoteIP"], r["UserAgent"], r["requests"]) for r in rows],
-            [("192.0.2.50", "boto/2.49", 2), ("192.0.2.51", "s3cmd/1.6", 1)],
+            [("192.0.2.50", "boto/2.49", 2), ("192.0.2.51", "s3cmd/1.6", 2)],
         )
 
     def test_file_legacy_tls_clients(self):
         recent = NOW - dt.timedelta(days=1)
+        legacy = self.make(recent, TLSVersion="TLSv1", RemoteIP="192.0.2.2")
+        self.redeliver(NOW, [legacy])
         self.deliver(NOW - dt.timedelta(hours=23), [
+            legacy,
             self.make(recent, TLSVersion="TLSv1.1", RemoteIP="192.0.2.1"),
             self.make(recent, TLSVersion="TLSV1.1", RemoteIP="192.0.2.1"),
-            self.make(recent, TLSVersion="TLSv1", RemoteIP="192.0.2.2"),
             self.make(recent, TLSVersion="TLSv1.2"),
             self.make(recent, TLSVersion="TLSV1.3"),
             self.make(recent, TLSVersion=None),
@@ -196,11 +213,13 @@ class AthenaQueriesInDuckDB(unittest.TestCase):
 
     def test_file_acl_required(self):
         recent = NOW - dt.timedelta(days=10)
+        acl = self.make(recent, AclRequired="Yes", Operation="REST.GET.ACL")
         self.deliver(recent + dt.timedelta(hours=3), [
-            self.make(recent, AclRequired="Yes", Operation="REST.GET.ACL"),
+            acl,
             self.make(recent, AclRequired="Yes", Operation="REST.GET.ACL"),
             self.make(recent, AclRequired=None),
         ])
+        self.redeliver(recent + dt.timedelta(days=2), [acl])
         self.deliver(NOW - dt.timedelta(days=40), [self.make(NOW - dt.timedelta(days=40), AclRequired="Yes")])
         rows = self.run_file("acl_required.sql")
         self.assertEqual([(r["Operation"], r["requests"]) for r in rows], [("REST.GET.ACL", 2)])
@@ -210,7 +229,8 @@ class AthenaQueriesInDuckDB(unittest.TestCase):
         bad.update(SchemaVersion=1, RecordId="00000000000000aa", LogFile="s3://raw/logs/a",
                    ParseError="unterminated quote", RawLine='x y "z')
         bad2 = {**bad, "RecordId": "00000000000000bb", "RawLine": 'a "b'}
-        self.deliver(NOW, [bad, bad2, self.make(NOW)])
+        self.deliver(NOW - dt.timedelta(hours=1), [bad, bad2, self.make(NOW)])
+        self.redeliver(NOW, [bad2])
         self.deliver(NOW - dt.timedelta(days=9), [{**bad, "RecordId": "00000000000000cc"}])
         rows = self.run_file("parse_errors.sql")
         self.assertEqual(rows, [{"ParseError": "unterminated quote", "LogFile": "s3://raw/logs/a", "lines": 2, "example": 'a "b'}])

@@ -11,6 +11,9 @@ import unittest
 import cfn
 
 ATHENA_DIR = cfn.ROOT / "infra" / "athena"
+# The one query that reads the records table itself: the view that keeps each RecordId once.
+DEDUP_VIEW = "infra/athena/records_dedup_view.sql"
+TABLE_REFERENCE = re.compile(r"(?<!YEAR )\b(?:FROM|JOIN)\s+([A-Za-z_][\w.]*)")
 
 
 def normalise(sql):
@@ -56,8 +59,19 @@ class NamedQueriesMatchFiles(unittest.TestCase):
                 self.assertEqual(props["WorkGroup"], {"Ref": "AthenaWorkGroup"})
                 text = cfn.sub(props["QueryString"], self.defaults)
                 # Tables are always qualified, so a query pasted into another database fails loudly.
-                for table in re.findall(r"(?<!YEAR )\b(?:FROM|JOIN)\s+([A-Za-z_][\w.]*)", text):
+                for table in TABLE_REFERENCE.findall(text):
                     self.assertTrue(table.startswith("s3_access_logs."), f"{table} is not qualified with the database")
+
+    def test_queries_count_each_log_line_once(self):
+        # A log line delivered twice (S3 duplicate delivery, a retried event) is in records twice;
+        # only the view that keeps each RecordId once reads the table.
+        readers = set()
+        for name, query in self.queries.items():
+            with self.subTest(query=name):
+                tables = set(TABLE_REFERENCE.findall(cfn.sub(query["Properties"]["QueryString"], self.defaults)))
+                if "s3_access_logs.records" in tables:
+                    readers.add(query["Metadata"]["SourceFile"])
+        self.assertEqual(readers, {DEDUP_VIEW}, "count from s3_access_logs.records_dedup, not the records table")
 
 
 if __name__ == "__main__":

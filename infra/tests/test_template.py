@@ -16,18 +16,29 @@ import cfn
 
 PREPROCESSOR_ENV = {
     "DELIVERY_STREAM_NAME", "SOURCE_BUCKET", "SOURCE_PREFIX", "OUTPUT_BUCKET", "OUTPUT_PREFIX",
-    "PACKING", "MAX_RECORD_BYTES", "RUST_LOG",
+    "PACKING", "MAX_RECORD_BYTES", "MAX_OBJECT_BYTES", "RUST_LOG",
 }
 POSTPROCESSOR_ENV = {"RULES", "EXCLUDE_USER_AGENT", "OUTPUT", "MAX_DECOMPRESSED_BYTES", "RUST_LOG"}
 AUDIT_RULES = ["sigv2", "tls-legacy", "acl-required", "access-denied", "anonymous", "parse-errors"]
-# The EMF metrics the functions print, with the dimension set each is printed with.
+# The EMF metrics the functions print, with the dimension set each is printed with
+# (docs/record.md and the metrics contract: namespace S3AccessLogs, Function = the function's name).
 EMF_METRICS = {
     **{m: {"Function"} for m in (
         "LinesRead", "Records", "ParseErrors", "FirehoseRecords", "FirehoseBatches",
         "RetriedEntries", "Billed5KBUnits", "BytesIn", "DurationMs", "BadLines",
+        "ObjectsRead", "ObjectsSkipped", "ObjectsFailed",
     )},
     "Hits": {"Function", "Rule"},
+    "QuarantinedContent": {"Function", "Reason"},
 }
+FUNCTIONS = ("preprocessor", "postprocessor")
+# Why the preprocessor quarantines content it cannot read as log lines (ParseError and the Reason
+# dimension of QuarantinedContent).
+QUARANTINE_REASONS = ("truncated-gzip", "unsupported-compression", "size-cap")
+# The decoded bytes the preprocessor reads per raw object when MAX_OBJECT_BYTES is unset: 1 GiB.
+DEFAULT_MAX_OBJECT_BYTES = 1 << 30
+# Where the preprocessor may keep progress markers in the output bucket.
+STATE_PREFIX = "_state/"
 FIREHOSE_TO_HIVE = {"yyyy": "year", "MM": "month", "dd": "day", "HH": "hour"}
 
 
@@ -44,6 +55,13 @@ class TemplateConsistency(unittest.TestCase):
             "AWS::Partition": "aws",
             "OutputBucket": "OUTPUT-BUCKET",
             "RawLogBucket": "RAW-BUCKET",
+        }
+        off = dict.fromkeys(cls.t["Conditions"], False)
+        # The stack as deployed with the raw events sent straight to the preprocessor (the
+        # default) and through SQS; every other optional part left out.
+        cls.modes = {
+            "direct": cfn.deployed_resources(cls.t, {**off, "RawEventsDirect": True}),
+            "sqs": cfn.deployed_resources(cls.t, {**off, "RawEventsViaSqs": True}),
         }
 
     def props(self, logical_id):
@@ -92,16 +110,24 @@ class TemplateConsistency(unittest.TestCase):
         self.assertEqual(serde, "org.openx.data.jsonserde.JsonSerDe")
 
     def test_notifications_and_self_loop_guard_use_the_same_prefixes(self):
-        def rules(bucket):
-            (config,) = self.props(bucket)["NotificationConfiguration"]["LambdaConfigurations"]
-            return config["Function"], {r["Name"]: r["Value"] for r in config["Filter"]["S3Key"]["Rules"]}
+        def rules(resources, bucket, kind="LambdaConfigurations", target="Function"):
+            notifications = resources[bucket]["Properties"]["NotificationConfiguration"]
+            self.assertEqual(set(notifications), {kind}, f"{bucket} notifies only through {kind}")
+            (config,) = notifications[kind]
+            self.assertEqual(config["Event"], "s3:ObjectCreated:*")
+            return config[target], {r["Name"]: r["Value"] for r in config["Filter"]["S3Key"]["Rules"]}
 
-        function, raw_rules = rules("RawLogBucket")
+        direct, sqs = self.modes["direct"], self.modes["sqs"]
+        function, raw_rules = rules(direct, "RawLogBucket")
         self.assertEqual(function, {"Fn::GetAtt": ["Preprocessor", "Arn"]})
         self.assertEqual(raw_rules, {"prefix": {"Ref": "RawLogPrefix"}})
-        function, out_rules = rules("OutputBucket")
-        self.assertEqual(function, {"Fn::GetAtt": ["Postprocessor", "Arn"]})
-        self.assertEqual(out_rules, {"prefix": {"Ref": "RecordsPrefix"}, "suffix": ".gz"})
+        queue, queued_rules = rules(sqs, "RawLogBucket", "QueueConfigurations", "Queue")
+        self.assertEqual(queue, {"Fn::GetAtt": ["RawEventsQueue", "Arn"]})
+        self.assertEqual(queued_rules, raw_rules)
+        for resources in (direct, sqs):
+            function, out_rules = rules(resources, "OutputBucket")
+            self.assertEqual(function, {"Fn::GetAtt": ["Postprocessor", "Arn"]})
+            self.assertEqual(out_rules, {"prefix": {"Ref": "RecordsPrefix"}, "suffix": ".gz"})
 
         env = self.env("Preprocessor")
         self.assertEqual(cfn.sub(env["SOURCE_BUCKET"], self.vars), self.bucket_name("RawLogBucket"))
@@ -120,8 +146,7 @@ class TemplateConsistency(unittest.TestCase):
                 name = self.bucket_name(bucket)
                 arn = cfn.sub(self.props(f"{function}InvokePermission")["SourceArn"], self.vars)
                 self.assertEqual(arn, f"arn:aws:s3:::{name}")
-                self.assertEqual(self.r[bucket]["DependsOn"], f"{function}InvokePermission")
-                (policy,) = self.props(f"{function}Role")["Policies"]
+                (policy,) = self.modes["direct"][f"{function}Role"]["Properties"]["Policies"]
                 reads = [s for s in policy["PolicyDocument"]["Statement"] if s["Action"] == "s3:GetObject"]
                 (read,) = reads
                 self.assertEqual(cfn.sub(read["Resource"], self.vars), f"arn:aws:s3:::{name}/{self.params[prefix]}*")
@@ -135,26 +160,133 @@ class TemplateConsistency(unittest.TestCase):
                 self.assertRegex(name, r"^[a-z0-9][a-z0-9-]*[a-z0-9]$")
 
     def test_function_policies_are_exact(self):
-        for function in ("Preprocessor", "Postprocessor"):
-            with self.subTest(function=function):
-                props = self.props(function)
-                self.assertEqual(props["Role"], {"Fn::GetAtt": [f"{function}Role", "Arn"]})
-                self.assertNotIn("Policies", props, "one policy per function, on its role")
-                role = self.props(f"{function}Role")
-                self.assertNotIn("ManagedPolicyArns", role)
-                (policy,) = role["Policies"]
-                for statement in policy["PolicyDocument"]["Statement"]:
-                    self.assertEqual(statement["Effect"], "Allow")
-                    actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
-                    for action in actions:
-                        self.assertNotIn("*", action)
-                    self.assertNotEqual(statement["Resource"], "*")
-        (pre,) = self.props("PreprocessorRole")["Policies"]
-        actions = {a for s in pre["PolicyDocument"]["Statement"] for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])}
-        self.assertEqual(actions, {"s3:GetObject", "firehose:PutRecordBatch", "logs:CreateLogStream", "logs:PutLogEvents", "sqs:SendMessage"})
-        (post,) = self.props("PostprocessorRole")["Policies"]
-        actions = {a for s in post["PolicyDocument"]["Statement"] for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])}
-        self.assertEqual(actions, {"s3:GetObject", "logs:CreateLogStream", "logs:PutLogEvents", "sqs:SendMessage"})
+        def statements(resources, function):
+            (policy,) = resources[f"{function}Role"]["Properties"]["Policies"]
+            return policy["PolicyDocument"]["Statement"]
+
+        def actions(resources, function):
+            return {a for s in statements(resources, function) for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])}
+
+        for mode, resources in self.modes.items():
+            for function in ("Preprocessor", "Postprocessor"):
+                with self.subTest(mode=mode, function=function):
+                    props = resources[function]["Properties"]
+                    self.assertEqual(props["Role"], {"Fn::GetAtt": [f"{function}Role", "Arn"]})
+                    self.assertNotIn("Policies", props, "one policy per function, on its role")
+                    self.assertNotIn("ManagedPolicyArns", resources[f"{function}Role"]["Properties"])
+                    for statement in statements(resources, function):
+                        self.assertEqual(statement["Effect"], "Allow")
+                        listed = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+                        for action in listed:
+                            self.assertNotIn("*", action)
+                        self.assertNotEqual(statement["Resource"], "*")
+        pre = {"s3:GetObject", "s3:PutObject", "firehose:PutRecordBatch", "logs:CreateLogStream", "logs:PutLogEvents", "sqs:SendMessage"}
+        polling = {"sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"}
+        post = {"s3:GetObject", "logs:CreateLogStream", "logs:PutLogEvents", "sqs:SendMessage"}
+        self.assertEqual(actions(self.modes["direct"], "Preprocessor"), pre)
+        self.assertEqual(actions(self.modes["sqs"], "Preprocessor"), pre | polling)
+        for resources in self.modes.values():
+            self.assertEqual(actions(resources, "Postprocessor"), post)
+        (poll,) = [s for s in statements(self.modes["sqs"], "Preprocessor") if set(s["Action"]) == polling]
+        self.assertEqual(poll["Resource"], {"Fn::GetAtt": ["RawEventsQueue", "Arn"]})
+
+    def test_preprocessor_state_stays_out_of_the_records(self):
+        (state,) = [s for s in self.modes["direct"]["PreprocessorRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
+                    if "s3:PutObject" in s["Action"]]
+        self.assertEqual(sorted(state["Action"]), ["s3:GetObject", "s3:PutObject"])
+        self.assertEqual(
+            cfn.sub(state["Resource"], self.vars), f"arn:aws:s3:::{self.bucket_name('OutputBucket')}/{STATE_PREFIX}*"
+        )
+        rules = {r["Id"]: r for r in self.props("OutputBucket")["LifecycleConfiguration"]["Rules"]}
+        self.assertEqual(rules["expire-state"], {"Id": "expire-state", "Status": "Enabled", "Prefix": STATE_PREFIX, "ExpirationInDays": 7})
+        # The postprocessor's trigger and the Glue table both start at RecordsPrefix, which can
+        # never be _state/ or contain it.
+        pattern = self.t["Parameters"]["RecordsPrefix"]["AllowedPattern"]
+        self.assertRegex(self.params["RecordsPrefix"], pattern)
+        for prefix in (STATE_PREFIX, "_records/", "records/_state/"):
+            self.assertNotRegex(prefix, pattern)
+        self.assertFalse(STATE_PREFIX.startswith(self.params["RecordsPrefix"]))
+        table = self.props("RecordsTable")["TableInput"]["StorageDescriptor"]
+        self.assertEqual(table["Location"], {"Fn::Sub": "s3://${OutputBucket}/${RecordsPrefix}"})
+
+    def test_max_object_bytes_reaches_the_preprocessor(self):
+        parameter = self.t["Parameters"]["MaxObjectBytes"]
+        self.assertEqual(self.env("Preprocessor")["MAX_OBJECT_BYTES"], {"Ref": "MaxObjectBytes"})
+        self.assertEqual(parameter["Type"], "Number")
+        self.assertEqual(int(parameter["Default"]), DEFAULT_MAX_OBJECT_BYTES)
+        # 0 means "the default" to the function; the template never passes it.
+        self.assertGreater(int(parameter["MinValue"]), 0)
+        self.assertLessEqual(int(parameter["MinValue"]), int(parameter["Default"]))
+        self.assertGreaterEqual(int(parameter["MaxValue"]), int(parameter["Default"]))
+        self.assertIn("size-cap", parameter["Description"])
+        groups = self.t["Metadata"]["AWS::CloudFormation::Interface"]["ParameterGroups"]
+        self.assertEqual(sum(g["Parameters"].count("MaxObjectBytes") for g in groups), 1)
+
+    def test_sqs_triggers_report_batch_item_failures(self):
+        # Without ReportBatchItemFailures, one failed object returns every message of its batch to
+        # the queue, and the objects already delivered are delivered again.
+        for mode, resources in self.modes.items():
+            queues = {k for k, r in resources.items() if r["Type"] == "AWS::SQS::Queue"}
+            mappings = {k: r["Properties"] for k, r in resources.items() if r["Type"] == "AWS::Lambda::EventSourceMapping"}
+            sam_events = [
+                (k, e["Properties"]) for k, r in resources.items() if r["Type"] == "AWS::Serverless::Function"
+                for e in r["Properties"].get("Events", {}).values() if e["Type"] == "SQS"
+            ]
+            from_queues = {k: p for k, p in mappings.items() if p["EventSourceArn"]["Fn::GetAtt"][0] in queues}
+            with self.subTest(mode=mode):
+                self.assertEqual(len(from_queues) + len(sam_events), 1 if mode == "sqs" else 0)
+                for name, p in [*from_queues.items(), *sam_events]:
+                    self.assertEqual(p["FunctionResponseTypes"], ["ReportBatchItemFailures"], name)
+
+    def test_raw_events_queue_follows_aws_guidance(self):
+        sqs = self.modes["sqs"]
+        queue = sqs["RawEventsQueue"]["Properties"]
+        longest_timeout = int(self.t["Parameters"]["PreprocessorTimeout"]["MaxValue"])
+        # AWS: visibility timeout at least six times the function timeout; SQS allows 12 hours.
+        self.assertGreaterEqual(queue["VisibilityTimeout"], 6 * longest_timeout)
+        self.assertLessEqual(queue["VisibilityTimeout"], 12 * 3600)
+        self.assertTrue(queue["SqsManagedSseEnabled"])
+        redrive = queue["RedrivePolicy"]
+        self.assertEqual(redrive["deadLetterTargetArn"], {"Fn::GetAtt": ["RawEventsDeadLetterQueue", "Arn"]})
+        self.assertGreaterEqual(redrive["maxReceiveCount"], 2)
+        dead = sqs["RawEventsDeadLetterQueue"]["Properties"]
+        self.assertTrue(dead["SqsManagedSseEnabled"])
+        self.assertGreater(dead["MessageRetentionPeriod"], queue["MessageRetentionPeriod"])
+        mapping = sqs["RawEventsSourceMapping"]["Properties"]
+        self.assertEqual(mapping["FunctionName"], {"Fn::GetAtt": ["Preprocessor", "Arn"]})
+        self.assertEqual(mapping["BatchSize"], {"Ref": "RawEventsBatchSize"})
+        self.assertLessEqual(int(self.t["Parameters"]["RawEventsBatchSize"]["MaxValue"]), 10, "over 10 needs a batching window")
+        # Only the raw bucket of this account may send; the bucket waits for that policy.
+        (allow,) = [s for s in sqs["RawEventsQueuePolicy"]["Properties"]["PolicyDocument"]["Statement"] if s["Effect"] == "Allow"]
+        self.assertEqual(allow["Principal"], {"Service": "s3.amazonaws.com"})
+        self.assertEqual(allow["Action"], "sqs:SendMessage")
+        self.assertEqual(cfn.sub(allow["Condition"]["ArnEquals"]["aws:SourceArn"], self.vars), f"arn:aws:s3:::{self.bucket_name('RawLogBucket')}")
+
+    def test_buckets_wait_for_their_notification_destinations(self):
+        # S3 refuses a notification whose destination does not accept it yet. In sqs mode S3 may
+        # not invoke the preprocessor at all.
+        self.assertEqual(self.r["OutputBucket"]["DependsOn"], "PostprocessorInvokePermission")
+        self.assertEqual(self.r["RawLogBucket"]["DependsOn"], "RawEventsDestinationReady")
+        for mode, destination in (("direct", "PreprocessorInvokePermission"), ("sqs", "RawEventsQueuePolicy")):
+            with self.subTest(mode=mode):
+                resources = self.modes[mode]
+                self.assertEqual(resources["RawEventsDestinationReady"]["Metadata"]["Destination"], {"Ref": destination})
+                self.assertTrue(destination in resources, f"{destination} is not created")
+        self.assertFalse("PreprocessorInvokePermission" in self.modes["sqs"], "S3 may invoke the preprocessor")
+
+    def test_every_failed_events_queue_alarms(self):
+        for mode, resources in self.modes.items():
+            alarmed = {
+                a["Properties"]["Dimensions"][0]["Value"]["Fn::GetAtt"][0]
+                for a in resources.values()
+                if a["Type"] == "AWS::CloudWatch::Alarm" and a["Properties"]["Namespace"] == "AWS/SQS"
+            }
+            dead_letter = {"FailedEventsQueue"} | {
+                r["Properties"]["RedrivePolicy"]["deadLetterTargetArn"]["Fn::GetAtt"][0]
+                for r in resources.values() if r["Type"] == "AWS::SQS::Queue" and "RedrivePolicy" in r["Properties"]
+            }
+            with self.subTest(mode=mode):
+                self.assertEqual(alarmed, dead_letter)
 
     def test_environment_is_the_contract(self):
         self.assertEqual(set(self.env("Preprocessor")), PREPROCESSOR_ENV)
@@ -197,10 +329,19 @@ class TemplateConsistency(unittest.TestCase):
             {
                 ("ParseErrors", (("Function", "preprocessor"),)),
                 ("Hits", (("Function", "postprocessor"), ("Rule", "sigv2"))),
+                *{("ObjectsFailed", (("Function", f),)) for f in FUNCTIONS},
+                *{("QuarantinedContent", (("Function", "preprocessor"), ("Reason", r))) for r in QUARANTINE_REASONS},
             },
         )
         for name, p in custom.items():
-            self.assertEqual({d["Name"] for d in p["Dimensions"]}, EMF_METRICS[p["MetricName"]], name)
+            with self.subTest(alarm=name):
+                self.assertEqual({d["Name"] for d in p["Dimensions"]}, EMF_METRICS[p["MetricName"]])
+                dimensions = {d["Name"]: d["Value"] for d in p["Dimensions"]}
+                self.assertIn(dimensions["Function"], FUNCTIONS)
+                self.assertIn(dimensions.get("Reason", QUARANTINE_REASONS[0]), QUARANTINE_REASONS)
+                if p["MetricName"] in ("ObjectsFailed", "QuarantinedContent"):
+                    # Any one failed object or quarantined piece of content is worth a look.
+                    self.assertEqual((p["Statistic"], p["Threshold"], p["ComparisonOperator"]), ("Sum", 0, "GreaterThanThreshold"))
         for name, alarm in alarms.items():
             with self.subTest(alarm=name):
                 self.assertEqual(
@@ -265,9 +406,11 @@ class TemplateConsistency(unittest.TestCase):
                 self.assertEqual(sse["ServerSideEncryptionByDefault"]["SSEAlgorithm"], "AES256")
                 self.assertTrue(all(props["PublicAccessBlockConfiguration"].values()))
                 self.assertEqual(len(props["PublicAccessBlockConfiguration"]), 4)
-                (rule,) = props["LifecycleConfiguration"]["Rules"]
-                self.assertIn("ExpirationInDays", rule)
-                self.assertEqual(rule["AbortIncompleteMultipartUpload"], {"DaysAfterInitiation": 1})
+                rules = props["LifecycleConfiguration"]["Rules"]
+                for rule in rules:
+                    self.assertIn("ExpirationInDays", rule)
+                (everything,) = [r for r in rules if "Prefix" not in r]
+                self.assertEqual(everything["AbortIncompleteMultipartUpload"], {"DaysAfterInitiation": 1})
                 statements = policies[bucket]["Properties"]["PolicyDocument"]["Statement"]
                 self.assertIn(
                     {"Bool": {"aws:SecureTransport": "false"}},

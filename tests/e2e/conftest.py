@@ -185,10 +185,14 @@ def _mirror(s3: Any, bucket: str, into: Path) -> Path:
 
 
 def _notify(deployment: Deployment, functions: dict[str, Watched], bucket: str, key: str, size: int, etag: str) -> list[tuple[str, dict[str, Any]]]:
-    """Send the S3 ObjectCreated:Put event to every function the bucket's notifications name."""
+    """Send the S3 ObjectCreated:Put event to every function the bucket's notifications name,
+    as an SQS message when the notification goes through a queue."""
     responses = []
-    for function in deployment.targets(bucket, key):
+    for notification in deployment.matching(bucket, key):
+        function = deployment.function_by_arn(notification.function_arn)
         payload = events.s3_notification([(bucket, key, size, etag)])
+        if notification.queue_arn is not None:
+            payload = events.sqs_of_s3_notification(payload, notification.queue_arn)
         responses.append((function.binary, functions[function.binary].invoke(payload)))
     return responses
 

@@ -30,10 +30,12 @@ TEMPLATE = ROOT / "template.yaml"
 # MaxRecordBytes is set low so one object's records span several Firehose records and batches.
 # E2E_PACKING=gzip runs every check again with records gzipped by the preprocessor and stored
 # as they come by the stream (the template switches Firehose's compression off for it).
+# E2E_RAW_EVENTS_VIA=sqs runs them with the raw bucket notifying a queue the preprocessor polls.
 PARAMETER_OVERRIDES = {
     "AuditRules": "sigv2,tls-legacy,acl-required,access-denied,anonymous,parse-errors",
     "MaxRecordBytes": "16384",
     "Packing": os.environ.get("E2E_PACKING", "packed"),
+    "RawEventsVia": os.environ.get("E2E_RAW_EVENTS_VIA", "direct"),
 }
 
 # Credentials moto accepts; never real ones.
@@ -57,13 +59,15 @@ class Function:
 
 @dataclass(frozen=True)
 class Notification:
-    """One S3 bucket notification to a Lambda function."""
+    """One S3 bucket notification to a Lambda function, straight or through an SQS queue that
+    the function polls (then the function gets the notification as an SQS message body)."""
 
     bucket: str
     events: tuple[str, ...]
     prefix: str
     suffix: str
     function_arn: str
+    queue_arn: str | None = None
 
     def matches(self, event_name: str, key: str) -> bool:
         """Whether S3 sends this notification for `event_name` (e.g. ObjectCreated:Put) on `key`."""
@@ -123,19 +127,22 @@ class Deployment:
         for resource in self.stack.of_type("AWS::S3::Bucket"):
             bucket = resource.properties.get("BucketName") or self.stack.physical_id(resource.logical_id)
             config = resource.properties.get("NotificationConfiguration") or {}
-            for other in ("QueueConfigurations", "TopicConfigurations", "EventBridgeConfiguration"):
+            for other in ("TopicConfigurations", "EventBridgeConfiguration"):
                 if other in config:
                     raise TemplateError(f"{resource.logical_id}: {other} is not wired up by the e2e test")
-            for lam in config.get("LambdaConfigurations", []):
+            targets = [(c, c["Function"], None) for c in config.get("LambdaConfigurations", [])]
+            targets += [(c, self._poller(c["Queue"]), c["Queue"]) for c in config.get("QueueConfigurations", [])]
+            for target, function_arn, queue_arn in targets:
                 rules = {r["Name"].lower(): r["Value"] for r in
-                         (lam.get("Filter") or {}).get("S3Key", {}).get("Rules", [])}
-                events = lam["Event"] if isinstance(lam["Event"], list) else [lam["Event"]]
+                         (target.get("Filter") or {}).get("S3Key", {}).get("Rules", [])}
+                events = target["Event"] if isinstance(target["Event"], list) else [target["Event"]]
                 notifications.append(Notification(
                     bucket=bucket,
                     events=tuple(events),
                     prefix=rules.get("prefix", ""),
                     suffix=rules.get("suffix", ""),
-                    function_arn=lam["Function"],
+                    function_arn=function_arn,
+                    queue_arn=queue_arn,
                 ))
         for resource in self.stack.of_type("AWS::Serverless::Function"):
             for name, event in ((resource.properties.get("Events") or {})).items():
@@ -144,6 +151,18 @@ class Deployment:
                     "by the e2e test; it follows bucket NotificationConfiguration only"
                 )
         return notifications
+
+    def _poller(self, queue_arn: str) -> str:
+        """The ARN of the one function polling `queue_arn`, which must report batch item failures:
+        without them one failed object sends its whole batch back and objects are delivered twice."""
+        mappings = [m.properties for m in self.stack.of_type("AWS::Lambda::EventSourceMapping")
+                    if m.properties.get("EventSourceArn") == queue_arn]
+        if len(mappings) != 1:
+            raise TemplateError(f"expected one event source mapping polling {queue_arn}, found {len(mappings)}")
+        (mapping,) = mappings
+        if mapping.get("FunctionResponseTypes") != ["ReportBatchItemFailures"]:
+            raise TemplateError(f"the mapping polling {queue_arn} does not report batch item failures")
+        return mapping["FunctionName"]
 
     # Questions the test asks ---------------------------------------------------------------
 
@@ -159,13 +178,13 @@ class Deployment:
                 return function
         raise TemplateError(f"no function with ARN {arn}")
 
+    def matching(self, bucket: str, key: str, event_name: str = "ObjectCreated:Put") -> list[Notification]:
+        """The notifications S3 sends when `key` is created in `bucket`."""
+        return [n for n in self.notifications if n.bucket == bucket and n.matches(event_name, key)]
+
     def targets(self, bucket: str, key: str, event_name: str = "ObjectCreated:Put") -> list[Function]:
         """The functions S3 notifies when `key` is created in `bucket`."""
-        return [
-            self.function_by_arn(n.function_arn)
-            for n in self.notifications
-            if n.bucket == bucket and n.matches(event_name, key)
-        ]
+        return [self.function_by_arn(n.function_arn) for n in self.matching(bucket, key, event_name)]
 
     def source(self, binary: str = "preprocessor") -> tuple[str, str]:
         """(bucket, prefix) of the notification that feeds `binary`."""

@@ -4,9 +4,10 @@ One function per query file, written from the query's stated purpose and its WHE
 the records `s3logs parse` makes of the raw input (not over the pipeline's output). A query file
 without a function here fails the test: a new query needs its expectation written.
 
-The partition filters of the queries (year/month/day/hour of Firehose's arrival time) keep every
-row of this run, which arrives minutes before the query; the test checks that separately. The
-request-time ("Timestamp") windows are applied here.
+The queries read the records_dedup view, so each oracle sees every RecordId once (`unique`). The
+partition filters (year/month/day/hour of Firehose's arrival time) keep every row of this run,
+which arrives minutes before the query; the test checks that separately. The request-time
+("Timestamp") windows are applied here.
 
 Rows are compared as multisets: several queries order by a key that does not break every tie.
 """
@@ -39,6 +40,17 @@ def _group(records: Iterable[Record], keys: list[str]) -> dict[tuple[Any, ...], 
     return groups
 
 
+def unique(records: Iterable[Record]) -> list[Record]:
+    """One record per RecordId, the copy records_dedup keeps: the first by LogFile (all copies of
+    this run arrive in the same hour)."""
+    first: dict[str, Record] = {}
+    for record in records:
+        kept = first.get(record["RecordId"])
+        if kept is None or record["LogFile"] < kept["LogFile"]:
+            first[record["RecordId"]] = record
+    return list(first.values())
+
+
 def _min_max_time(rows: list[Record]) -> tuple[Any, Any]:
     times = [ts(r) for r in rows if ts(r) is not None]
     return (min(times), max(times)) if times else (None, None)
@@ -64,9 +76,9 @@ def failed_requests(records: list[Record], now: dt.datetime, **_: Any) -> list[R
     return [(*k, len(g), *_min_max_time(g)) for k, g in _group(rows, keys).items()]
 
 
-def access_denied_by_requester(records: list[Record], now: dt.datetime, window: tuple[dt.datetime, dt.datetime], **_: Any) -> list[Row]:
-    start, end = window
-    rows = [r for r in records if ts(r) is not None and start <= ts(r) < end and r.get("ErrorCode") == "AccessDenied"]
+def access_denied_by_requester(records: list[Record], now: dt.datetime, **_: Any) -> list[Row]:
+    start = now - dt.timedelta(days=7)
+    rows = [r for r in records if ts(r) is not None and start <= ts(r) < now and r.get("ErrorCode") == "AccessDenied"]
     out = []
     for k, g in _group(rows, ["Requester", "Bucket", "Operation"]).items():
         ips = {r.get("RemoteIP") for r in g if r.get("RemoteIP") is not None}
@@ -107,12 +119,7 @@ def sigv2_clients_24h(records: list[Record], now: dt.datetime, **_: Any) -> list
 def records_dedup_view(records: list[Record], now: dt.datetime, **_: Any) -> list[Row]:
     """The view's rows, as (RecordId, LogFile of the first copy): one per RecordId. Copies of a
     line differ only in LogFile and partition; the first by (partition, LogFile) is kept."""
-    first: dict[str, str] = {}
-    for record in records:
-        rid = record["RecordId"]
-        if rid not in first or record["LogFile"] < first[rid]:
-            first[rid] = record["LogFile"]
-    return [(rid, log_file) for rid, log_file in first.items()]
+    return [(r["RecordId"], r["LogFile"]) for r in unique(records)]
 
 
 # The statement run after a CREATE VIEW file, to read what the view holds.
@@ -129,29 +136,3 @@ ORACLES: dict[str, Callable[..., list[Row]]] = {
     "sigv2_clients_24h": sigv2_clients_24h,
     "records_dedup_view": records_dedup_view,
 }
-
-_TIMESTAMP_LITERAL = re.compile(r"TIMESTAMP '(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d)'")
-_YEAR_RANGE = re.compile(r"year BETWEEN '(\d{4})' AND '(\d{4})'")
-
-
-def fixed_window(sql: str) -> tuple[dt.datetime, dt.datetime] | None:
-    """The (start, end) of a query written for a fixed window: its earliest and latest TIMESTAMP
-    literal. None for queries relative to CURRENT_TIMESTAMP."""
-    literals = sorted({dt.datetime.fromisoformat(m) for m in _TIMESTAMP_LITERAL.findall(sql)})
-    return (literals[0], literals[-1]) if literals else None
-
-
-def move_window(sql: str, window: tuple[dt.datetime, dt.datetime]) -> str:
-    """The query with its fixed window moved to `window`, as its header tells a user to do: the
-    start and end literals and the year range are replaced, nothing else."""
-    old = fixed_window(sql)
-    if old is None:
-        return sql
-    replacements = {old[0]: window[0], old[1]: window[1]}
-
-    def literal(match: re.Match[str]) -> str:
-        value = replacements[dt.datetime.fromisoformat(match[1])]
-        return f"TIMESTAMP '{value:%Y-%m-%d %H:%M:%S}'"
-
-    sql = _TIMESTAMP_LITERAL.sub(literal, sql)
-    return _YEAR_RANGE.sub(f"year BETWEEN '{window[0]:%Y}' AND '{window[1]:%Y}'", sql)

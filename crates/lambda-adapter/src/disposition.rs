@@ -9,7 +9,8 @@
 //! ```
 //!
 //! Per object there is exactly one outcome: acknowledged (every line delivered, quarantined
-//! content included) or kept for retry, which after the invoker's retries lands in the
+//! content included: content that cannot be read as log lines is no failure, the engine makes it
+//! one quarantine record after the readable lines) or kept for retry, which after the invoker's retries lands in the
 //! failed-events queue (alarmed). Only an object that is gone is [`Disposition::Permanent`]:
 //! nothing a retry could deliver, so it is logged and counted instead of kept. An event entry the
 //! function cannot read is kept: in the failed-events queue it alarms and can be redriven once a
@@ -34,9 +35,6 @@ pub enum Failure {
     Rejected,
     /// The invocation ran out of time with the object not fully delivered.
     OutOfTime,
-    /// Content that cannot be read as log lines (truncated gzip, unsupported compression, past the
-    /// size cap): every readable line was delivered and the rest is quarantined.
-    Unreadable,
     /// An event entry the function cannot read (an SQS body that is not an event, a task without
     /// a key).
     Malformed,
@@ -46,14 +44,13 @@ pub enum Failure {
 
 impl Failure {
     /// Every class, for table tests.
-    pub const ALL: [Failure; 9] = [
+    pub const ALL: [Failure; 8] = [
         Failure::Gone,
         Failure::Transient,
         Failure::Denied,
         Failure::Changed,
         Failure::Rejected,
         Failure::OutOfTime,
-        Failure::Unreadable,
         Failure::Malformed,
         Failure::Internal,
     ];
@@ -61,7 +58,6 @@ impl Failure {
     /// The object's outcome. The one place the policy is decided.
     pub fn disposition(self) -> Disposition {
         match self {
-            Failure::Unreadable => Disposition::Acknowledge,
             Failure::Gone => Disposition::Permanent,
             Failure::Malformed
             | Failure::Transient
@@ -88,7 +84,6 @@ impl Failure {
             Failure::Changed => "Changed",
             Failure::Rejected => "Rejected",
             Failure::OutOfTime => "OutOfTime",
-            Failure::Unreadable => "Unreadable",
             Failure::Malformed => "Malformed",
             Failure::Internal => "Internal",
         }
@@ -204,13 +199,6 @@ mod tests {
                 true,
                 true,
                 TemporaryFailure,
-            ),
-            (
-                Failure::Unreadable,
-                Disposition::Acknowledge,
-                false,
-                false,
-                Succeeded,
             ),
             (
                 Failure::Malformed,

@@ -1,47 +1,164 @@
-//! Opens an object's bytes as plain text whether or not they are gzipped.
+//! Opens an object's bytes as plain text whether or not they are gzipped, and says why when
+//! they cannot be read as text at all.
 //!
-//! Detection is by the gzip magic bytes, never by key or `Content-Encoding`: S3 writes logs
+//! Detection is by magic bytes, never by key or `Content-Encoding`: S3 writes logs
 //! uncompressed, users backfill gzipped copies, Firehose writes gzip without saying so in the
 //! object metadata, and moto (the test double) does not compress at all. Firehose output can be
 //! several gzip members back to back, so the multi-member decoder is used.
+//!
+//! Content that cannot be read as log lines is not an error of the object: [`Decoded`] reports
+//! it as an [`Unreadable`] reason, and the readers above it ([`crate::ingest`],
+//! [`crate::audit`]) keep every line read before it and record the rest as quarantined. Only a
+//! failure of the underlying reader (the network, the disk) is an I/O error a retry may fix;
+//! the source is watched so that a broken connection inside a gzip stream is never mistaken
+//! for corrupt data.
 
+use std::fmt;
 use std::io::{self, BufReader, Chain, Cursor, Read};
 
 use flate2::bufread::MultiGzDecoder;
 
-use crate::Error;
-
-const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
+const GZIP_MAGIC: &[u8] = &[0x1f, 0x8b];
 const READ_BUFFER: usize = 256 * 1024;
+
+/// Compressed and archive formats recognised by their magic bytes but not decoded. Their bytes
+/// would otherwise be "parsed" into thousands of garbage lines.
+const UNSUPPORTED: &[(&[u8], &str)] = &[
+    (&[0x28, 0xb5, 0x2f, 0xfd], "zstd"),
+    (&[0xfd, b'7', b'z', b'X', b'Z', 0x00], "xz"),
+    (b"PK\x03\x04", "zip"),
+];
+
+/// bzip2 starts with the printable `BZh` and a level digit, so the block or end-of-stream
+/// magic that follows is checked too: a text line could begin with `BZh9`, not with these.
+const BZIP2_BLOCK_MAGIC: [&[u8]; 2] = [
+    &[0x31, 0x41, 0x59, 0x26, 0x53, 0x59],
+    &[0x17, 0x72, 0x45, 0x38, 0x50, 0x90],
+];
+
+/// Bytes sniffed before deciding how to decode: enough for every magic above.
+const HEAD: usize = 10;
+
+/// Why the rest of an object cannot be read as log lines. The names are stable: they appear in
+/// `ParseError`, in the `QuarantinedContent` metric's `Reason` dimension and in alarms.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Unreadable {
+    /// The gzip stream is corrupt or ends part-way; the lines before the damage were read.
+    TruncatedGzip,
+    /// A compression or archive format that is not decoded (zstd, bzip2, xz, zip).
+    UnsupportedCompression(&'static str),
+    /// The object decodes to more bytes than the cap; nothing past the cap was read.
+    SizeCap,
+}
+
+impl Unreadable {
+    /// The stable kebab-case name: `truncated-gzip`, `unsupported-compression` or `size-cap`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Unreadable::TruncatedGzip => "truncated-gzip",
+            Unreadable::UnsupportedCompression(_) => "unsupported-compression",
+            Unreadable::SizeCap => "size-cap",
+        }
+    }
+}
+
+impl fmt::Display for Unreadable {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Unreadable::TruncatedGzip => f.write_str("truncated-gzip (corrupt or cut-short gzip data)"),
+            Unreadable::UnsupportedCompression(format) => {
+                write!(
+                    f,
+                    "unsupported-compression ({format} is not supported; decompress it first)"
+                )
+            }
+            Unreadable::SizeCap => f.write_str("size-cap (decoded size over the object cap)"),
+        }
+    }
+}
+
+/// Where and why an object stopped being readable.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct UnreadableContent {
+    /// Why.
+    pub reason: Unreadable,
+    /// Offset in the decoded bytes where readable lines end: every line before it was read, and
+    /// whatever follows (a cut-off line, the data past the cap) is quarantined.
+    pub offset: u64,
+}
+
+impl fmt::Display for UnreadableContent {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} at decoded byte {}", self.reason, self.offset)
+    }
+}
 
 /// Whether `bytes` start like a gzip stream.
 pub fn is_gzip(bytes: &[u8]) -> bool {
-    bytes.starts_with(&GZIP_MAGIC)
+    bytes.starts_with(GZIP_MAGIC)
+}
+
+/// The name of the unsupported compression `head` starts with, if any.
+fn unsupported_compression(head: &[u8]) -> Option<&'static str> {
+    if let Some(&(_, name)) = UNSUPPORTED.iter().find(|(magic, _)| head.starts_with(magic)) {
+        return Some(name);
+    }
+    let bzip2 = head.len() >= 10
+        && head.starts_with(b"BZh")
+        && (b'1'..=b'9').contains(&head[3])
+        && BZIP2_BLOCK_MAGIC.iter().any(|magic| head[4..].starts_with(magic));
+    bzip2.then_some("bzip2")
 }
 
 /// A reader of the decoded bytes of an object, with a cap on how many it will produce.
 pub struct Decoded<R: Read> {
-    inner: Inner<Chain<Cursor<Vec<u8>>, R>>,
+    inner: Inner<Chain<Cursor<Vec<u8>>, Watched<R>>>,
     limit: u64,
     produced: u64,
+    /// Set once reading stopped at the cap with more data behind it.
+    capped: bool,
 }
 
 enum Inner<R: Read> {
     Plain(BufReader<R>),
     Gzip(Box<MultiGzDecoder<BufReader<R>>>),
+    Unsupported(&'static str),
+}
+
+/// The underlying reader, remembering whether it failed, so that an error coming out of the
+/// gzip decoder can be told apart: the source's own failure, or bad data.
+struct Watched<R> {
+    inner: R,
+    failed: bool,
+}
+
+impl<R: Read> Read for Watched<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.inner.read(buf).inspect_err(|error| {
+            self.failed |= error.kind() != io::ErrorKind::Interrupted;
+        })
+    }
 }
 
 impl<R: Read> Decoded<R> {
     /// Sniffs the first bytes of `reader` and decodes accordingly. At most `limit` decoded bytes
-    /// are returned; reading past that fails with [`Error::TooLarge`].
-    pub fn new(mut reader: R, limit: u64) -> Result<Self, Error> {
-        let mut head = [0u8; GZIP_MAGIC.len()];
-        let filled = read_head(&mut reader, &mut head).map_err(Error::Io)?;
-        let gzip = is_gzip(&head[..filled]);
-        let buffered =
-            BufReader::with_capacity(READ_BUFFER, Cursor::new(head[..filled].to_vec()).chain(reader));
-        let inner = if gzip {
+    /// are returned; reading past that fails, and [`Decoded::classify`] says
+    /// [`Unreadable::SizeCap`]. Fails only if `reader` fails.
+    pub fn new(mut reader: R, limit: u64) -> io::Result<Self> {
+        let mut head = [0u8; HEAD];
+        let filled = read_head(&mut reader, &mut head)?;
+        let head = &head[..filled];
+        let buffered = BufReader::with_capacity(
+            READ_BUFFER,
+            Cursor::new(head.to_vec()).chain(Watched {
+                inner: reader,
+                failed: false,
+            }),
+        );
+        let inner = if is_gzip(head) {
             Inner::Gzip(Box::new(MultiGzDecoder::new(buffered)))
+        } else if let Some(format) = unsupported_compression(head) {
+            Inner::Unsupported(format)
         } else {
             Inner::Plain(buffered)
         };
@@ -49,6 +166,7 @@ impl<R: Read> Decoded<R> {
             inner,
             limit,
             produced: 0,
+            capped: false,
         })
     }
 
@@ -62,32 +180,61 @@ impl<R: Read> Decoded<R> {
         self.produced
     }
 
-    /// Classifies an error returned by [`Read::read`] on this reader.
-    pub fn classify(&self, error: io::Error) -> Error {
-        match (error.kind(), &self.inner) {
-            (io::ErrorKind::FileTooLarge, _) => Error::TooLarge { limit: self.limit },
-            (
-                io::ErrorKind::InvalidData | io::ErrorKind::InvalidInput | io::ErrorKind::UnexpectedEof,
-                Inner::Gzip(_),
-            ) => Error::CorruptGzip(error),
-            _ => Error::Io(error),
+    /// Sorts an error returned by [`Read::read`] on this reader: `Ok` with the reason when the
+    /// content is unreadable, `Err` with the error when the underlying reader failed.
+    pub fn classify(&self, error: io::Error) -> Result<Unreadable, io::Error> {
+        match &self.inner {
+            Inner::Unsupported(format) => Ok(Unreadable::UnsupportedCompression(format)),
+            _ if self.capped => Ok(Unreadable::SizeCap),
+            Inner::Gzip(decoder) if !decoder.get_ref().get_ref().get_ref().1.failed => {
+                Ok(Unreadable::TruncatedGzip)
+            }
+            _ => Err(error),
+        }
+    }
+
+    /// Whether one more decoded byte exists. Reads a single byte, so at the cap the check
+    /// costs nothing past it.
+    fn has_more(&mut self) -> io::Result<bool> {
+        let mut probe = [0u8; 1];
+        loop {
+            match self.read_inner(&mut probe) {
+                Ok(n) => return Ok(n > 0),
+                Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
+                Err(error) => return Err(error),
+            }
+        }
+    }
+
+    fn read_inner(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match &mut self.inner {
+            Inner::Plain(reader) => reader.read(buf),
+            Inner::Gzip(reader) => reader.read(buf),
+            Inner::Unsupported(format) => Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("{format} compression is not supported"),
+            )),
         }
     }
 }
 
 impl<R: Read> Read for Decoded<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = match &mut self.inner {
-            Inner::Plain(reader) => reader.read(buf)?,
-            Inner::Gzip(reader) => reader.read(buf)?,
-        };
-        self.produced += n as u64;
-        if self.produced > self.limit {
+        let room = self.limit - self.produced;
+        if room == 0 {
+            if buf.is_empty() || !self.has_more()? {
+                return Ok(0);
+            }
+            self.capped = true;
             return Err(io::Error::new(
                 io::ErrorKind::FileTooLarge,
                 "decoded size limit exceeded",
             ));
         }
+        // Never decode past the cap: a gzip bomb stops at the cap, not one buffer later.
+        let len = buf.len().min(usize::try_from(room).unwrap_or(usize::MAX));
+        let n = self.read_inner(&mut buf[..len])?;
+        self.produced += n as u64;
         Ok(n)
     }
 }
@@ -122,45 +269,105 @@ mod tests {
         encoder.finish().unwrap()
     }
 
-    fn read_all(bytes: &[u8], limit: u64) -> Result<Vec<u8>, Error> {
-        let mut decoded = Decoded::new(bytes, limit)?;
+    /// The decoded bytes, and how reading ended: `None` at a clean end.
+    fn read_all(bytes: &[u8], limit: u64) -> (Vec<u8>, Option<Unreadable>) {
+        let mut decoded = Decoded::new(bytes, limit).unwrap();
         let mut out = Vec::new();
-        decoded.read_to_end(&mut out).map_err(|e| decoded.classify(e))?;
-        Ok(out)
+        let end = decoded
+            .read_to_end(&mut out)
+            .err()
+            .map(|error| decoded.classify(error).unwrap());
+        (out, end)
+    }
+
+    /// Fails after handing out its data, like a connection reset mid-body.
+    struct Breaks<'a>(&'a [u8]);
+
+    impl Read for Breaks<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            if self.0.is_empty() {
+                return Err(io::Error::from(io::ErrorKind::ConnectionReset));
+            }
+            let n = self.0.len().min(buf.len());
+            buf[..n].copy_from_slice(&self.0[..n]);
+            self.0 = &self.0[n..];
+            Ok(n)
+        }
     }
 
     #[test]
     fn passes_plain_text_through() {
-        assert_eq!(read_all(b"a b c\n", 100).unwrap(), b"a b c\n");
-        assert_eq!(read_all(b"", 100).unwrap(), b"");
-        assert_eq!(read_all(b"\x1f", 100).unwrap(), b"\x1f");
+        assert_eq!(read_all(b"a b c\n", 100), (b"a b c\n".to_vec(), None));
+        assert_eq!(read_all(b"", 100), (Vec::new(), None));
+        assert_eq!(read_all(b"\x1f", 100), (b"\x1f".to_vec(), None));
+        assert_eq!(
+            read_all(b"BZh91AY&SY", 100).1,
+            Some(Unreadable::UnsupportedCompression("bzip2"))
+        );
+        assert_eq!(read_all(b"BZh9 is a line\n", 100).1, None);
     }
 
     #[test]
     fn decodes_every_gzip_member() {
         let mut two_members = gzip(b"first\n");
         two_members.extend(gzip(b"second\n"));
-        assert_eq!(read_all(&two_members, 100).unwrap(), b"first\nsecond\n");
+        assert_eq!(read_all(&two_members, 100), (b"first\nsecond\n".to_vec(), None));
     }
 
     #[test]
-    fn reports_truncated_gzip_as_corrupt() {
-        let whole = gzip(&b"line\n".repeat(1000));
-        let error = read_all(&whole[..whole.len() / 2], u64::MAX).unwrap_err();
-        assert!(matches!(error, Error::CorruptGzip(_)), "{error:?}");
-        assert!(!error.is_retryable());
+    fn reports_truncated_and_corrupt_gzip_after_the_readable_part() {
+        let text = b"line\n".repeat(100_000);
+        let whole = gzip(&text);
+        let (read, end) = read_all(&whole[..whole.len() / 2], u64::MAX);
+        assert_eq!(end, Some(Unreadable::TruncatedGzip));
+        assert!(
+            !read.is_empty() && text.starts_with(&read),
+            "{} bytes",
+            read.len()
+        );
+        assert_eq!(
+            read_all(b"\x1f\x8bthis is not deflate", u64::MAX).1,
+            Some(Unreadable::TruncatedGzip)
+        );
     }
 
     #[test]
-    fn reports_garbage_after_magic_as_corrupt() {
-        let error = read_all(b"\x1f\x8bthis is not deflate", u64::MAX).unwrap_err();
-        assert!(matches!(error, Error::CorruptGzip(_)), "{error:?}");
+    fn recognises_unsupported_compression_by_magic_bytes() {
+        let cases: &[(&[u8], &str)] = &[
+            (b"\x28\xb5\x2f\xfd\x24\x05\x29\x00\x00hello", "zstd"),
+            (b"BZh91AY&SY\x00\x00\x00\x00", "bzip2"),
+            (b"BZh9\x17\x72\x45\x38\x50\x90\x00\x00\x00\x00", "bzip2"),
+            (b"\xfd7zXZ\x00\x00\x04\xe6\xd6", "xz"),
+            (b"PK\x03\x04\x14\x00\x00\x00", "zip"),
+        ];
+        for &(bytes, format) in cases {
+            assert_eq!(
+                read_all(bytes, u64::MAX),
+                (Vec::new(), Some(Unreadable::UnsupportedCompression(format))),
+                "{format}"
+            );
+        }
     }
 
     #[test]
     fn stops_at_the_decoded_size_limit() {
         let bomb = gzip(&vec![b'a'; 1 << 20]);
-        let error = read_all(&bomb, 1000).unwrap_err();
-        assert!(matches!(error, Error::TooLarge { limit: 1000 }), "{error:?}");
+        let (read, end) = read_all(&bomb, 1000);
+        assert_eq!((read.len(), end), (1000, Some(Unreadable::SizeCap)));
+        let (read, end) = read_all(&vec![b'a'; 5000], 5000);
+        assert_eq!(
+            (read.len(), end),
+            (5000, None),
+            "exactly at the cap is not over it"
+        );
+    }
+
+    #[test]
+    fn a_source_failing_inside_gzip_is_an_io_error_not_corruption() {
+        let whole = gzip(&b"line\n".repeat(100_000));
+        let mut decoded = Decoded::new(Breaks(&whole[..whole.len() / 2]), u64::MAX).unwrap();
+        let error = decoded.read_to_end(&mut Vec::new()).unwrap_err();
+        let error = decoded.classify(error).unwrap_err();
+        assert_eq!(error.kind(), io::ErrorKind::ConnectionReset);
     }
 }

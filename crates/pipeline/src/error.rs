@@ -2,27 +2,14 @@
 
 use std::io;
 
-/// Why reading an object failed. Bad *lines* are never errors (they become quarantined records);
-/// these are failures of the object as a whole.
+/// Why reading an object failed. Bad *lines* are never errors (they become quarantined records),
+/// and neither is content that cannot be read as lines (a truncated gzip tail, an unsupported
+/// compression, bytes past the size cap): that becomes one quarantine record after the readable
+/// lines (see [`crate::decode::Unreadable`]). What is left is a failure of the reader or writer
+/// itself, which a retry may fix.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    /// The bytes could not be read; a retry may help.
-    #[error("read failed: {0}")]
+    /// The underlying reader (network, disk) or the output failed.
+    #[error("I/O failed: {0}")]
     Io(#[source] io::Error),
-    /// The object is gzip but corrupt or cut short; a retry will not help.
-    #[error("corrupt or truncated gzip data: {0}")]
-    CorruptGzip(#[source] io::Error),
-    /// The object decompresses to more than the configured cap (a gzip bomb, or a cap set too low).
-    #[error("decompressed data exceeds the limit of {limit} bytes")]
-    TooLarge {
-        /// The cap that was hit.
-        limit: u64,
-    },
-}
-
-impl Error {
-    /// Whether trying the same object again could succeed.
-    pub fn is_retryable(&self) -> bool {
-        matches!(self, Error::Io(_))
-    }
 }

@@ -5,6 +5,10 @@
 //! are returned whole; a longer line is returned as its first `max_line` bytes plus its full
 //! length and record id (hashed while streaming past it), so memory stays bounded and the line
 //! is still accounted for.
+//!
+//! Blank lines (only ASCII whitespace, see [`s3_access_log::is_blank`]) are reported as
+//! [`Line::Blank`] whatever their length, so every reader skips the same lines. A trailing `\r`
+//! is not part of a line's length: a CRLF file keeps the same lines whole as its LF copy.
 
 use std::io::{self, Read};
 
@@ -20,7 +24,9 @@ const BLOCK: usize = 256 * 1024;
 /// One line of input, without its `\n` terminator.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Line<'a> {
-    /// A line no longer than the limit.
+    /// A line of nothing but ASCII whitespace (or nothing at all), of any length.
+    Blank,
+    /// A line no longer than the limit (a trailing `\r` not counted).
     Whole(&'a [u8]),
     /// A line longer than the limit.
     Truncated {
@@ -43,6 +49,10 @@ pub struct LineReader<R> {
     scanned: usize,
     max_line: usize,
     eof: bool,
+    /// Bytes read from `inner` so far.
+    read_total: u64,
+    /// Offset in the input of the line after the last one returned.
+    next_line_at: u64,
 }
 
 impl<R: Read> LineReader<R> {
@@ -51,18 +61,33 @@ impl<R: Read> LineReader<R> {
         let max_line = max_line.max(1);
         LineReader {
             inner,
-            buf: vec![0; max_line + BLOCK],
+            // One byte more than the longest line, for its `\r`.
+            buf: vec![0; max_line + 1 + BLOCK],
             start: 0,
             end: 0,
             scanned: 0,
             max_line,
             eof: false,
+            read_total: 0,
+            next_line_at: 0,
         }
     }
 
     /// The underlying reader.
     pub fn get_ref(&self) -> &R {
         &self.inner
+    }
+
+    /// Offset in the input where the next line starts: every line before it has been returned.
+    pub fn next_line_at(&self) -> u64 {
+        self.next_line_at
+    }
+
+    /// The start of the line being read when the input failed (at most `max_line` bytes; empty
+    /// if the failure fell between lines). Meaningful only after [`LineReader::next_line`]
+    /// returned an error.
+    pub fn unfinished_line(&self) -> &[u8] {
+        &self.buf[self.start..self.end.min(self.start + self.max_line)]
     }
 
     /// The next line, or `None` at the end of the input. A last line without `\n` is a line.
@@ -73,10 +98,11 @@ impl<R: Read> LineReader<R> {
                 let line_start = self.start;
                 self.start = newline + 1;
                 self.scanned = 0;
+                self.next_line_at = self.read_total - (self.end - self.start) as u64;
                 return Ok(Some(bounded(&self.buf[line_start..newline], self.max_line)));
             }
             self.scanned = self.end - self.start;
-            if self.end - self.start > self.max_line {
+            if self.end - self.start > self.max_line + 1 {
                 return self.truncated_line().map(Some);
             }
             if self.eof {
@@ -86,6 +112,7 @@ impl<R: Read> LineReader<R> {
                 let line_start = self.start;
                 self.start = self.end;
                 self.scanned = 0;
+                self.next_line_at = self.read_total;
                 return Ok(Some(bounded(&self.buf[line_start..self.end], self.max_line)));
             }
             self.fill()?;
@@ -107,6 +134,7 @@ impl<R: Read> LineReader<R> {
                 }
                 Ok(n) => {
                     self.end += n;
+                    self.read_total += n as u64;
                     return Ok(());
                 }
                 Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
@@ -130,6 +158,7 @@ impl<R: Read> LineReader<R> {
                 Err(error) if error.kind() == io::ErrorKind::Interrupted => continue,
                 Err(error) => return Err(error),
             };
+            self.read_total += n as u64;
             let read_end = keep + n;
             let newline = memchr(b'\n', &self.buf[keep..read_end]).map(|offset| keep + offset);
             hasher.update(&self.buf[keep..newline.unwrap_or(read_end)]);
@@ -138,6 +167,10 @@ impl<R: Read> LineReader<R> {
                 self.start = newline.map_or(read_end, |at| at + 1);
                 self.end = read_end;
                 self.scanned = 0;
+                self.next_line_at = self.read_total - (self.end - self.start) as u64;
+                if hasher.blank {
+                    return Ok(Line::Blank);
+                }
                 let (id, len) = hasher.finish();
                 return Ok(Line::Truncated {
                     prefix: &self.buf[..keep],
@@ -152,7 +185,10 @@ impl<R: Read> LineReader<R> {
 /// A line found whole in the buffer, cut to `max_line` like a streamed one would be, so the
 /// result does not depend on how the input happened to be read.
 fn bounded(line: &[u8], max_line: usize) -> Line<'_> {
-    if line.len() <= max_line {
+    if s3_access_log::is_blank(line) {
+        return Line::Blank;
+    }
+    if line.strip_suffix(b"\r").unwrap_or(line).len() <= max_line {
         return Line::Whole(line);
     }
     let mut hasher = LineHasher::default();
@@ -166,12 +202,24 @@ fn bounded(line: &[u8], max_line: usize) -> Line<'_> {
 }
 
 /// XXH3 over a line streamed in pieces, leaving out a trailing `\r` as [`s3_access_log::record_id`]
-/// does, without knowing in advance which piece is the last.
-#[derive(Default)]
+/// does, without knowing in advance which piece is the last. Also tells whether the line is
+/// blank, which a streamed line cannot be asked after the fact.
 struct LineHasher {
     hasher: Xxh3,
     len: u64,
     pending_cr: bool,
+    blank: bool,
+}
+
+impl Default for LineHasher {
+    fn default() -> Self {
+        LineHasher {
+            hasher: Xxh3::default(),
+            len: 0,
+            pending_cr: false,
+            blank: true,
+        }
+    }
 }
 
 impl LineHasher {
@@ -179,6 +227,7 @@ impl LineHasher {
         if piece.is_empty() {
             return;
         }
+        self.blank = self.blank && s3_access_log::is_blank(piece);
         if self.pending_cr {
             self.hasher.update(b"\r");
             self.len += 1;
@@ -218,6 +267,7 @@ mod tests {
         let mut lines = Vec::new();
         while let Some(line) = reader.next_line().unwrap() {
             lines.push(match line {
+                Line::Blank => "<blank>".to_owned(),
                 Line::Whole(bytes) => String::from_utf8_lossy(bytes).into_owned(),
                 Line::Truncated { prefix, len, id } => {
                     format!("{}...{len}:{id:016x}", String::from_utf8_lossy(prefix))
@@ -233,7 +283,7 @@ mod tests {
         for step in [1, 2, 3, 7, 1000] {
             assert_eq!(
                 collect(data, 64, step),
-                ["one", "two\r", "", "three"],
+                ["one", "two\r", "<blank>", "three"],
                 "step {step}"
             );
         }
@@ -260,5 +310,60 @@ mod tests {
         let line = "y".repeat(300_000);
         let data = format!("{line}\n{line}");
         assert_eq!(collect(data.as_bytes(), 300_000, 70_000), [line.clone(), line]);
+    }
+
+    /// Finding 13 of issue 10: a line of exactly the limit was cut when it ended in CRLF.
+    #[test]
+    fn a_trailing_cr_does_not_count_against_the_limit() {
+        let line = "z".repeat(1000);
+        for data in [
+            format!("{line}\r\n{line}\n"),
+            format!("{line}\n{line}\r"),
+            format!("{line}\r\n"),
+        ] {
+            for step in [1, 999, 1000, 1001, 4096] {
+                let lines = collect(data.as_bytes(), 1000, step);
+                assert!(
+                    lines.iter().all(|l| l.trim_end_matches('\r') == line),
+                    "step {step}: {:?}",
+                    lines.iter().map(String::len).collect::<Vec<_>>()
+                );
+            }
+        }
+        let longer = format!("{line}z\r\n");
+        assert!(
+            collect(longer.as_bytes(), 1000, 7)[0].contains("..."),
+            "one byte more is cut"
+        );
+    }
+
+    /// Finding 13 of issue 10: a blank line over the limit became a record, shorter ones not.
+    #[test]
+    fn blank_lines_are_blank_whatever_their_length() {
+        for len in [0, 1, 10, 11, 5000] {
+            let blank = " \t".repeat(len / 2);
+            let data = format!("a\n{blank}\r\nb\n{blank}");
+            for step in [1, 3, 4096] {
+                let expected: &[&str] = if blank.is_empty() {
+                    &["a", "<blank>", "b"]
+                } else {
+                    &["a", "<blank>", "b", "<blank>"]
+                };
+                assert_eq!(collect(data.as_bytes(), 10, step), expected, "{len} step {step}");
+            }
+        }
+    }
+
+    #[test]
+    fn tells_where_the_next_line_starts_and_what_was_left_unfinished() {
+        let data = b"first\nsecond line\nunfinished";
+        let mut reader = LineReader::new(Trickle(data, 4), 64);
+        assert_eq!(reader.next_line_at(), 0);
+        reader.next_line().unwrap();
+        assert_eq!(reader.next_line_at(), 6);
+        reader.next_line().unwrap();
+        assert_eq!(reader.next_line_at(), 18);
+        reader.next_line().unwrap();
+        assert_eq!(reader.next_line_at(), data.len() as u64);
     }
 }

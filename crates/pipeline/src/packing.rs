@@ -27,6 +27,17 @@ use flate2::write::GzEncoder;
 /// Largest record Firehose accepts: 1,000 KiB of data before base64 encoding.
 pub const FIREHOSE_MAX_RECORD: usize = 1_000 * 1024;
 
+/// Room left for gzip's framing in [`Packing::Gzip`]: lines that do not compress at all grow by
+/// a 18-byte header and trailer plus 5 bytes per 64 KiB stored block, far below this.
+const GZIP_FRAMING: usize = 1024;
+
+/// The largest record line (`\n` included) anything in the pipeline writes or reads: ingest
+/// quarantines a line whose record would be larger, every [`Packing`] mode carries a record of
+/// this size (gzip's framing included, it fits in [`FIREHOSE_MAX_RECORD`]), and the record
+/// readers (`s3logs audit`, the postprocessor) keep lines of this size whole. One number, so
+/// nothing the writer produces is refused or misread downstream.
+pub const MAX_RECORD: usize = FIREHOSE_MAX_RECORD - GZIP_FRAMING;
+
 /// Most records in one `PutRecordBatch` call.
 pub const MAX_BATCH_RECORDS: usize = 500;
 
@@ -110,17 +121,13 @@ pub enum PackError {
     Unterminated,
 }
 
-/// Room left for gzip's framing in [`Packing::Gzip`]: lines that do not compress at all grow by
-/// a 18-byte header and trailer plus 5 bytes per 64 KiB stored block, far below this.
-const GZIP_FRAMING: usize = 1024;
-
 /// Bytes billed for one record of `len` bytes, in 5 KB units: a record is rounded up to the next
 /// unit, and even an empty record costs one.
 pub fn billed_units(len: usize) -> u64 {
     len.div_ceil(BILLING_UNIT).max(1) as u64
 }
 
-/// Packs whole lines into records of at most a fixed size.
+/// Packs whole lines into records of at most a fixed size of lines.
 ///
 /// Lines go in whole and in order; a record is handed out when the next line would not fit, so
 /// concatenating the records gives back exactly the lines that went in.
@@ -132,25 +139,20 @@ pub struct Packer {
 }
 
 impl Packer {
-    /// A packer making records of at most `max_record` bytes (at most [`FIREHOSE_MAX_RECORD`]).
-    /// In [`Packing::Gzip`] mode the limit holds for the compressed record, so the lines of one
-    /// record add up to at most `max_record` less room for gzip's framing.
+    /// A packer putting at most `max_record` bytes of lines (at most [`MAX_RECORD`]) in one
+    /// record, in every mode: pass it the same size ingest limits records to, and every record
+    /// ingest writes is accepted. In [`Packing::Gzip`] mode the compressed record is at most
+    /// that plus gzip's framing, which [`MAX_RECORD`] leaves room for.
     pub fn new(mode: Packing, max_record: usize) -> Result<Self, PackError> {
-        check_limit("record size", max_record, FIREHOSE_MAX_RECORD)?;
-        let max_lines = match mode {
-            Packing::Gzip => max_record.saturating_sub(GZIP_FRAMING),
-            Packing::Packed | Packing::Line => max_record,
-        };
-        check_limit("record size less gzip framing", max_lines, FIREHOSE_MAX_RECORD)?;
+        check_limit("record size", max_record, MAX_RECORD)?;
         Ok(Packer {
             mode,
-            max_record: max_lines,
+            max_record,
             current: Vec::new(),
         })
     }
 
-    /// The most line bytes one record carries (the record size, less gzip's framing in
-    /// [`Packing::Gzip`] mode): no line may be longer.
+    /// The most line bytes one record carries: no line may be longer.
     pub fn max_record(&self) -> usize {
         self.max_record
     }
@@ -368,8 +370,37 @@ mod tests {
         assert_eq!(packer.push(b"no newline"), Err(PackError::Unterminated));
         assert_eq!(packer.pending(), 0);
         assert!(Packer::new(Packing::Packed, 0).is_err());
-        assert!(Packer::new(Packing::Packed, FIREHOSE_MAX_RECORD + 1).is_err());
-        assert!(Packer::new(Packing::Packed, FIREHOSE_MAX_RECORD).is_ok());
+        assert!(Packer::new(Packing::Packed, MAX_RECORD + 1).is_err());
+        assert!(Packer::new(Packing::Packed, MAX_RECORD).is_ok());
+    }
+
+    /// Finding 1b of issue 10: in gzip mode the packer took 1,024 bytes less than it was given,
+    /// so a record ingest wrote could be refused. Now every mode takes the same size, and an
+    /// incompressible record of that size still fits Firehose once gzipped.
+    #[test]
+    fn every_mode_carries_a_record_of_the_size_it_is_given() {
+        let mut state = 0x9e37_79b9_7f4a_7c15u64;
+        let mut noise: Vec<u8> = (0..MAX_RECORD - 1)
+            .map(|_| {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                b' ' + (state % 94) as u8
+            })
+            .collect();
+        noise.push(b'\n');
+        for mode in [Packing::Packed, Packing::Line, Packing::Gzip] {
+            let mut packer = Packer::new(mode, MAX_RECORD).unwrap();
+            assert_eq!(packer.max_record(), MAX_RECORD, "{mode}");
+            let mut records: Vec<Vec<u8>> = packer.push(&noise).unwrap().into_iter().collect();
+            records.extend(packer.finish());
+            assert_eq!(records.len(), 1, "{mode}");
+            assert!(
+                records[0].len() <= FIREHOSE_MAX_RECORD,
+                "{mode}: {}",
+                records[0].len()
+            );
+        }
     }
 
     #[test]
@@ -515,7 +546,7 @@ mod tests {
             .collect();
         let records = pack_records(Packing::Gzip, 16 * 1024, &lines);
         assert!(
-            records.iter().all(|r| r.len() <= 16 * 1024),
+            records.iter().all(|r| r.len() <= 16 * 1024 + GZIP_FRAMING),
             "{:?}",
             records.iter().map(Vec::len).max()
         );
@@ -526,7 +557,7 @@ mod tests {
     fn gzip_packing_bills_a_fraction_of_plain_packing() {
         let lines = json_lines(5000);
         let units = |mode| -> u64 {
-            pack_records(mode, FIREHOSE_MAX_RECORD, &lines)
+            pack_records(mode, MAX_RECORD, &lines)
                 .iter()
                 .map(|r| billed_units(r.len()))
                 .sum()

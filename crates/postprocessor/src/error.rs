@@ -45,8 +45,9 @@ impl Error {
         match self {
             Error::InvalidVariable { .. } => Failure::Rejected,
             Error::Source(error) => error.failure(),
-            Error::Read { source, .. } if source.is_retryable() => Failure::Transient,
-            Error::Read { .. } => Failure::Unreadable,
+            // Damaged content is a report, not an error: what the engine still returns is an
+            // I/O failure (of the download or of the findings' output).
+            Error::Read { .. } => Failure::Transient,
             Error::Internal(_) => Failure::Internal,
         }
     }
@@ -104,7 +105,6 @@ mod tests {
                 read(pipeline::Error::Io(io::Error::other("reset"))),
                 Failure::Transient,
             ),
-            (read(pipeline::Error::TooLarge { limit: 1 }), Failure::Unreadable),
             (Error::Internal("panicked".into()), Failure::Internal),
         ];
         for (error, failure) in cases {

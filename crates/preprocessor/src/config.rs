@@ -7,18 +7,14 @@
 use std::time::Duration;
 
 use lambda_adapter::ReadSettings;
-use pipeline::ingest::DEFAULT_MAX_RECORD;
-use pipeline::packing::{FIREHOSE_MAX_RECORD, Packing};
+use pipeline::ingest::DEFAULT_MAX_OBJECT_BYTES;
+use pipeline::packing::{MAX_RECORD, Packing};
 
 use crate::Error;
 
 /// Smallest `MAX_RECORD_BYTES` accepted: room for any record the ingest limits can produce
 /// (a quarantined over-long line is cut to fit with 4 KiB of overhead).
 pub const MIN_RECORD_BYTES: usize = 16 * 1024;
-
-/// Default `MAX_OBJECT_BYTES`: 1 GiB of decoded bytes, far above any real log object (S3 writes
-/// access logs in objects of kilobytes to a few hundred megabytes).
-pub const DEFAULT_MAX_OBJECT_BYTES: u64 = 1 << 30;
 
 /// Everything the preprocessor needs to know about its deployment.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -98,7 +94,7 @@ impl Config {
             output_bucket: None,
             output_prefix: String::new(),
             packing: Packing::Packed,
-            max_record_bytes: DEFAULT_MAX_RECORD,
+            max_record_bytes: MAX_RECORD,
             max_object_bytes: DEFAULT_MAX_OBJECT_BYTES,
             state_bucket: None,
             tuning: Tuning::default(),
@@ -133,11 +129,11 @@ impl Config {
             config.max_record_bytes = value
                 .parse()
                 .ok()
-                .filter(|size| (MIN_RECORD_BYTES..=FIREHOSE_MAX_RECORD).contains(size))
+                .filter(|size| (MIN_RECORD_BYTES..=MAX_RECORD).contains(size))
                 .ok_or(Error::InvalidVariable {
                     name: "MAX_RECORD_BYTES",
                     value,
-                    expected: "a byte count from 16384 to 1024000 (Firehose's record limit)",
+                    expected: "a byte count from 16384 to 1022976 (Firehose's record limit less gzip framing)",
                 })?;
         }
         if let Some(value) = var("MAX_OBJECT_BYTES") {
@@ -192,8 +188,8 @@ mod tests {
         let config = config(&[("DELIVERY_STREAM_NAME", "s3-access-logs")]).unwrap();
         assert_eq!(config, Config::new("s3-access-logs"));
         assert_eq!(config.packing, Packing::Packed);
-        assert_eq!(config.max_record_bytes, DEFAULT_MAX_RECORD);
-        assert!(config.max_record_bytes < FIREHOSE_MAX_RECORD);
+        assert_eq!(config.max_record_bytes, MAX_RECORD);
+        assert!(config.max_record_bytes < pipeline::packing::FIREHOSE_MAX_RECORD);
     }
 
     #[test]

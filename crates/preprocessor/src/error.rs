@@ -2,7 +2,8 @@
 //!
 //! What becomes of an object that failed is not decided here: [`Error::failure`] names the class
 //! and [`lambda_adapter::Failure::disposition`] decides, the same for every event kind and for
-//! the postprocessor. A bad line is never an error (it becomes a quarantined record).
+//! the postprocessor. A bad line is never an error (it becomes a quarantined record), and neither
+//! is content that cannot be read as lines (one quarantine record after the readable lines).
 
 use lambda_adapter::{Disposition, Failure};
 use lambda_runtime::Diagnostic;
@@ -68,10 +69,9 @@ impl Error {
             Error::MissingVariable(_) | Error::InvalidVariable { .. } => Failure::Rejected,
             Error::UnknownEvent(_) => Failure::Malformed,
             Error::Source(error) => error.failure(),
-            // Only an I/O failure under the engine is worth another read; anything else it
-            // reports is content that cannot be read as log lines, after every readable line.
-            Error::Read(error) if error.is_retryable() => Failure::Transient,
-            Error::Read(_) => Failure::Unreadable,
+            // Content the engine cannot read as lines is a quarantine record, not an error: what
+            // it still reports is an I/O failure under it, which another read may not meet.
+            Error::Read(_) => Failure::Transient,
             Error::Firehose { failure, .. } => *failure,
             Error::RetriesExhausted { .. } => Failure::Transient,
             Error::OutOfTime => Failure::OutOfTime,
@@ -82,16 +82,6 @@ impl Error {
     /// What becomes of the object: [`Failure::disposition`] of its class.
     pub fn disposition(&self) -> Disposition {
         self.failure().disposition()
-    }
-
-    /// The quarantine reason (`truncated-gzip`, `size-cap`) of content the engine could not read
-    /// as log lines; `None` for every other error.
-    pub fn quarantine_reason(&self) -> Option<&'static str> {
-        match self {
-            Error::Read(pipeline::Error::CorruptGzip(_)) => Some("truncated-gzip"),
-            Error::Read(pipeline::Error::TooLarge { .. }) => Some("size-cap"),
-            _ => None,
-        }
     }
 
     /// A short stable name for the kind of error, for `errorType` and logs.
@@ -144,10 +134,6 @@ mod tests {
             (
                 Error::Read(pipeline::Error::Io(io::Error::other("reset"))),
                 Failure::Transient,
-            ),
-            (
-                Error::Read(pipeline::Error::TooLarge { limit: 1 }),
-                Failure::Unreadable,
             ),
             (
                 Error::Firehose {

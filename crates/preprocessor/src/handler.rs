@@ -312,15 +312,13 @@ impl<S: ObjectSource, K: RecordSink, M: DeliveryMarks> Handler<S, K, M> {
         totals.delivery.add(&delivery);
         let d = &delivery;
         let duration_ms = started.elapsed().as_millis() as u64;
-        // Content quarantined after every readable line is acknowledged like a clean object.
-        let quarantined = match result {
+        match result {
             Ok(Outcome::Empty) => {
                 totals.skipped += 1;
                 tracing::info!(bucket, key, outcome = "skipped", reason = EMPTY, "object skipped");
                 return Ok(Done::Skipped(EMPTY));
             }
-            Ok(Outcome::Delivered) => None,
-            Err(error) if error.disposition() == Disposition::Acknowledge => error.quarantine_reason(),
+            Ok(Outcome::Delivered) => {}
             Err(error) => {
                 let disposition = error.disposition();
                 if disposition == Disposition::Retry {
@@ -337,13 +335,12 @@ impl<S: ObjectSource, K: RecordSink, M: DeliveryMarks> Handler<S, K, M> {
                 );
                 return Err(error);
             }
-        };
-        totals.objects += 1;
-        if let Some(reason) = quarantined {
-            *totals.quarantined.entry(reason).or_default() += 1;
         }
+        totals.objects += 1;
+        // Content that could not be read as lines is in its quarantine record; say where.
+        let unreadable = d.ingest.unreadable.map(|content| content.to_string());
         tracing::info!(
-            bucket, key, outcome = "delivered", quarantined,
+            bucket, key, outcome = "delivered", unreadable,
             lines = d.ingest.lines, records = d.ingest.records, parse_errors = d.ingest.parse_errors,
             truncated = d.ingest.truncated, bytes_in = d.ingest.bytes_in, object_bytes = d.object_bytes,
             resumes = d.resumes, firehose_records = d.firehose_records, firehose_batches = d.firehose_batches,

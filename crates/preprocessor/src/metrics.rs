@@ -2,7 +2,6 @@
 //! dimension `Function=preprocessor`, plus one `QuarantinedContent` line per reason seen
 //! (dimensions `Function`, `Reason`). The template's alarms use these names.
 
-use std::collections::BTreeMap;
 use std::time::Duration;
 
 use lambda_adapter::emf::{MetricLine, Unit};
@@ -24,9 +23,6 @@ pub struct Totals {
     pub skipped: u64,
     /// Objects (or unreadable messages and tasks) kept for retry.
     pub failed: u64,
-    /// Objects whose content ended in unreadable bytes, by reason (`truncated-gzip`,
-    /// `unsupported-compression`, `size-cap`).
-    pub quarantined: BTreeMap<&'static str, u64>,
     /// Wall time of the invocation.
     pub duration: Duration,
 }
@@ -51,11 +47,13 @@ impl Totals {
         let line = count(line, "ObjectsSkipped", self.skipped);
         let line = count(line, "ObjectsFailed", self.failed);
         let mut lines = vec![line];
-        for (reason, objects) in &self.quarantined {
+        // Objects that ended in unreadable content, by reason (`truncated-gzip`,
+        // `unsupported-compression`, `size-cap`), as the engine counted them.
+        for (reason, objects) in delivery.ingest.unreadable_objects.seen() {
             let line = MetricLine::new()
                 .dimension("Function", FUNCTION)
                 .dimension("Reason", reason);
-            lines.push(count(line, "QuarantinedContent", *objects));
+            lines.push(count(line, "QuarantinedContent", objects));
         }
         lines
     }
@@ -112,23 +110,50 @@ mod tests {
         assert_eq!(line["DurationMs"], 1500.0);
     }
 
+    /// The counts the engine makes of an object: `cut` gzip bytes or a `cap` on decoded bytes.
+    fn stats_of(object: &[u8], cap: u64) -> pipeline::ingest::Stats {
+        let limits = pipeline::ingest::Limits {
+            max_decoded: cap,
+            ..pipeline::ingest::Limits::default()
+        };
+        let mut reader = pipeline::ingest::RecordReader::new(object, "s3://b/k", limits).unwrap();
+        let mut out = Vec::new();
+        while reader.next_record(&mut out).unwrap() {}
+        reader.stats()
+    }
+
     #[test]
     fn one_quarantine_line_per_reason() {
+        use std::io::Write;
+        let text = "a log line\n".repeat(10_000);
+        let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        encoder.write_all(text.as_bytes()).unwrap();
+        let gzip = encoder.finish().unwrap();
         let mut totals = Totals::default();
-        totals.quarantined.insert("truncated-gzip", 2);
-        totals.quarantined.insert("size-cap", 1);
+        for _ in 0..2 {
+            totals.delivery.ingest += stats_of(&gzip[..gzip.len() / 2], u64::MAX);
+        }
+        totals.delivery.ingest += stats_of(text.as_bytes(), 1_000);
         let lines: Vec<Value> = totals.metric_lines().iter().map(parse).collect();
         assert_eq!(lines.len(), 3);
-        for (line, (reason, count)) in lines[1..]
+        let mut seen: Vec<(String, f64)> = lines[1..]
             .iter()
-            .zip([("size-cap", 1.0), ("truncated-gzip", 2.0)])
-        {
-            assert_eq!(
-                line["_aws"]["CloudWatchMetrics"][0]["Dimensions"],
-                serde_json::json!([["Function", "Reason"]])
-            );
-            assert_eq!(line["Reason"], reason);
-            assert_eq!(line["QuarantinedContent"], count);
-        }
+            .map(|line| {
+                assert_eq!(
+                    line["_aws"]["CloudWatchMetrics"][0]["Dimensions"],
+                    serde_json::json!([["Function", "Reason"]])
+                );
+                assert_eq!(line["Function"], "preprocessor");
+                (
+                    line["Reason"].as_str().unwrap().to_owned(),
+                    line["QuarantinedContent"].as_f64().unwrap(),
+                )
+            })
+            .collect();
+        seen.sort_by(|a, b| a.0.cmp(&b.0));
+        assert_eq!(
+            seen,
+            [("size-cap".to_owned(), 1.0), ("truncated-gzip".to_owned(), 2.0)]
+        );
     }
 }

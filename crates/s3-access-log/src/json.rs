@@ -22,6 +22,12 @@ pub fn record_id(line: &[u8]) -> u64 {
     xxh3_64(strip_cr(line))
 }
 
+/// Whether a line is blank: nothing but ASCII whitespace (space, tab, `\r`, `\n`, form feed),
+/// or empty. Blank lines carry no request, so they make no record, whatever their length.
+pub fn is_blank(line: &[u8]) -> bool {
+    line.iter().all(u8::is_ascii_whitespace)
+}
+
 /// What happened to one line.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Outcome {
@@ -52,7 +58,7 @@ impl RecordEncoder {
     /// Appends the record of `line` (without its terminator) and a `\n` to `out`.
     pub fn encode(&self, line: &[u8], out: &mut Vec<u8>) -> Outcome {
         let line = strip_cr(line);
-        if line.iter().all(|b| b.is_ascii_whitespace()) {
+        if is_blank(line) {
             return Outcome::Skipped;
         }
         let (record, error) = parse_partial(line);

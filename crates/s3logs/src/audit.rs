@@ -18,7 +18,7 @@ use pipeline::audit::{
     sniff_format,
 };
 
-use crate::inputs::{self, Input};
+use crate::inputs::{self, Expansion, Input, Outputs};
 
 /// Bytes read ahead of a file to tell raw logs from records (decoded from gzip if need be).
 const SNIFF_BYTES: usize = 64 * 1024;
@@ -85,20 +85,17 @@ pub struct AuditArgs {
 /// Runs `s3logs audit`; the exit code is non-zero if any input could not be read to the end.
 pub fn run(args: AuditArgs) -> anyhow::Result<ExitCode> {
     let mut auditor = args.rules.auditor()?;
-    let (inputs, bad_paths) = inputs::expand(&args.paths);
-    let mut problems: Vec<Problem> = bad_paths
-        .iter()
-        .map(|bad| Problem::fatal(bad.to_string()))
-        .collect();
+    let expansion = inputs::expand(&args.paths, &Outputs::new().stdout())?;
+    let mut problems = expansion_problems(&expansion);
     let mut out = BufWriter::with_capacity(1 << 20, io::stdout().lock());
     let mut formats = FormatCounts::default();
-    for input in &inputs {
+    for input in &expansion.inputs {
         match audit_input(&mut auditor, input, &mut out) {
             Ok((format, report)) => {
                 formats.add(format);
                 problems.extend(describe_problems(&input.name(), &report));
             }
-            Err(error) if is_broken_pipe(&error) => return Ok(ExitCode::SUCCESS),
+            Err(error) if is_broken_pipe(&error) => return Ok(report(&problems)),
             Err(error) => problems.push(Problem::fatal(format!("{}: {error:#}", input.name()))),
         }
     }
@@ -119,6 +116,16 @@ impl Problem {
     }
 }
 
+/// The expansion's bad paths (fatal) and skipped paths (warnings) as problems.
+pub(crate) fn expansion_problems(expansion: &Expansion) -> Vec<Problem> {
+    let bad = expansion.bad.iter().map(|bad| Problem::fatal(bad.to_string()));
+    let skipped = expansion.skipped.iter().map(|skipped| Problem {
+        message: skipped.to_string(),
+        fatal: false,
+    });
+    bad.chain(skipped).collect()
+}
+
 /// Writes the tail of the output (summary lines or the table) and reports the problems.
 pub(crate) fn finish(
     auditor: &mut Auditor,
@@ -135,18 +142,24 @@ pub(crate) fn finish(
             .map_err(anyhow::Error::from),
     };
     match written {
-        Err(error) if is_broken_pipe(&error) => return Ok(ExitCode::SUCCESS),
+        Err(error) if is_broken_pipe(&error) => {}
         Err(error) => return Err(error.context("writing output")),
         Ok(()) => {}
     }
+    Ok(report(problems))
+}
+
+/// Prints the problems; the exit code is non-zero if any is fatal, whether or not the reader
+/// of standard output stayed to the end.
+pub(crate) fn report(problems: &[Problem]) -> ExitCode {
     for problem in problems {
         let level = if problem.fatal { "error" } else { "warning" };
         eprintln!("s3logs: {level}: {}", problem.message);
     }
-    Ok(match problems.iter().any(|problem| problem.fatal) {
+    match problems.iter().any(|problem| problem.fatal) {
         true => ExitCode::FAILURE,
         false => ExitCode::SUCCESS,
-    })
+    }
 }
 
 /// Sniffs and audits one input. Hits go to `out`.

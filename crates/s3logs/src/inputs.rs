@@ -1,19 +1,33 @@
 //! The inputs of a command: files, directories (walked recursively, in name order) and `-`.
 //!
-//! Every subcommand takes the same kind of path list, so they all expand it here. A path that
-//! cannot be read is reported by name and the other paths are still processed, because a user
-//! pointing the tool at a directory of a thousand logs wants the 999 good ones.
+//! Every subcommand takes the same kind of path list, so they all expand it here, and the
+//! rules that keep a run finite and harmless live in this one walk:
+//! - a path that cannot be read is reported by name and the other paths are still processed,
+//!   because a user pointing the tool at a directory of a thousand logs wants the 999 good ones;
+//! - the command's own output is never read: met in a walk it is skipped with a message, named
+//!   on the command line the run is refused before anything is written, so `parse DIR -o
+//!   DIR/out.ndjson` cannot read its own growing output and `parse a.log -o a.log` cannot
+//!   truncate its input;
+//! - FIFOs, sockets and devices met in a walk are skipped with a message (opening a FIFO
+//!   nobody writes to blocks forever); named on the command line they are read;
+//! - symlinked directories are followed, and each directory and file is visited once by
+//!   identity (device and inode), so a symlink cycle ends and no file is read twice.
 
-use std::fs::{self, File};
+use std::collections::HashSet;
+use std::fs::{self, File, Metadata};
 use std::io::{self, Read};
+use std::os::fd::AsFd;
+use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
+
+use anyhow::bail;
 
 /// One thing to read.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Input {
     /// Standard input, named `-`.
     Stdin,
-    /// A regular file.
+    /// A regular file, or a FIFO or device named on the command line.
     File(PathBuf),
 }
 
@@ -58,75 +72,309 @@ impl std::fmt::Display for BadPath {
     }
 }
 
-/// Expands `paths` into inputs; no paths means standard input.
-pub fn expand(paths: &[PathBuf]) -> (Vec<Input>, Vec<BadPath>) {
-    let mut inputs = Vec::new();
-    let mut bad = Vec::new();
+/// A file or directory of a walk that was deliberately not read, with the reason; reported
+/// as a warning, not a failure.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Skipped {
+    /// The path as found.
+    pub path: PathBuf,
+    /// Why it was not read.
+    pub reason: String,
+}
+
+impl std::fmt::Display for Skipped {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "skipped {}: {}", self.path.display(), self.reason)
+    }
+}
+
+/// What a path list expands to.
+#[derive(Debug, Default)]
+pub struct Expansion {
+    /// Everything to read, in order.
+    pub inputs: Vec<Input>,
+    /// Paths that could not be used; they make the exit code non-zero.
+    pub bad: Vec<BadPath>,
+    /// Paths left out on purpose; they are warnings.
+    pub skipped: Vec<Skipped>,
+}
+
+/// A file or directory, by device and inode, so links and different spellings of one path
+/// compare equal.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+struct Identity {
+    device: u64,
+    inode: u64,
+}
+
+impl Identity {
+    fn of(metadata: &Metadata) -> Self {
+        Identity {
+            device: metadata.dev(),
+            inode: metadata.ino(),
+        }
+    }
+}
+
+/// Where a command writes, so that the walk never reads it back.
+#[derive(Debug, Default)]
+pub struct Outputs {
+    /// Output files that exist now, with the path the user gave.
+    files: Vec<(Identity, PathBuf)>,
+    /// Output directories that exist now.
+    dirs: Vec<(Identity, PathBuf)>,
+}
+
+impl Outputs {
+    /// No outputs yet.
+    pub fn new() -> Self {
+        Outputs::default()
+    }
+
+    /// The command writes `path`, which may not exist yet (then it cannot be read either).
+    pub fn file(mut self, path: &Path) -> Self {
+        if let Ok(metadata) = fs::metadata(path) {
+            self.files.push((Identity::of(&metadata), path.to_owned()));
+        }
+        self
+    }
+
+    /// The command writes standard output; when it is redirected to a file (`> out.ndjson`)
+    /// that file is an output like any other.
+    pub fn stdout(mut self) -> Self {
+        if let Some(metadata) = fd_metadata(io::stdout().as_fd()).filter(Metadata::is_file) {
+            self.files
+                .push((Identity::of(&metadata), PathBuf::from("standard output")));
+        }
+        self
+    }
+
+    /// The command writes everything under directory `path`, which may not exist yet.
+    pub fn dir(mut self, path: &Path) -> Self {
+        if let Ok(metadata) = fs::metadata(path) {
+            self.dirs.push((Identity::of(&metadata), path.to_owned()));
+        }
+        self
+    }
+
+    /// The output that `metadata` is, if any.
+    fn find(&self, metadata: &Metadata) -> Option<&Path> {
+        let identity = Identity::of(metadata);
+        let list = if metadata.is_dir() {
+            &self.dirs
+        } else {
+            &self.files
+        };
+        list.iter()
+            .find(|(output, _)| *output == identity)
+            .map(|(_, path)| path.as_path())
+    }
+
+    /// The output directory that `path` is in, if any.
+    fn enclosing_dir(&self, path: &Path) -> Option<&Path> {
+        let canonical = fs::canonicalize(path).ok()?;
+        canonical
+            .ancestors()
+            .filter_map(|ancestor| fs::metadata(ancestor).ok())
+            .filter(Metadata::is_dir)
+            .find_map(|metadata| self.find(&metadata))
+    }
+}
+
+/// Metadata of an open file descriptor (standard input or output), without a path.
+fn fd_metadata(fd: std::os::fd::BorrowedFd<'_>) -> Option<Metadata> {
+    File::from(fd.try_clone_to_owned().ok()?).metadata().ok()
+}
+
+/// Expands `paths` into inputs; no paths means standard input. Refused (an error, before
+/// anything is read or written) when a path named on the command line is one of `outputs`
+/// or lies inside one of them.
+pub fn expand(paths: &[PathBuf], outputs: &Outputs) -> anyhow::Result<Expansion> {
+    let mut walk = Walk {
+        outputs,
+        seen: HashSet::new(),
+        found: Expansion::default(),
+    };
     if paths.is_empty() {
-        inputs.push(Input::Stdin);
+        walk.stdin()?;
     }
     for path in paths {
         if path.as_os_str() == "-" {
-            inputs.push(Input::Stdin);
+            walk.stdin()?;
         } else {
-            walk(path, &mut inputs, &mut bad);
+            walk.named(path)?;
         }
     }
-    (inputs, bad)
+    Ok(walk.found)
 }
 
-fn walk(path: &Path, inputs: &mut Vec<Input>, bad: &mut Vec<BadPath>) {
-    let metadata = match fs::metadata(path) {
-        Ok(metadata) => metadata,
-        Err(error) => {
-            return bad.push(BadPath {
-                path: path.to_owned(),
-                error,
-            });
+/// The state of one expansion.
+struct Walk<'a> {
+    outputs: &'a Outputs,
+    /// Directories and files already visited, so cycles end and nothing is read twice.
+    seen: HashSet<Identity>,
+    found: Expansion,
+}
+
+impl Walk<'_> {
+    fn stdin(&mut self) -> anyhow::Result<()> {
+        let metadata = fd_metadata(io::stdin().as_fd()).filter(Metadata::is_file);
+        if let Some(output) = metadata.as_ref().and_then(|m| self.outputs.find(m)) {
+            bail!(
+                "standard input is the output {}; refusing to overwrite an input",
+                output.display()
+            );
         }
-    };
-    if !metadata.is_dir() {
-        return inputs.push(Input::File(path.to_owned()));
+        self.found.inputs.push(Input::Stdin);
+        Ok(())
     }
-    let entries = fs::read_dir(path).and_then(|entries| {
-        entries
-            .map(|e| e.map(|e| e.path()))
-            .collect::<io::Result<Vec<_>>>()
-    });
-    match entries {
-        Ok(mut entries) => {
-            entries.sort();
-            for entry in entries {
-                // Directory symlinks are not followed, so a link cycle cannot loop forever.
-                let is_linked_dir =
-                    fs::symlink_metadata(&entry).is_ok_and(|m| m.file_type().is_symlink()) && entry.is_dir();
-                if !is_linked_dir {
-                    walk(&entry, inputs, bad);
+
+    /// A path named on the command line: read whatever it is, unless it is an output.
+    fn named(&mut self, path: &Path) -> anyhow::Result<()> {
+        let Some(metadata) = self.metadata(path) else {
+            return Ok(());
+        };
+        if let Some(output) = self.outputs.find(&metadata) {
+            bail!(
+                "{} is this command's output {}; refusing to read what it writes",
+                path.display(),
+                output.display()
+            );
+        }
+        if let Some(output) = self.outputs.enclosing_dir(path) {
+            bail!(
+                "{} is inside the output directory {}; refusing to read what this command replaces",
+                path.display(),
+                output.display()
+            );
+        }
+        match metadata.is_dir() {
+            true => self.dir(path, &metadata),
+            false => self.file(path, &metadata),
+        }
+        Ok(())
+    }
+
+    /// A path met in a directory: regular files and directories only, never an output.
+    fn found(&mut self, path: &Path) {
+        let Some(metadata) = self.metadata(path) else {
+            return;
+        };
+        let reason = if let Some(output) = self.outputs.find(&metadata) {
+            format!("it is this command's output {}", output.display())
+        } else if metadata.is_dir() {
+            return self.dir(path, &metadata);
+        } else if metadata.is_file() {
+            return self.file(path, &metadata);
+        } else {
+            format!(
+                "a {} is read only when named on the command line",
+                special_kind(&metadata)
+            )
+        };
+        self.found.skipped.push(Skipped {
+            path: path.to_owned(),
+            reason,
+        });
+    }
+
+    fn file(&mut self, path: &Path, metadata: &Metadata) {
+        if self.seen.insert(Identity::of(metadata)) {
+            self.found.inputs.push(Input::File(path.to_owned()));
+        }
+    }
+
+    fn dir(&mut self, path: &Path, metadata: &Metadata) {
+        if !self.seen.insert(Identity::of(metadata)) {
+            return;
+        }
+        let entries = fs::read_dir(path).and_then(|entries| {
+            entries
+                .map(|e| e.map(|e| e.path()))
+                .collect::<io::Result<Vec<_>>>()
+        });
+        match entries {
+            Ok(mut entries) => {
+                entries.sort();
+                for entry in entries {
+                    self.found(&entry);
                 }
             }
+            Err(error) => self.bad(path, error),
         }
-        Err(error) => bad.push(BadPath {
+    }
+
+    /// Metadata following symlinks; a failure is reported as a bad path.
+    fn metadata(&mut self, path: &Path) -> Option<Metadata> {
+        fs::metadata(path).map_err(|error| self.bad(path, error)).ok()
+    }
+
+    fn bad(&mut self, path: &Path, error: io::Error) {
+        self.found.bad.push(BadPath {
             path: path.to_owned(),
             error,
-        }),
+        });
+    }
+}
+
+/// What a file that is neither regular nor a directory is, for messages.
+fn special_kind(metadata: &Metadata) -> &'static str {
+    let file_type = metadata.file_type();
+    if file_type.is_fifo() {
+        "FIFO"
+    } else if file_type.is_socket() {
+        "socket"
+    } else if file_type.is_char_device() || file_type.is_block_device() {
+        "device"
+    } else {
+        "special file"
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::os::unix::fs::symlink;
+
+    struct Scratch(PathBuf);
+
+    impl Scratch {
+        fn new(name: &str) -> Scratch {
+            let dir = std::env::temp_dir().join(format!("s3logs-inputs-{name}-{}", std::process::id()));
+            let _ = fs::remove_dir_all(&dir);
+            fs::create_dir_all(&dir).unwrap();
+            Scratch(dir)
+        }
+
+        fn file(&self, name: &str) -> PathBuf {
+            let path = self.0.join(name);
+            fs::create_dir_all(path.parent().unwrap()).unwrap();
+            fs::write(&path, "").unwrap();
+            path
+        }
+    }
+
+    impl Drop for Scratch {
+        fn drop(&mut self) {
+            let _ = fs::remove_dir_all(&self.0);
+        }
+    }
 
     #[test]
     fn walks_directories_in_name_order_and_reports_missing_paths() {
-        let dir = std::env::temp_dir().join(format!("s3logs-inputs-{}", std::process::id()));
-        fs::create_dir_all(dir.join("sub")).unwrap();
-        fs::write(dir.join("b.log"), "").unwrap();
-        fs::write(dir.join("a.log"), "").unwrap();
-        fs::write(dir.join("sub/c.log"), "").unwrap();
+        let scratch = Scratch::new("order");
+        let dir = &scratch.0;
+        scratch.file("b.log");
+        scratch.file("a.log");
+        scratch.file("sub/c.log");
         let missing = dir.join("missing.log");
-        let (inputs, bad) = expand(&[dir.clone(), missing.clone(), PathBuf::from("-")]);
+        let found = expand(
+            &[dir.clone(), missing.clone(), PathBuf::from("-")],
+            &Outputs::new(),
+        )
+        .unwrap();
         assert_eq!(
-            inputs,
+            found.inputs,
             [
                 Input::File(dir.join("a.log")),
                 Input::File(dir.join("b.log")),
@@ -134,8 +382,59 @@ mod tests {
                 Input::Stdin
             ]
         );
-        assert_eq!(bad.len(), 1);
-        assert_eq!(bad[0].path, missing);
-        fs::remove_dir_all(dir).unwrap();
+        assert_eq!(found.bad.len(), 1);
+        assert_eq!(found.bad[0].path, missing);
+        assert!(found.skipped.is_empty());
+    }
+
+    #[test]
+    fn follows_symlinked_directories_once_and_ends_cycles() {
+        let scratch = Scratch::new("links");
+        let dir = &scratch.0;
+        scratch.file("logs/a.log");
+        scratch.file("elsewhere/b.log");
+        symlink(dir.join("elsewhere"), dir.join("logs/linked")).unwrap();
+        symlink(dir.join("logs"), dir.join("elsewhere/back")).unwrap();
+        symlink(dir.join("logs/a.log"), dir.join("logs/z-same-file.log")).unwrap();
+        let found = expand(&[dir.join("logs"), dir.join("logs/a.log")], &Outputs::new()).unwrap();
+        assert_eq!(
+            found.inputs,
+            [
+                Input::File(dir.join("logs/a.log")),
+                Input::File(dir.join("logs/linked/b.log")),
+            ]
+        );
+        assert!(found.bad.is_empty() && found.skipped.is_empty());
+    }
+
+    #[test]
+    fn skips_outputs_met_in_a_walk_and_refuses_named_ones() {
+        let scratch = Scratch::new("outputs");
+        let dir = &scratch.0;
+        let log = scratch.file("logs/a.log");
+        let out = scratch.file("logs/out.ndjson");
+        let records = scratch.file("logs/run/records/x.gz");
+        let outputs = Outputs::new()
+            .file(&out)
+            .dir(&dir.join("logs/run/records"))
+            .dir(&dir.join("not-yet"));
+
+        let found = expand(&[dir.join("logs")], &outputs).unwrap();
+        assert_eq!(found.inputs, [Input::File(log)]);
+        let skipped: Vec<&Path> = found.skipped.iter().map(|s| s.path.as_path()).collect();
+        assert_eq!(skipped, [out.as_path(), dir.join("logs/run/records").as_path()]);
+
+        for named in [
+            out,
+            records,
+            dir.join("logs/run/records"),
+            dir.join("logs/./out.ndjson"),
+        ] {
+            assert!(
+                expand(std::slice::from_ref(&named), &outputs).is_err(),
+                "{}",
+                named.display()
+            );
+        }
     }
 }

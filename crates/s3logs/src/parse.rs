@@ -11,7 +11,8 @@ use anyhow::Context;
 use indicatif::{ProgressBar, ProgressStyle};
 use pipeline::ingest::{Limits, RecordReader, Stats};
 
-use crate::inputs::{self, Input};
+use crate::audit::is_broken_pipe;
+use crate::inputs::{self, Input, Outputs};
 
 /// How much output is gathered before each write.
 const OUTPUT_CHUNK: usize = 1 << 20;
@@ -21,7 +22,11 @@ const OUTPUT_CHUNK: usize = 1 << 20;
 #[command(after_help = "Examples:\n  \
     s3logs parse access-logs/ > records.ndjson\n  \
     s3logs parse 2026-11-23-10-15-01-1A2B3C4D5E6F7A8B --output records.ndjson\n  \
-    aws s3 cp s3://my-log-bucket/logs/2026-11-23-10-15-01-1A2B3C4D5E6F7A8B - | s3logs parse -")]
+    aws s3 cp s3://my-log-bucket/logs/2026-11-23-10-15-01-1A2B3C4D5E6F7A8B - | s3logs parse -\n\n\
+    Exit status is 1 if any input could not be read, or held content that cannot be read as log\n\
+    lines (truncated or corrupt gzip, zstd/bzip2/xz/zip compression, which is not supported): its\n\
+    readable lines are still written, then one quarantine record naming the reason and the byte\n\
+    offset, and stderr says which file.")]
 pub struct ParseArgs {
     /// Log files or directories (read recursively); `-` or nothing reads standard input.
     /// Gzipped files are detected and decompressed.
@@ -34,9 +39,16 @@ pub struct ParseArgs {
     pub quiet: bool,
 }
 
-/// Runs the command; the exit code is non-zero if any input could not be read.
+/// Runs the command; the exit code is non-zero if any input could not be read, also when the
+/// reader of standard output went away first.
 pub fn run(args: ParseArgs) -> anyhow::Result<ExitCode> {
-    let (inputs, bad_paths) = inputs::expand(&args.paths);
+    let outputs = match &args.output {
+        Some(path) => Outputs::new().file(path),
+        None => Outputs::new().stdout(),
+    };
+    // Expanded before the output is created, so a refused run has truncated nothing.
+    let expansion = inputs::expand(&args.paths, &outputs)?;
+    let inputs = expansion.inputs;
     let mut out: Box<dyn Write> = match &args.output {
         Some(path) => {
             let file = File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
@@ -48,27 +60,42 @@ pub fn run(args: ParseArgs) -> anyhow::Result<ExitCode> {
     let started = Instant::now();
     let mut total = Stats::default();
     let mut parsed_inputs = 0;
-    let mut failures: Vec<String> = bad_paths.iter().map(ToString::to_string).collect();
+    let mut failures: Vec<String> = expansion.bad.iter().map(ToString::to_string).collect();
+    let mut closed = false;
     for input in &inputs {
         match parse_one(input, &mut out, &progress) {
             Ok(stats) => {
+                if let Some(unreadable) = stats.unreadable {
+                    failures.push(format!(
+                        "{}: {unreadable}; the lines before it and a quarantine record were written",
+                        input.name()
+                    ));
+                }
                 total += stats;
                 parsed_inputs += 1;
             }
-            Err(error) if is_broken_pipe(&error) => return Ok(ExitCode::SUCCESS),
+            Err(error) if is_broken_pipe(&error) => {
+                closed = true;
+                break;
+            }
             Err(error) => failures.push(format!("{}: {error:#}", input.name())),
         }
     }
-    match out.flush() {
-        Err(error) if error.kind() == io::ErrorKind::BrokenPipe => return Ok(ExitCode::SUCCESS),
-        Err(error) => failures.push(format!("writing output: {error}")),
-        Ok(()) => {}
+    if !closed {
+        match out.flush() {
+            Err(error) if error.kind() == io::ErrorKind::BrokenPipe => closed = true,
+            Err(error) => failures.push(format!("writing output: {error}")),
+            Ok(()) => {}
+        }
     }
     progress.finish_and_clear();
+    for skipped in &expansion.skipped {
+        eprintln!("s3logs: warning: {skipped}");
+    }
     for failure in &failures {
         eprintln!("s3logs: error: {failure}");
     }
-    if !args.quiet {
+    if !args.quiet && !closed {
         let seconds = started.elapsed().as_secs_f64();
         eprintln!(
             "{} files, {} lines, {} records, {} parse errors, {:.1} MB in {:.2}s ({:.0} MB/s)",
@@ -103,14 +130,6 @@ fn parse_one(input: &Input, out: &mut dyn Write, progress: &ProgressBar) -> anyh
             return Ok(records.stats());
         }
     }
-}
-
-fn is_broken_pipe(error: &anyhow::Error) -> bool {
-    error.chain().any(|cause| {
-        cause
-            .downcast_ref::<io::Error>()
-            .is_some_and(|e| e.kind() == io::ErrorKind::BrokenPipe)
-    })
 }
 
 /// A progress bar over the inputs' total size, shown only on a terminal.

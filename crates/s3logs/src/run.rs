@@ -13,7 +13,7 @@
 //! `Timestamp` (a line that could not be parsed) goes with the record before it in the same
 //! input, or, at the very start of an input, under the current hour, as Firehose would do.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
@@ -28,12 +28,20 @@ use pipeline::audit::Format;
 use pipeline::ingest::{Limits, RecordReader, Stats};
 use s3_access_log::LogTime;
 
-use crate::audit::{FormatCounts, Problem, RuleArgs, describe_problems, finish};
-use crate::inputs::{self, Input};
+use crate::audit::{FormatCounts, Problem, RuleArgs, describe_problems, expansion_problems, finish, report};
+use crate::inputs::{self, Input, Outputs};
 
 /// Records of one partition are compressed into a gzip member once this many bytes are held,
 /// so memory stays bounded per partition and objects are multi-member like Firehose's.
 const MEMBER_BYTES: usize = 1 << 20;
+
+/// Partitions held open at once; with at most [`MEMBER_BYTES`] (plus one record) pending in
+/// each, this bounds the memory of `run` whatever the span of hours. Inputs sorted by time,
+/// as S3 writes them, keep only a few hours open, so this many rarely splits an object.
+const OPEN_PARTITIONS: usize = 32;
+
+/// Suffix of an object being written; removed by a rename once the object is complete.
+const PARTIAL_SUFFIX: &str = ".gz.partial";
 
 /// Name of the partition tree under `--out`.
 const RECORDS_DIR: &str = "records";
@@ -64,18 +72,27 @@ pub struct RunArgs {
 pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let mut auditor = args.rules.auditor()?;
     let records_dir = args.out.join(RECORDS_DIR);
+    // Expanded before the previous run's objects are removed, so an input among them is
+    // refused rather than deleted.
+    let outputs = Outputs::new().stdout().dir(&records_dir);
+    let expansion = inputs::expand(&args.inputs, &outputs)?;
     clear_previous_run(&records_dir)?;
-    let (inputs, bad_paths) = inputs::expand(&args.inputs);
-    let mut problems: Vec<Problem> = bad_paths
-        .iter()
-        .map(|bad| Problem::fatal(bad.to_string()))
-        .collect();
+    let mut problems = expansion_problems(&expansion);
+    let inputs = expansion.inputs;
 
     let mut writer = ObjectWriter::new(records_dir.clone(), args.object_bytes.max(1));
     let mut packed = Stats::default();
     for input in &inputs {
         match pack(input, &mut writer) {
-            Ok(stats) => packed += stats,
+            Ok(stats) => {
+                if let Some(unreadable) = stats.unreadable {
+                    problems.push(Problem::fatal(format!(
+                        "{}: {unreadable}; the lines before it and a quarantine record were packed",
+                        input.name()
+                    )));
+                }
+                packed += stats;
+            }
             Err(error) => problems.push(Problem::fatal(format!("{}: {error:#}", input.name()))),
         }
     }
@@ -106,7 +123,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
                 problems.extend(describe_problems(&name, &report));
             }
             Err(pipeline::Error::Io(error)) if error.kind() == io::ErrorKind::BrokenPipe => {
-                return Ok(ExitCode::SUCCESS);
+                return Ok(report(&problems));
             }
             Err(error) => problems.push(Problem::fatal(format!("{name}: {error}"))),
         }
@@ -136,7 +153,7 @@ fn pack(input: &Input, writer: &mut ObjectWriter) -> anyhow::Result<Stats> {
 }
 
 /// An hour partition: the first 13 bytes of a record `Timestamp`, `YYYY-MM-DD HH`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 struct Hour([u8; 13]);
 
 impl Hour {
@@ -194,8 +211,8 @@ fn current_hour() -> Hour {
 }
 
 /// Removes the `records/` tree of an earlier run, after checking that it holds nothing but
-/// what a run writes (partition directories and `.gz` objects), so a mistyped `--out` cannot
-/// delete anything else.
+/// what a run writes (partition directories, `.gz` objects and the `.gz.partial` files an
+/// interrupted run leaves), so a mistyped `--out` cannot delete anything else.
 fn clear_previous_run(records_dir: &Path) -> anyhow::Result<()> {
     fn only_ours(dir: &Path) -> io::Result<bool> {
         for entry in fs::read_dir(dir)? {
@@ -209,7 +226,7 @@ fn clear_previous_run(records_dir: &Path) -> anyhow::Result<()> {
                     .any(|p| name.starts_with(p))
                     && only_ours(&entry.path())?
             } else {
-                file_type.is_file() && name.ends_with(".gz")
+                file_type.is_file() && (name.ends_with(".gz") || name.ends_with(PARTIAL_SUFFIX))
             };
             if !ours {
                 return Ok(false);
@@ -235,7 +252,6 @@ fn clear_previous_run(records_dir: &Path) -> anyhow::Result<()> {
 }
 
 /// One hour partition being written.
-#[derive(Default)]
 struct Partition {
     /// Records not yet compressed.
     pending: Vec<u8>,
@@ -243,15 +259,30 @@ struct Partition {
     written: u64,
     /// Number of the current object within the partition.
     sequence: u32,
-    /// The current object, once its first member is written.
-    path: Option<PathBuf>,
+    /// The current object, once its first member is written: still under its temporary name.
+    object: Option<PathBuf>,
+    /// When a record last went to this partition, in records pushed, to find the least
+    /// recently used one.
+    last_used: u64,
 }
 
 /// Writes records into gzip objects per hour partition, as Firehose does with its buffers.
+///
+/// At most [`OPEN_PARTITIONS`] partitions are held at once, so memory does not grow with the
+/// number of hours the input spans: a record for another hour first finishes the least
+/// recently used partition as a complete object; if that hour comes back, a new object is
+/// started for it (as Firehose does when a buffer is flushed). Each object is written under a
+/// temporary name in its directory and renamed once complete, so an interrupted run leaves no
+/// partial object under an object's name.
 struct ObjectWriter {
     root: PathBuf,
     object_bytes: u64,
-    partitions: BTreeMap<Hour, Partition>,
+    open: BTreeMap<Hour, Partition>,
+    /// Sequence number of the next object of each hour whose partition was finished: one
+    /// number per hour, so a returning hour never overwrites an object.
+    next_sequence: HashMap<Hour, u32>,
+    /// Records pushed so far, the clock of `last_used`.
+    pushed: u64,
     objects: Vec<PathBuf>,
 }
 
@@ -260,60 +291,96 @@ impl ObjectWriter {
         ObjectWriter {
             root,
             object_bytes,
-            partitions: BTreeMap::new(),
+            open: BTreeMap::new(),
+            next_sequence: HashMap::new(),
+            pushed: 0,
             objects: Vec::new(),
         }
     }
 
     fn push(&mut self, hour: Hour, record: &[u8]) -> io::Result<()> {
-        let partition = self.partitions.entry(hour).or_default();
+        if !self.open.contains_key(&hour) && self.open.len() >= OPEN_PARTITIONS {
+            self.finish_least_recently_used()?;
+        }
+        self.pushed += 1;
+        let sequence = self.next_sequence.get(&hour).copied().unwrap_or(0);
+        let partition = self.open.entry(hour).or_insert_with(|| Partition {
+            pending: Vec::new(),
+            written: 0,
+            sequence,
+            object: None,
+            last_used: 0,
+        });
+        partition.last_used = self.pushed;
         let held = partition.written + partition.pending.len() as u64;
         if held > 0 && held + record.len() as u64 > self.object_bytes {
-            write_member(&self.root, hour, partition, &mut self.objects)?;
+            finish_object(&self.root, hour, partition, &mut self.objects)?;
             partition.sequence += 1;
-            partition.written = 0;
-            partition.path = None;
         }
         partition.pending.extend_from_slice(record);
         if partition.pending.len() >= MEMBER_BYTES {
-            write_member(&self.root, hour, partition, &mut self.objects)?;
+            write_member(&self.root, hour, partition)?;
         }
         Ok(())
     }
 
-    /// Writes what is pending and returns every object written, in path order.
+    fn finish_least_recently_used(&mut self) -> io::Result<()> {
+        let oldest = self
+            .open
+            .iter()
+            .min_by_key(|(_, partition)| partition.last_used)
+            .map(|(hour, _)| *hour);
+        if let Some((hour, mut partition)) = oldest.and_then(|hour| self.open.remove_entry(&hour)) {
+            finish_object(&self.root, hour, &mut partition, &mut self.objects)?;
+            self.next_sequence.insert(hour, partition.sequence + 1);
+        }
+        Ok(())
+    }
+
+    /// Finishes every object and returns them all, in path order.
     fn finish(mut self) -> io::Result<Vec<PathBuf>> {
-        for (hour, partition) in &mut self.partitions {
-            write_member(&self.root, *hour, partition, &mut self.objects)?;
+        for (hour, partition) in &mut self.open {
+            finish_object(&self.root, *hour, partition, &mut self.objects)?;
         }
         self.objects.sort();
         Ok(self.objects)
     }
 }
 
-/// Appends the pending records of a partition to its current object as one gzip member.
-fn write_member(
+/// Writes what is pending, then gives the partition's current object its final name.
+fn finish_object(
     root: &Path,
     hour: Hour,
     partition: &mut Partition,
     objects: &mut Vec<PathBuf>,
 ) -> io::Result<()> {
+    write_member(root, hour, partition)?;
+    if let Some(partial) = partition.object.take() {
+        let complete = partial.with_extension("");
+        fs::rename(&partial, &complete)?;
+        objects.push(complete);
+    }
+    partition.written = 0;
+    Ok(())
+}
+
+/// Appends the pending records of a partition to its current object as one gzip member.
+fn write_member(root: &Path, hour: Hour, partition: &mut Partition) -> io::Result<()> {
     if partition.pending.is_empty() {
         return Ok(());
     }
-    let path = match &partition.path {
+    let path = match &partition.object {
         Some(path) => path.clone(),
         None => {
             let dir = root.join(hour.directory());
             fs::create_dir_all(&dir)?;
             // Firehose's names are `<stream>-<version>-<YYYY-MM-DD-HH-MM-SS>-<uuid>`.
             let path = dir.join(format!(
-                "s3logs-run-1-{}-00-00-{:04}.gz",
+                "s3logs-run-1-{}-00-00-{:04}{PARTIAL_SUFFIX}",
                 hour.stamp(),
                 partition.sequence
             ));
-            objects.push(path.clone());
-            partition.path = Some(path.clone());
+            partition.object = Some(path.clone());
             path
         }
     };
@@ -356,6 +423,39 @@ mod tests {
             PathBuf::from("year=2025/month=03/day=14/hour=09")
         );
         assert_eq!(hour.stamp(), "2025-03-14-09");
+    }
+
+    #[test]
+    fn holds_a_bounded_number_of_partitions_and_renames_complete_objects() {
+        let root = std::env::temp_dir().join(format!("s3logs-run-writer-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&root);
+        let mut writer = ObjectWriter::new(root.clone(), u64::MAX);
+        let hours: Vec<Hour> = (0..3 * OPEN_PARTITIONS)
+            .map(|n| {
+                Hour(
+                    *format!("2025-01-{:02} {:02}", n / 24 + 1, n % 24)
+                        .as_bytes()
+                        .first_chunk()
+                        .unwrap(),
+                )
+            })
+            .collect();
+        // Every hour, then the first one again after it was finished.
+        for hour in hours.iter().chain(&hours[..1]) {
+            writer.push(*hour, b"{}\n").unwrap();
+            assert!(writer.open.len() <= OPEN_PARTITIONS);
+        }
+        let objects = writer.finish().unwrap();
+        assert_eq!(objects.len(), hours.len() + 1);
+        assert!(objects.iter().all(|object| object.extension().unwrap() == "gz"));
+        let first = root.join("year=2025/month=01/day=01/hour=00");
+        let names: Vec<_> = fs::read_dir(&first)
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names.len(), 2, "{names:?}");
+        assert!(first.join("s3logs-run-1-2025-01-01-00-00-00-0001.gz").exists());
+        fs::remove_dir_all(root).unwrap();
     }
 
     #[test]

@@ -238,7 +238,9 @@ fn bad_lines_are_warnings_and_damaged_files_fail_the_run() {
     assert_eq!(output.status.code(), Some(1));
     let errors = stderr(&output);
     assert!(
-        errors.contains("error: cut.ndjson.gz: corrupt or truncated gzip data"),
+        errors.contains(
+            "error: cut.ndjson.gz: truncated-gzip (corrupt or cut-short gzip data) at decoded byte "
+        ),
         "{errors}"
     );
     assert!(errors.contains("error: missing.log"), "{errors}");

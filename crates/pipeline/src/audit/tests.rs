@@ -1,7 +1,7 @@
 //! Tests of the audit engine: every rule, the pre-check's soundness, raw/record equivalence,
 //! summary mode, metrics and damaged input.
 
-use std::io::Write as _;
+use std::io::{self, Write as _};
 
 use flate2::Compression;
 use flate2::write::GzEncoder;
@@ -10,6 +10,8 @@ use s3_access_log::RecordEncoder;
 use serde_json::{Value, json};
 
 use super::*;
+use crate::decode::{Unreadable, UnreadableContent};
+use crate::packing::MAX_RECORD;
 
 const OWNER: &str = "3f1c9a0be2d84c7a9e65b0d1c2f3a4b5c6d7e8f90123456789abcdef01234567";
 
@@ -368,24 +370,108 @@ fn damaged_objects_are_reported_after_auditing_what_could_be_read() {
     let report = auditor
         .audit_object(cut, "k", Format::Records, u64::MAX, &mut io::sink())
         .unwrap();
-    assert!(
-        matches!(report.damage, Some(Error::CorruptGzip(_))),
-        "{:?}",
-        report.damage
+    let damage = report.damage.expect("damage reported");
+    assert_eq!(damage.reason, Unreadable::TruncatedGzip);
+    assert_eq!(
+        damage.offset,
+        report.decoded_bytes - (report.decoded_bytes % (hit.len() as u64 + 1))
     );
     assert!(report.hits > 2000 && report.hits < 4000, "{}", report.hits);
 
     let report = auditor
         .audit_object(&two_members[..], "k", Format::Records, 100_000, &mut io::sink())
         .unwrap();
-    assert!(matches!(report.damage, Some(Error::TooLarge { limit: 100_000 })));
+    assert_eq!(report.damage.map(|d| d.reason), Some(Unreadable::SizeCap));
+    assert_eq!(report.decoded_bytes, 100_000);
 
     let garbage = b"\x1f\x8b\x08\x00garbage that is not deflate";
     let report = auditor
         .audit_object(&garbage[..], "k", Format::Records, u64::MAX, &mut io::sink())
         .unwrap();
-    assert!(matches!(report.damage, Some(Error::CorruptGzip(_))));
+    assert_eq!(
+        report.damage,
+        Some(UnreadableContent {
+            reason: Unreadable::TruncatedGzip,
+            offset: 0
+        })
+    );
     assert_eq!(auditor.totals().damaged_objects, 3);
+}
+
+/// A raw object that ends in unreadable content: its lines are audited, and its quarantine
+/// record is a `parse-errors` hit naming the reason.
+#[test]
+fn a_truncated_raw_object_is_audited_up_to_the_damage_and_quarantined() {
+    let line = raw(
+        IAM,
+        "REST.GET.OBJECT",
+        "200",
+        "-",
+        "boto/2",
+        "SigV2",
+        "TLSv1.2",
+        "-",
+    );
+    let whole = gzip(format!("{line}\n").repeat(3000).as_bytes());
+    let cut = &whole[..whole.len() / 2];
+    let mut auditor = auditor("sigv2,parse-errors", "", OutputMode::Lines);
+    let mut out = Vec::new();
+    let report = auditor
+        .audit_object(cut, "s3://logs/cut.gz", Format::RawLog, u64::MAX, &mut out)
+        .unwrap();
+    let damage = report.damage.expect("damage reported");
+    assert_eq!(damage.reason, Unreadable::TruncatedGzip);
+    let sigv2 = auditor.totals().hits.get(Rule::Sigv2);
+    assert_eq!(damage.offset, sigv2 * (line.len() as u64 + 1));
+    assert_eq!(auditor.totals().hits.get(Rule::ParseErrors), 1);
+    assert_eq!(report.records, sigv2 + 1);
+    let text = String::from_utf8(out).unwrap();
+    let quarantine = text.lines().last().unwrap();
+    assert!(
+        quarantine.contains("\"ParseError\":\"truncated-gzip"),
+        "{quarantine}"
+    );
+}
+
+/// Finding 12 of issue 10: records over 512 KiB that the writer produces were bad lines to the
+/// record reader. The reader now keeps the largest record the writer can produce whole.
+#[test]
+fn the_largest_record_the_writer_produces_is_audited_not_a_bad_line() {
+    let mut auditor = auditor("parse-errors", "", OutputMode::Summary);
+    let base = record("79a5 broken [line");
+    let mut record = base.replacen(
+        "\"RawLine\":\"",
+        &format!("\"RawLine\":\"{}", "x".repeat(MAX_RECORD - 1 - base.len())),
+        1,
+    );
+    assert_eq!(record.len() + 1, MAX_RECORD, "a record line of exactly the limit");
+    record.push('\n');
+    let report = auditor
+        .audit_object(
+            record.as_bytes(),
+            "big",
+            Format::Records,
+            u64::MAX,
+            &mut io::sink(),
+        )
+        .unwrap();
+    assert_eq!((report.records, report.bad_lines, report.hits), (1, 0, 1));
+
+    let over = format!("{}x{}", &record[..100], &record[100..]);
+    let report = auditor
+        .audit_object(
+            over.as_bytes(),
+            "over",
+            Format::Records,
+            u64::MAX,
+            &mut io::sink(),
+        )
+        .unwrap();
+    assert_eq!(
+        (report.records, report.bad_lines),
+        (1, 1),
+        "one byte more is a bad line"
+    );
 }
 
 #[test]

@@ -1,0 +1,175 @@
+//! The audit engine: applies the rules to each record line of an object and keeps the counts.
+//!
+//! Speed: a record line is first tested with a byte-level pre-check ([`PreCheck`]) that rejects
+//! almost every line without parsing it; only candidates are parsed into a borrowed
+//! [`RecordView`] and checked exactly. The pre-check never rejects a line the exact check would
+//! accept (a property test holds it to that).
+
+use std::io::{Read, Write};
+
+use crate::Error;
+
+use super::output::{DEFAULT_SUMMARY_GROUPS, GroupKey, GroupStats, Groups, write_hit};
+use super::precheck::PreCheck;
+use super::reader::{Format, Item, ObjectLines};
+use super::report::{BAD_LINE_EXAMPLES, BadLine, ObjectReport, Totals};
+use super::rules::{AuditConfig, OutputMode};
+use super::view::RecordView;
+
+/// Pending output is written once it reaches this size.
+const FLUSH_AT: usize = 64 * 1024;
+
+/// The audit engine with its counters and, in summary mode, its groups.
+pub struct Auditor {
+    config: AuditConfig,
+    precheck: PreCheck,
+    totals: Totals,
+    groups: Groups,
+    pending: Vec<u8>,
+}
+
+impl Auditor {
+    /// An auditor for `config`.
+    pub fn new(config: AuditConfig) -> Self {
+        Auditor {
+            precheck: PreCheck::new(config.rules.iter()),
+            config,
+            totals: Totals::default(),
+            groups: Groups::new(DEFAULT_SUMMARY_GROUPS),
+            pending: Vec::with_capacity(FLUSH_AT * 2),
+        }
+    }
+
+    /// Keeps up to `limit` summary groups before writing them out (the CLI's table wants them
+    /// all; the Lambda bounds its memory).
+    pub fn with_group_limit(mut self, limit: usize) -> Self {
+        self.groups = Groups::new(limit);
+        self
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &AuditConfig {
+        &self.config
+    }
+
+    /// Counters so far.
+    pub fn totals(&self) -> &Totals {
+        &self.totals
+    }
+
+    /// The summary groups not yet written, in reporting order: by rule, most hits first.
+    pub fn groups(&self) -> Vec<(&GroupKey, &GroupStats)> {
+        self.groups.sorted()
+    }
+
+    /// Audits one object: `input` is plain or gzip (sniffed), `name` is what raw records are
+    /// attributed to (`s3://bucket/key` or a path). Hits go to `out`.
+    ///
+    /// Returns `Err` only for failures a retry could fix (reading the input, writing `out`);
+    /// content that cannot be read as lines is reported in [`ObjectReport::damage`] after
+    /// auditing every line before it.
+    pub fn audit_object<R: Read>(
+        &mut self,
+        input: R,
+        name: &str,
+        format: Format,
+        max_decoded: u64,
+        out: &mut dyn Write,
+    ) -> Result<ObjectReport, Error> {
+        let before = self.totals;
+        let mut examples = Vec::new();
+        let mut object = ObjectLines::open(input, name, format, max_decoded)?;
+        while let Some(item) = object.next_item()? {
+            let bad = match item {
+                Item::Blank => None,
+                Item::Record(line, number) => self.audit_record(line).err().map(|reason| (number, reason)),
+                Item::Bad(number, reason) => {
+                    self.totals.records += 1;
+                    Some((number, reason))
+                }
+            };
+            if let Some((line, reason)) = bad {
+                self.totals.bad_lines += 1;
+                if examples.len() < BAD_LINE_EXAMPLES {
+                    examples.push(BadLine { line, reason });
+                }
+            }
+            if self.pending.len() >= FLUSH_AT {
+                self.flush_pending(out)?;
+            }
+        }
+        let damage = object.end()?;
+        self.flush_pending(out)?;
+        self.totals.objects += 1;
+        self.totals.decoded_bytes += object.decoded_bytes();
+        self.totals.damaged_objects += u64::from(damage.is_some());
+        Ok(ObjectReport::new(&self.totals.since(&before), examples, damage))
+    }
+
+    /// Audits one record line (NDJSON, without its newline). Hit lines are kept pending until
+    /// the next flush. `Err` says why the line is not a record.
+    pub fn audit_record(&mut self, line: &[u8]) -> Result<(), String> {
+        let line = line.trim_ascii();
+        self.totals.records += 1;
+        // Every line gets this shape check, so a cut or foreign line is reported even when no
+        // rule would look at it.
+        if line.first() != Some(&b'{') || line.last() != Some(&b'}') {
+            return Err("not a JSON object".to_owned());
+        }
+        if !self.precheck.is_candidate(line) && looks_like_a_record(line) {
+            return Ok(());
+        }
+        self.totals.candidates += 1;
+        let record = RecordView::parse(line)?;
+        if let (Some(exclude), Some(agent)) = (&self.config.exclude_user_agent, record.user_agent.get())
+            && exclude.is_match(agent.as_str())
+        {
+            self.totals.excluded += 1;
+            return Ok(());
+        }
+        for rule in self.config.rules.iter() {
+            if rule.matches(&record) {
+                self.totals.hits.add(rule, 1);
+                match self.config.output {
+                    OutputMode::Lines => write_hit(&mut self.pending, rule, &record),
+                    OutputMode::Summary => self.groups.count(rule, &record, &mut self.pending),
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn flush_pending(&mut self, out: &mut dyn Write) -> Result<(), Error> {
+        if !self.pending.is_empty() {
+            out.write_all(&self.pending).map_err(Error::Io)?;
+            self.pending.clear();
+        }
+        Ok(())
+    }
+
+    /// Writes what is still held: in summary mode, one line per group. Call once at the end of
+    /// an invocation or a CLI run.
+    pub fn finish(&mut self, out: &mut dyn Write) -> Result<(), Error> {
+        if self.config.output == OutputMode::Summary {
+            self.groups.drain(&mut self.pending);
+        }
+        self.flush_pending(out)?;
+        out.flush().map_err(Error::Io)
+    }
+
+    /// CloudWatch EMF lines for what this auditor has seen, stamped `timestamp_ms` (see
+    /// [`Totals::metric_lines`]).
+    pub fn metric_lines(&self, function: &str, timestamp_ms: u64) -> Vec<String> {
+        self.totals
+            .metric_lines(self.config.rules, function, timestamp_ms)
+    }
+}
+
+/// Whether a line has the outline of the records this pipeline writes: they start with
+/// `SchemaVersion` and carry `LogFile` near the end. Lines that do not (a foreign writer, a hand
+/// edit, a line missing keys) go through the full check, so a line without the expected keys is
+/// reported whether or not a rule would have looked at it; real records skip it at the cost of
+/// a prefix comparison and a short reverse search.
+fn looks_like_a_record(line: &[u8]) -> bool {
+    line.starts_with(b"{\"SchemaVersion\":") && memchr::memmem::rfind(line, b"\"LogFile\":").is_some()
+}

@@ -1,0 +1,154 @@
+//! Inputs that cannot be read as log lines, run through the built binary as a user runs it:
+//! a truncated gzip file keeps its readable lines and ends in one quarantine record (finding 8
+//! of issue 10), and zstd, bzip2, xz or zip input is named as unsupported instead of being
+//! parsed as garbage (finding 13). Either way stderr names the file, the reason and the offset,
+//! and the exit status is 1 so scripts notice.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+use flate2::write::GzEncoder;
+use serde_json::Value;
+
+const LINE: &str = r#"5c1bf4c1dbd6a8d3e0c7a63b4fe51f2e9a0c4c4f1b2a3d5e6f708192a3b4c5d6 example-logs [23/Nov/2026:10:15:01 +0000] 198.51.100.7 arn:aws:iam::111122223333:user/deploy 7Q2R9S1T3U5V7W9X REST.GET.OBJECT reports/2026/q3.csv "GET /reports/2026/q3.csv HTTP/1.1" 200 - 5120 5120 31 12 "-" "aws-cli/2.17.0 Python/3.12.4 Linux/6.1" - bXlIb3N0SWRGb3JUZXN0aW5nT25seQ== SigV4 TLS_AES_128_GCM_SHA256 AuthHeader example-logs.s3.eu-west-1.amazonaws.com TLSv1.3 - - eu-west-1"#;
+
+/// A scratch directory removed when dropped.
+struct Scratch(PathBuf);
+
+impl Scratch {
+    fn new(name: &str) -> Scratch {
+        let dir = std::env::temp_dir().join(format!("s3logs-unreadable-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        Scratch(dir)
+    }
+
+    fn write(&self, name: &str, bytes: &[u8]) -> String {
+        let path = self.0.join(name);
+        std::fs::write(&path, bytes).unwrap();
+        path.to_str().unwrap().to_owned()
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn s3logs(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_s3logs"))
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn records(stdout: &[u8]) -> Vec<Value> {
+    String::from_utf8(stdout.to_vec())
+        .unwrap()
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect()
+}
+
+/// Gzip of `text` as far as it was flushed: decodes to exactly `text`, then ends part-way, as
+/// an interrupted upload or copy does.
+fn truncated_gzip(text: &str) -> Vec<u8> {
+    let mut encoder = GzEncoder::new(Vec::new(), flate2::Compression::default());
+    encoder.write_all(text.as_bytes()).unwrap();
+    encoder.flush().unwrap();
+    encoder.get_ref().clone()
+}
+
+#[test]
+fn parse_writes_every_readable_line_of_a_truncated_gzip_file_then_a_quarantine_record() {
+    let scratch = Scratch::new("truncated");
+    let text = format!("{}{}", format!("{LINE}\n").repeat(823), &LINE[..120]);
+    let cut = scratch.write("cut.log.gz", &truncated_gzip(&text));
+    let good = scratch.write("good.log", format!("{LINE}\n").as_bytes());
+
+    let output = s3logs(&["parse", &cut, &good]);
+
+    assert_eq!(output.status.code(), Some(1), "scripts must notice");
+    let records = records(&output.stdout);
+    assert_eq!(records.len(), 823 + 1 + 1);
+    assert!(
+        records[..823]
+            .iter()
+            .all(|r| r.get("ParseError").is_none() && r["LogFile"] == cut.as_str())
+    );
+    let offset = 823 * (LINE.len() + 1);
+    let quarantine = &records[823];
+    assert_eq!(quarantine["LogFile"], cut.as_str());
+    assert_eq!(quarantine["RawLine"], &LINE[..120]);
+    let reason = quarantine["ParseError"].as_str().unwrap();
+    assert!(reason.starts_with("truncated-gzip"), "{reason}");
+    assert!(reason.contains(&format!("at decoded byte {offset}")), "{reason}");
+    assert_eq!(
+        records[824]["LogFile"],
+        good.as_str(),
+        "the next file is still read"
+    );
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains(&format!("error: {cut}: truncated-gzip"))
+            && stderr.contains(&format!("at decoded byte {offset}")),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn unsupported_compression_is_named_not_parsed_as_garbage() {
+    let scratch = Scratch::new("compressed");
+    // The frame headers of each format, followed by bytes a parser would turn into lines.
+    let cases: &[(&str, &[u8])] = &[
+        (
+            "zstd",
+            b"\x28\xb5\x2f\xfd\x24\x00\x01\x00\x00garbage\nmore garbage\n",
+        ),
+        ("bzip2", b"BZh91AY&SY\x4e\xec\xe8\x36\ngarbage\nmore garbage\n"),
+        (
+            "xz",
+            b"\xfd7zXZ\x00\x00\x04\xe6\xd6\xb4\x46\ngarbage\nmore garbage\n",
+        ),
+    ];
+    for &(format, bytes) in cases {
+        let path = scratch.write(&format!("log.{format}"), bytes);
+
+        let output = s3logs(&["parse", &path]);
+
+        assert_eq!(output.status.code(), Some(1), "{format}");
+        let records = records(&output.stdout);
+        assert_eq!(
+            records.len(),
+            1,
+            "{format}: one quarantine record, no garbage lines"
+        );
+        let reason = records[0]["ParseError"].as_str().unwrap();
+        assert!(reason.starts_with("unsupported-compression"), "{reason}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            stderr.contains(&format!(
+                "error: {path}: unsupported-compression ({format} is not supported"
+            )),
+            "{stderr}"
+        );
+    }
+}
+
+#[test]
+fn parse_help_says_what_happens_to_unreadable_content() {
+    let output = s3logs(&["parse", "--help"]);
+
+    assert!(output.status.success());
+    let help = String::from_utf8_lossy(&output.stdout);
+    for expected in [
+        "Exit status is 1",
+        "truncated or corrupt gzip",
+        "quarantine record",
+    ] {
+        assert!(help.contains(expected), "missing {expected:?} in:\n{help}");
+    }
+}
