@@ -24,6 +24,7 @@ with their Range and If-Match headers, and count as calls:
   truncate_body  forward, answer the headers (full Content-Length) and half the body, then close
   slowdown       answer 503 SlowDown without forwarding
   error500       answer 500 InternalError without forwarding
+  denied         answer 403 AccessDenied without forwarding
   slow_body      forward, then send the body in ten pieces spread over --delay seconds
 
 It prints "LISTENING <port>" when ready, answers GET /__proxy/stats with its counters as JSON,
@@ -44,7 +45,7 @@ import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 FAULTS = ("partial", "throttle", "unavailable", "error500", "reset_before", "reset_after", "slow")
-S3_FAULTS = ("reset_body", "truncate_body", "slowdown", "error500", "slow_body")
+S3_FAULTS = ("reset_body", "truncate_body", "slowdown", "error500", "denied", "slow_body")
 HOP_BY_HOP = {"connection", "keep-alive", "proxy-connection", "transfer-encoding", "te", "trailer", "upgrade"}
 JSON_TYPE = "application/x-amz-json-1.1"
 
@@ -146,6 +147,8 @@ class Proxy(BaseHTTPRequestHandler):
             self.s3_error(503, "SlowDown", "Please reduce your request rate. (injected)")
         elif fault == "error500":
             self.s3_error(500, "InternalError", "We encountered an internal error. (injected)")
+        elif fault == "denied":
+            self.s3_error(403, "AccessDenied", "Access Denied (injected)")
         elif fault in ("reset_body", "truncate_body", "slow_body"):
             status, headers, data = self.forward(body)
             if status not in (200, 206) or not data:

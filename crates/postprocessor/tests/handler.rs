@@ -615,6 +615,24 @@ async fn s3_faults_lose_and_repeat_no_hit() {
     }
 }
 
+/// Finding 3: access denied keeps the event for retry, as in the preprocessor.
+#[tokio::test]
+async fn access_denied_fails_the_invocation() {
+    let s3 = s3().await;
+    testkit::create_bucket(&s3, "denied").await.unwrap();
+    testkit::put_object(&s3, "denied", "k.gz", gzip_members(&records(&[raw(1, &BASE)]), 1))
+        .await
+        .unwrap();
+    let proxy = FaultProxy::start(moto(), &Scenario::s3(&[S3Fault::Denied], 1)).unwrap();
+    let objects = S3Objects::new(&testkit::sdk_config(proxy.endpoint()).await);
+    let handler = Handler::new(config(&[]), objects, Output::new(Captured::default()));
+    let error = handler.handle(event("denied", "k.gz")).await.unwrap_err();
+    assert_eq!(error.failure(), lambda_adapter::Failure::Denied, "{error}");
+    assert_eq!(error.disposition(), Disposition::Retry);
+    // Access is back: the retry audits the object.
+    assert_eq!(handler.handle(event("denied", "k.gz")).await.unwrap().objects, 1);
+}
+
 #[test]
 fn the_sample_event_decodes_to_the_firehose_object_key() {
     let Notification::Objects(event) = event("b", "records/year%3D2025/month%3D03/x+y.gz").payload else {

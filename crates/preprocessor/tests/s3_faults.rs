@@ -102,3 +102,40 @@ async fn every_fault_in_turn_on_one_object() {
     }
     assert_eq!(totals.delivery.resumes, 2);
 }
+
+/// Finding 3: access denied kept an S3 event for retry but was a `PermanentFailure` in Batch
+/// Operations. Now every event kind keeps it: an error, a batch item failure, a
+/// `TemporaryFailure`; and once access is back, the object is delivered.
+#[tokio::test]
+async fn access_denied_is_kept_for_retry_by_every_event_kind() {
+    let world = World::start().await;
+    let key = "logs/2024-04-02-00-00-00-DENIED";
+    let text = log_text(77, 100_000);
+    world.put(key, &text).await;
+    // One denial per event kind below, then access is back.
+    let proxy = FaultProxy::start(world.moto.endpoint(), &Scenario::s3(&[S3Fault::Denied], 4)).unwrap();
+    let handler = world.handler_reading_via(world.config(), proxy.endpoint()).await;
+    let notification = s3_event(&[("ObjectCreated:Put", RAW, key, text.len() as u64)]);
+
+    let s3 = invoke(&handler, notification.clone()).await;
+    let error = s3.result.unwrap_err();
+    assert_eq!(error.failure(), lambda_adapter::Failure::Denied, "{error}");
+    assert_eq!(s3.totals.failed, 1);
+    let eventbridge = invoke(&handler, eventbridge_event(RAW, key, text.len() as u64)).await;
+    assert!(eventbridge.result.is_err());
+    let sqs = invoke(&handler, sqs_event(&[("m-1", notification.to_string())])).await;
+    assert_eq!(
+        sqs.result.unwrap()["batchItemFailures"],
+        serde_json::json!([{"itemIdentifier": "m-1"}])
+    );
+    let batch = invoke(&handler, batch_event("2.0", &[("t-1", RAW, key)])).await;
+    let answer = batch.result.unwrap();
+    assert_eq!(answer["results"][0]["resultCode"], "TemporaryFailure", "{answer}");
+    assert!(world.delivered().await.is_empty());
+
+    invoke(&handler, notification).await.result.unwrap();
+    let mut expected = Expected::new();
+    expected.add(RAW, key, &text);
+    let check = check(&expected, &world.delivered().await);
+    assert_eq!((check.lost, check.duplicates), (0, 0), "{check:?}");
+}

@@ -271,6 +271,8 @@ pub enum S3Fault {
     SlowDown,
     /// 500 `InternalError`, nothing forwarded.
     Error500,
+    /// 403 `AccessDenied`, nothing forwarded.
+    Denied,
     /// The whole body, in ten pieces spread over the scenario's delay.
     SlowBody,
 }
@@ -282,6 +284,7 @@ impl S3Fault {
             S3Fault::TruncateBody => "truncate_body",
             S3Fault::SlowDown => "slowdown",
             S3Fault::Error500 => "error500",
+            S3Fault::Denied => "denied",
             S3Fault::SlowBody => "slow_body",
         }
     }
