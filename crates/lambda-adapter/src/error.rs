@@ -1,4 +1,4 @@
-//! The adapter's one error type: what reading an object from S3 (or writing a marker) can fail
+//! The adapter's one error type: what reading an event, an object from S3 or a marker can fail
 //! with, each case carrying its [`Failure`] class so the policy is decided from it.
 
 use crate::disposition::Failure;
@@ -16,6 +16,9 @@ pub enum Error {
         /// The class of the failure.
         failure: Failure,
     },
+    /// A payload, or an entry of it, is none of the event kinds the functions are wired to.
+    #[error("unrecognized event: {0}")]
+    Event(String),
     /// The body broke and could not be resumed within the allowed number of resumes.
     #[error("{object}: the download broke after {received} bytes and {resumes} resume(s): {message}")]
     Broken {
@@ -36,6 +39,7 @@ impl Error {
         match self {
             Error::S3 { failure, .. } => *failure,
             Error::Broken { .. } => Failure::Transient,
+            Error::Event(_) => Failure::Malformed,
         }
     }
 }

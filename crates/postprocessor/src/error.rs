@@ -22,9 +22,10 @@ pub enum Error {
         /// What is wrong with it and what is accepted.
         reason: String,
     },
-    /// Reading the object from S3 failed (gone, denied, throttled, broken beyond resuming).
-    #[error("reading failed: {0}")]
-    Source(#[from] lambda_adapter::Error),
+    /// The shared edge failed: an event that cannot be read, or reading the object from S3
+    /// (gone, denied, throttled, broken beyond resuming).
+    #[error(transparent)]
+    Adapter(#[from] lambda_adapter::Error),
     /// The decoded bytes could not be read, or the findings could not be written.
     #[error("auditing {object} failed: {source}")]
     Read {
@@ -44,7 +45,7 @@ impl Error {
     pub fn failure(&self) -> Failure {
         match self {
             Error::InvalidVariable { .. } => Failure::Rejected,
-            Error::Source(error) => error.failure(),
+            Error::Adapter(error) => error.failure(),
             // Damaged content is a report, not an error: what the engine still returns is an
             // I/O failure (of the download or of the findings' output).
             Error::Read { .. } => Failure::Transient,
@@ -61,7 +62,8 @@ impl Error {
     pub fn kind(&self) -> &'static str {
         match self {
             Error::InvalidVariable { .. } => "InvalidVariable",
-            Error::Source(_) => "SourceError",
+            Error::Adapter(lambda_adapter::Error::Event(_)) => "UnknownEvent",
+            Error::Adapter(_) => "SourceError",
             Error::Read { .. } => "ReadError",
             Error::Internal(_) => "Internal",
         }
@@ -91,7 +93,7 @@ mod tests {
             source,
         };
         let source = |failure| {
-            Error::Source(lambda_adapter::Error::S3 {
+            Error::Adapter(lambda_adapter::Error::S3 {
                 object: "s3://b/k".into(),
                 message: "x".into(),
                 failure,

@@ -11,12 +11,12 @@
 use std::io::{self, Write};
 use std::sync::{Arc, Mutex};
 
-use aws_lambda_events::event::s3::S3Event;
 use lambda_adapter::emf::{MetricLine, Unit};
-use lambda_adapter::{Disposition, ObjectSource, bridge, clock};
+use lambda_adapter::{Disposition, Event, ObjectSource, Target, bridge, clock};
 use lambda_runtime::LambdaEvent;
 use pipeline::audit::{Auditor, Format, ObjectReport};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
+use serde_json::Value;
 use tracing::{info, warn};
 
 use crate::Error;
@@ -77,22 +77,6 @@ pub struct Response {
     pub failed_objects: u64,
 }
 
-/// What the function is invoked with: the output bucket's ObjectCreated notifications, or the
-/// `s3:TestEvent` S3 sends once when the notification is set up. The test event must succeed,
-/// or every deployment would start with a failed invocation in the on-failure queue.
-#[derive(Clone, Debug, Deserialize)]
-#[serde(untagged)]
-pub enum Notification {
-    /// Objects were created.
-    Objects(S3Event),
-    /// The set-up test event, acknowledged and ignored.
-    Test {
-        /// `s3:TestEvent`.
-        #[serde(rename = "Event")]
-        event: String,
-    },
-}
-
 /// The postprocessor's event handler.
 pub struct Handler<S> {
     config: Config,
@@ -110,50 +94,52 @@ impl<S: ObjectSource> Handler<S> {
         }
     }
 
-    /// Audits every object of an S3 notification. Returns `Err` when any object is kept for
-    /// retry (S3 or the network failed); the other objects have been reported, so a retry may
-    /// repeat some hits (their `RecordId` tells duplicates apart).
-    pub async fn handle(&self, event: LambdaEvent<Notification>) -> Result<Response, Error> {
-        let records = match event.payload {
-            Notification::Objects(notification) => notification.records,
-            Notification::Test { event } => {
-                info!(event = %event, "test event acknowledged");
+    /// Audits every object of an S3 notification (the output bucket's `ObjectCreated` events;
+    /// the `s3:TestEvent` S3 sends when the notification is set up is acknowledged, or every
+    /// deployment would start with a failed invocation). Returns `Err` when any object is kept
+    /// for retry (S3 or the network failed); the other objects have been reported, so a retry
+    /// may repeat some hits (their `RecordId` tells duplicates apart).
+    pub async fn handle(&self, event: LambdaEvent<Value>) -> Result<Response, Error> {
+        let targets = match Event::from_value(event.payload)? {
+            Event::S3(targets) => targets,
+            Event::S3Test => {
+                info!(event = "s3:TestEvent", "test event acknowledged");
                 return Ok(Response::default());
+            }
+            _ => {
+                let wrong = "the postprocessor is wired to S3 notifications of the output bucket only";
+                return Err(lambda_adapter::Error::Event(wrong.to_owned()).into());
             }
         };
         let mut auditor = Auditor::new(self.config.audit.clone());
         let mut response = Response::default();
         let mut failure = None;
-        for record in records {
-            let (Some(bucket), Some(raw_key)) = (record.s3.bucket.name, record.s3.object.key) else {
-                warn!("notification record without bucket or key; skipped");
-                response.skipped_objects += 1;
-                continue;
+        for target in targets {
+            let object = match target {
+                Target::Object(object) => object,
+                Target::Ignore(reason) => {
+                    warn!(reason, "notification record skipped");
+                    response.skipped_objects += 1;
+                    continue;
+                }
             };
-            // Keys in S3 notifications are URL-encoded, with `+` for a space.
-            let key = lambda_adapter::event_key::decode_key(&raw_key);
-            let (returned, outcome) = self.audit_object(auditor, &bucket, &key).await?;
+            let (bucket, key) = (object.bucket.as_str(), object.key.as_str());
+            let (returned, outcome) = self.audit_object(auditor, bucket, key).await?;
             auditor = returned;
             match outcome {
                 Ok(report) => {
-                    log_report(&bucket, &key, &report);
+                    log_report(bucket, key, &report);
                     response.objects += 1;
                 }
-                Err(error) => match error.disposition() {
-                    Disposition::Acknowledge => {
-                        warn!(error = %error, "object's content unreadable; acknowledged");
-                        response.objects += 1;
-                    }
-                    Disposition::Permanent => {
-                        warn!(error = %error, failure = error.failure().name(), "object gone; skipped");
-                        response.skipped_objects += 1;
-                    }
-                    Disposition::Retry => {
-                        warn!(error = %error, failure = error.failure().name(), "object failed; the event will be retried");
-                        response.failed_objects += 1;
-                        failure.get_or_insert(error);
-                    }
-                },
+                Err(error) if error.disposition() == Disposition::Retry => {
+                    warn!(error = %error, failure = error.failure().name(), "object failed; the event will be retried");
+                    response.failed_objects += 1;
+                    failure.get_or_insert(error);
+                }
+                Err(error) => {
+                    warn!(error = %error, failure = error.failure().name(), "object gone; skipped");
+                    response.skipped_objects += 1;
+                }
             }
         }
         let totals = *auditor.totals();

@@ -20,4 +20,4 @@ pub mod handler;
 
 pub use config::Config;
 pub use error::Error;
-pub use handler::{Handler, Notification, Output, Response};
+pub use handler::{Handler, Output, Response};

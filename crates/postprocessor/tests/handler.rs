@@ -15,7 +15,7 @@ use flate2::Compression;
 use flate2::write::GzEncoder;
 use lambda_adapter::{Disposition, S3Objects};
 use lambda_runtime::{Context, LambdaEvent};
-use postprocessor::{Config, Error, Handler, Notification, Output, Response};
+use postprocessor::{Config, Error, Handler, Output, Response};
 use s3_access_log::RecordEncoder;
 use serde_json::Value;
 use testkit::{FaultProxy, Moto, S3Fault, Scenario};
@@ -129,12 +129,12 @@ fn config(vars: &[(&str, &str)]) -> Config {
 }
 
 /// The S3 event of the fixture, pointed at `bucket` and the URL-encoded `key`.
-fn event(bucket: &str, encoded_key: &str) -> LambdaEvent<Notification> {
+fn event(bucket: &str, encoded_key: &str) -> LambdaEvent<Value> {
     let fixture = include_str!("../../../events/s3-firehose-output.json");
     let mut value: Value = serde_json::from_str(fixture).unwrap();
     value["Records"][0]["s3"]["bucket"]["name"] = bucket.into();
     value["Records"][0]["s3"]["object"]["key"] = encoded_key.into();
-    LambdaEvent::new(serde_json::from_value(value).unwrap(), Context::default())
+    LambdaEvent::new(value, Context::default())
 }
 
 async fn s3() -> aws_sdk_s3::Client {
@@ -543,7 +543,7 @@ async fn a_connection_broken_mid_object_fails_the_invocation() {
     let handler = Handler::new(config, objects, Output::new(Captured::default()));
     let error = handler.handle(event("cut", "cut.gz")).await.unwrap_err();
     assert_eq!(error.disposition(), Disposition::Retry, "{error}");
-    assert!(matches!(error, Error::Source(_)), "{error}");
+    assert!(matches!(error, Error::Adapter(_)), "{error}");
 }
 
 /// S3 faults through the fault proxy: each scenario audits a ~2 MB Firehose object of
@@ -635,12 +635,12 @@ async fn access_denied_fails_the_invocation() {
 
 #[test]
 fn the_sample_event_decodes_to_the_firehose_object_key() {
-    let Notification::Objects(event) = event("b", "records/year%3D2025/month%3D03/x+y.gz").payload else {
+    let payload = event("b", "records/year%3D2025/month%3D03/x+y.gz").payload;
+    let Ok(lambda_adapter::Event::S3(targets)) = lambda_adapter::Event::from_value(payload) else {
         panic!("the sample event is an object notification");
     };
-    assert_eq!(event.records.len(), 1);
-    assert_eq!(
-        lambda_adapter::event_key::decode_key(event.records[0].s3.object.key.as_deref().unwrap()),
-        "records/year=2025/month=03/x y.gz"
-    );
+    let [lambda_adapter::Target::Object(object)] = &targets[..] else {
+        panic!("one object: {targets:?}");
+    };
+    assert_eq!(object.key, "records/year=2025/month=03/x y.gz");
 }

@@ -14,7 +14,7 @@
 
 use std::sync::Arc;
 
-use lambda_adapter::{ObjectSource, bridge};
+use lambda_adapter::{ObjectRef, ObjectSource, bridge};
 use pipeline::ingest::{Limits, Stats};
 use pipeline::packing::Packer;
 use tokio::sync::mpsc;
@@ -23,7 +23,6 @@ use tokio::time::Instant;
 
 use crate::Error;
 use crate::config::Config;
-use crate::event::ObjectRef;
 use crate::produce::produce;
 use crate::send::send_all;
 use crate::sink::RecordSink;
@@ -580,7 +579,7 @@ mod tests {
         let (result, delivery, sink) = deliver(source, Recorder::default(), &config, None).await;
         let error = result.unwrap_err();
         assert!(
-            matches!(error, Error::Source(lambda_adapter::Error::Broken { .. })),
+            matches!(error, Error::Adapter(lambda_adapter::Error::Broken { .. })),
             "{error}"
         );
         assert_eq!(error.disposition(), Disposition::Retry);

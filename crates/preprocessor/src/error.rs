@@ -24,12 +24,10 @@ pub enum Error {
         /// What it should look like.
         expected: &'static str,
     },
-    /// The payload, or an entry of it, is none of the event kinds this function is wired to.
-    #[error("unrecognized event: {0}")]
-    UnknownEvent(String),
-    /// Reading the object from S3 failed (gone, denied, throttled, broken beyond resuming).
-    #[error("reading the object failed: {0}")]
-    Source(#[from] lambda_adapter::Error),
+    /// The shared edge failed: an event (or an entry of it) that cannot be read, or reading the
+    /// object from S3 (gone, denied, throttled, broken beyond resuming).
+    #[error(transparent)]
+    Adapter(#[from] lambda_adapter::Error),
     /// The engine could not read the object's bytes.
     #[error(transparent)]
     Read(#[from] pipeline::Error),
@@ -67,8 +65,7 @@ impl Error {
     pub fn failure(&self) -> Failure {
         match self {
             Error::MissingVariable(_) | Error::InvalidVariable { .. } => Failure::Rejected,
-            Error::UnknownEvent(_) => Failure::Malformed,
-            Error::Source(error) => error.failure(),
+            Error::Adapter(error) => error.failure(),
             // Content the engine cannot read as lines is a quarantine record, not an error: what
             // it still reports is an I/O failure under it, which another read may not meet.
             Error::Read(_) => Failure::Transient,
@@ -89,8 +86,8 @@ impl Error {
         match self {
             Error::MissingVariable(_) => "MissingVariable",
             Error::InvalidVariable { .. } => "InvalidVariable",
-            Error::UnknownEvent(_) => "UnknownEvent",
-            Error::Source(_) => "SourceError",
+            Error::Adapter(lambda_adapter::Error::Event(_)) => "UnknownEvent",
+            Error::Adapter(_) => "SourceError",
             Error::Read(_) => "ReadError",
             Error::Firehose { .. } => "FirehoseError",
             Error::RetriesExhausted { .. } => "RetriesExhausted",
@@ -118,7 +115,7 @@ mod tests {
     use super::*;
 
     fn source(failure: Failure) -> Error {
-        Error::Source(lambda_adapter::Error::S3 {
+        Error::Adapter(lambda_adapter::Error::S3 {
             object: "s3://b/k".into(),
             message: failure.name().into(),
             failure,
@@ -128,7 +125,10 @@ mod tests {
     #[test]
     fn every_case_has_its_class() {
         let cases = [
-            (Error::UnknownEvent("x".into()), Failure::Malformed),
+            (
+                Error::Adapter(lambda_adapter::Error::Event("x".into())),
+                Failure::Malformed,
+            ),
             (source(Failure::Gone), Failure::Gone),
             (source(Failure::Denied), Failure::Denied),
             (

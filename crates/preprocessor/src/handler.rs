@@ -24,9 +24,10 @@
 
 use std::sync::Arc;
 
-use aws_lambda_events::event::s3::batch_job::{S3BatchJobEvent, S3BatchJobResponse, S3BatchJobResult};
-use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
-use lambda_adapter::{DeliveryMarks, Disposition, ObjectSource, S3Marks, clock, mark_key};
+use lambda_adapter::{
+    BatchJob, DeliveryMarks, Disposition, Event, Message, ObjectRef, ObjectSource, S3Marks, Target, clock,
+    mark_key, sqs_answer,
+};
 use lambda_runtime::LambdaEvent;
 use serde_json::{Value, json};
 use tokio::time::Instant;
@@ -34,9 +35,6 @@ use tokio::time::Instant;
 use crate::Error;
 use crate::config::Config;
 use crate::deliver::{Outcome, deliver_object};
-use crate::event::{
-    Event, ObjectRef, Target, batch_task_target, eventbridge_target, s3_targets, sqs_body_targets,
-};
 use crate::metrics::Totals;
 use crate::sink::RecordSink;
 use crate::stats::Delivery;
@@ -105,18 +103,15 @@ impl<S: ObjectSource, K: RecordSink, M: DeliveryMarks> Handler<S, K, M> {
         let deadline = clock::deadline(&event.context, self.config.tuning.deadline_margin);
         let mut totals = Totals::default();
         let result = match Event::from_value(event.payload) {
-            Ok(Event::S3(event)) => self.notification(s3_targets(&event), deadline, &mut totals).await,
+            Ok(Event::S3(targets)) => self.notification(targets, deadline, &mut totals).await,
             Ok(Event::S3Test) => {
                 tracing::info!(event = "s3:TestEvent", "test event acknowledged");
                 Ok(json!({"ignored": "s3:TestEvent"}))
             }
-            Ok(Event::EventBridge(event)) => match eventbridge_target(&event) {
-                Ok(target) => self.notification(vec![target], deadline, &mut totals).await,
-                Err(error) => Err(error),
-            },
-            Ok(Event::Sqs(event)) => self.sqs(event, deadline, &mut totals).await,
-            Ok(Event::BatchJob(job)) => self.batch_job(job, deadline, &mut totals).await,
-            Err(error) => Err(error),
+            Ok(Event::EventBridge(target)) => self.notification(vec![target], deadline, &mut totals).await,
+            Ok(Event::Sqs(messages)) => self.sqs(messages, deadline, &mut totals).await,
+            Ok(Event::BatchJob(job)) => Ok(self.batch_job(job, deadline, &mut totals).await),
+            Err(error) => Err(error.into()),
         };
         if let Err(error) = &result {
             tracing::error!(error = %error, error_type = error.kind(), "invocation failed");
@@ -140,54 +135,47 @@ impl<S: ObjectSource, K: RecordSink, M: DeliveryMarks> Handler<S, K, M> {
     /// done.
     async fn sqs(
         &self,
-        event: SqsEvent,
+        messages: Vec<Message>,
         deadline: Option<Instant>,
         totals: &mut Totals,
     ) -> Result<Value, Error> {
-        let mut failures = Vec::new();
-        for message in event.records {
-            let kept = match sqs_body_targets(message.body.as_deref().unwrap_or_default()) {
+        let mut kept_ids = Vec::new();
+        for message in messages {
+            let kept = match message.targets {
                 Ok(targets) => self.objects(targets, deadline, totals).await.err(),
                 Err(error) => {
                     totals.failed += 1;
-                    tracing::error!(message_id = message.message_id.as_deref(), error = %error, "unreadable SQS message");
-                    Some(error)
+                    tracing::error!(message_id = message.id.as_deref(), error = %error, "unreadable SQS message");
+                    Some(error.into())
                 }
             };
-            if kept.is_some_and(|error| error.disposition().keeps_sqs_message()) {
-                let Some(item_identifier) = message.message_id else {
+            if kept.is_some_and(|error: Error| error.disposition().keeps_sqs_message()) {
+                let Some(id) = message.id else {
                     // Without an id the failure cannot be reported alone: fail the whole batch.
-                    return Err(Error::UnknownEvent(
+                    return Err(lambda_adapter::Error::Event(
                         "a failed SQS message has no messageId".to_owned(),
-                    ));
+                    )
+                    .into());
                 };
-                let mut failure = BatchItemFailure::default();
-                failure.item_identifier = item_identifier;
-                failures.push(failure);
+                kept_ids.push(id);
             }
         }
-        let mut response = SqsBatchResponse::default();
-        response.batch_item_failures = failures;
-        serde_json::to_value(response).map_err(|error| Error::Internal(error.to_string()))
+        Ok(sqs_answer(kept_ids))
     }
 
     /// Batch Operations: one result per task.
-    async fn batch_job(
-        &self,
-        job: S3BatchJobEvent,
-        deadline: Option<Instant>,
-        totals: &mut Totals,
-    ) -> Result<Value, Error> {
+    async fn batch_job(&self, job: BatchJob, deadline: Option<Instant>, totals: &mut Totals) -> Value {
         let mut results = Vec::with_capacity(job.tasks.len());
         for task in &job.tasks {
-            let done = match batch_task_target(task) {
-                Ok(object) => self.object(&object, deadline, totals).await,
+            let object = match &task.target {
+                Ok(object) => object,
                 Err(error) => {
                     totals.failed += 1;
-                    Err(error)
+                    results.push((error.failure().disposition(), error.to_string()));
+                    continue;
                 }
             };
-            let (code, text) = match done {
+            results.push(match self.object(object, deadline, totals).await {
                 Ok(Done::Delivered(delivery)) => (
                     Disposition::Acknowledge,
                     format!(
@@ -197,20 +185,9 @@ impl<S: ObjectSource, K: RecordSink, M: DeliveryMarks> Handler<S, K, M> {
                 ),
                 Ok(Done::Skipped(reason)) => (Disposition::Acknowledge, format!("skipped: {reason}")),
                 Err(error) => (error.disposition(), error.to_string()),
-            };
-            let mut result = S3BatchJobResult::default();
-            result.task_id = task.task_id.clone();
-            result.result_code = Some(code.batch_result_code().as_str().to_owned());
-            result.result_string = Some(text);
-            results.push(result);
+            });
         }
-        let mut response = S3BatchJobResponse::default();
-        response.invocation_schema_version = job.invocation_schema_version;
-        response.invocation_id = job.invocation_id;
-        // A key that vanished before its task ran has nothing to deliver and never will.
-        response.treat_missing_keys_as = Some("PermanentFailure".to_owned());
-        response.results = results;
-        serde_json::to_value(response).map_err(|error| Error::Internal(error.to_string()))
+        job.answer(results)
     }
 
     /// The objects of one notification or message: each one tried, an error if any is kept for

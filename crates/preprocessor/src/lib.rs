@@ -2,8 +2,8 @@
 //!
 //! ```text
 //! event (S3 | SQS | EventBridge | Batch Operations)
-//!   └─ event::      which objects, keys decoded, skips decided
-//!      └─ handler:: per object one disposition, answered per event kind; delivery markers
+//!   └─ lambda_adapter::Event  which objects, keys decoded
+//!      └─ handler:: skips, per object one disposition, answered per event kind; delivery markers
 //!         └─ deliver:: lambda_adapter::bridge ─▶ produce (engine thread) ─▶ send (PutRecordBatch, retried)
 //!            └─ stats::, metrics:: counts gathered one way, EMF lines
 //! ```
@@ -16,7 +16,6 @@ pub mod aws;
 pub mod config;
 pub mod deliver;
 mod error;
-pub mod event;
 pub mod handler;
 pub mod metrics;
 mod produce;

@@ -12,11 +12,11 @@ use std::path::Path;
 use common::*;
 use flate2::Compression;
 use flate2::write::GzEncoder;
+use lambda_adapter::Event;
 use lambda_adapter::Failure;
 use lambda_runtime::{Context, LambdaEvent};
 use pipeline::packing::Packing;
 use preprocessor::Error;
-use preprocessor::event::Event;
 use serde_json::{Value, json};
 
 fn gzip(data: &[u8]) -> Vec<u8> {
@@ -293,7 +293,8 @@ async fn an_unknown_payload_is_an_error() {
     let handler = world.handler(world.config()).await;
     let invocation = invoke(&handler, json!({"hello": "world"})).await;
     let error = invocation.result.unwrap_err();
-    assert!(matches!(error, Error::UnknownEvent(_)), "{error}");
+    assert_eq!(error.failure(), Failure::Malformed, "{error}");
+    assert_eq!(error.kind(), "UnknownEvent");
     // `handle` prints the metrics line and passes the error on for Lambda to report.
     let result = handler
         .handle(LambdaEvent::new(json!([1, 2, 3]), Context::default()))
