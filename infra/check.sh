@@ -4,8 +4,9 @@
 #   1. cfn-lint on template.yaml: no errors, no warnings (each accepted warning is suppressed in the
 #      template with its reason);
 #   2. the infra tests (infra/tests): the template agrees with itself and with the Rust crates, the
-#      named queries match infra/athena/*.sql, those queries run in DuckDB, the raw-table regex
-#      reads every log format generation;
+#      named queries match infra/athena/*.sql, those queries run in DuckDB, the detection queries
+#      find the audit engine's hits on a shared fixture, the raw-table regex reads every log format
+#      generation;
 #   3. sam validate --lint: SAM transforms the template and lints the result;
 #   4. checkov: no failed check; each skipped one carries its reason in the template.
 set -euo pipefail

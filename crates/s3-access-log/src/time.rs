@@ -86,16 +86,55 @@ impl LogTime {
         utc_from_epoch_seconds(i64::try_from(seconds).unwrap_or(i64::MAX))
     }
 
+    /// The UTC time `seconds` after the Unix epoch, or before it when negative: columnar
+    /// files store request times as epoch milliseconds, and a damaged line may carry any year.
+    pub fn from_epoch_seconds(seconds: i64) -> LogTime {
+        utc_from_epoch_seconds(seconds)
+    }
+
+    /// Parses the record's `Timestamp` form, `YYYY-MM-DD HH:MM:SS` in UTC (what
+    /// [`LogTime::write_utc`] writes), for readers that turn records back into rows.
+    pub fn parse_utc(text: &[u8]) -> Result<LogTime, ErrorKind> {
+        let t: &[u8; 19] = text.try_into().map_err(|_| ErrorKind::BadTime)?;
+        let separators = [(4, b'-'), (7, b'-'), (10, b' '), (13, b':'), (16, b':')];
+        if separators.iter().any(|&(at, byte)| t[at] != byte) {
+            return Err(ErrorKind::BadTime);
+        }
+        let time = LogTime {
+            year: digits(&t[0..4])?,
+            month: digits(&t[5..7])? as u8,
+            day: digits(&t[8..10])? as u8,
+            hour: digits(&t[11..13])? as u8,
+            minute: digits(&t[14..16])? as u8,
+            second: digits(&t[17..19])? as u8,
+            offset_minutes: 0,
+        };
+        let valid = time.year >= 1
+            && (1..=days_in_month(time.year, time.month)).contains(&time.day)
+            && time.hour < 24
+            && time.minute < 60
+            && time.second < 60;
+        if !valid {
+            return Err(ErrorKind::BadTime);
+        }
+        Ok(time)
+    }
+
+    /// Seconds since the Unix epoch of this instant (negative before 1970), offset applied.
+    pub fn unix_seconds(self) -> i64 {
+        let local = days_from_civil(self.year, self.month, self.day) * 86_400
+            + i64::from(self.hour) * 3_600
+            + i64::from(self.minute) * 60
+            + i64::from(self.second);
+        local - i64::from(self.offset_minutes) * 60
+    }
+
     /// The same instant in UTC (offset zero).
     pub fn to_utc(self) -> LogTime {
         if self.offset_minutes == 0 {
             return self;
         }
-        let local = days_from_civil(self.year, self.month, self.day) * 86_400
-            + i64::from(self.hour) * 3_600
-            + i64::from(self.minute) * 60
-            + i64::from(self.second);
-        utc_from_epoch_seconds(local - i64::from(self.offset_minutes) * 60)
+        utc_from_epoch_seconds(self.unix_seconds())
     }
 
     /// Writes the UTC time as `YYYY-MM-DD HH:MM:SS`, the text form Athena reads as a `timestamp`.
@@ -271,6 +310,53 @@ mod tests {
             let mut out = Vec::new();
             LogTime::from_unix_seconds(seconds).write_utc(&mut out);
             assert_eq!(String::from_utf8(out).unwrap(), expected, "{seconds}");
+        }
+    }
+
+    #[test]
+    fn utc_form_round_trips_through_epoch_seconds() {
+        for (text, seconds) in [
+            ("1970-01-01 00:00:00", 0),
+            ("2019-02-06 00:00:38", 1_549_411_238),
+            ("2000-02-29 23:59:59", 951_868_799),
+            ("1900-03-01 00:00:00", -2_203_891_200),
+            ("0001-01-01 00:00:00", -62_135_596_800),
+            ("9999-12-31 23:59:59", 253_402_300_799),
+        ] {
+            let time = LogTime::parse_utc(text.as_bytes()).unwrap();
+            assert_eq!(time.unix_seconds(), seconds, "{text}");
+            let mut out = Vec::new();
+            LogTime::from_epoch_seconds(seconds).write_utc(&mut out);
+            assert_eq!(String::from_utf8(out).unwrap(), text, "{seconds}");
+        }
+    }
+
+    #[test]
+    fn unix_seconds_apply_the_offset() {
+        let local = LogTime::parse(b"10/Feb/2012:16:42:07 -0500").unwrap();
+        let utc = LogTime::parse_utc(b"2012-02-10 21:42:07").unwrap();
+        assert_eq!(local.unix_seconds(), utc.unix_seconds());
+    }
+
+    #[test]
+    fn rejects_malformed_utc_times() {
+        for input in [
+            "2019-02-06T00:00:38",
+            "2019-02-06 00:00:38Z",
+            "2019-02-30 00:00:38",
+            "2019-13-01 00:00:38",
+            "2019-02-06 24:00:00",
+            "2019-02-06 00:60:00",
+            "2019-02-06 00:00:60",
+            "0000-01-01 00:00:00",
+            "2019-02-06 0:00:38",
+            "2019-0a-06 00:00:38",
+        ] {
+            assert_eq!(
+                LogTime::parse_utc(input.as_bytes()),
+                Err(ErrorKind::BadTime),
+                "{input}"
+            );
         }
     }
 

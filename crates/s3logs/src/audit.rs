@@ -14,8 +14,8 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use pipeline::audit::{
-    AuditConfig, Auditor, DEFAULT_EXCLUDE_USER_AGENT, Format, ObjectReport, OutputMode, Rule, Totals,
-    sniff_format,
+    AuditConfig, Auditor, CATALOGUE, DEFAULT_EXCLUDE_USER_AGENT, DEFAULT_WINDOW_ENTRIES, Format,
+    ObjectReport, OutputMode, Rule, SETTINGS, Totals, sniff_format,
 };
 
 use crate::inputs::{self, Expansion, Input, Outputs};
@@ -30,11 +30,14 @@ const BAD_LINES_SHOWN: usize = 5;
 /// postprocessor's `RULES`, `EXCLUDE_USER_AGENT` and `OUTPUT` variables.
 #[derive(Debug, clap::Args)]
 pub struct RuleArgs {
-    /// Rules to apply, comma-separated: sigv2, tls-legacy, acl-required, access-denied,
-    /// anonymous, parse-errors, or all. (The Lambda defaults to sigv2 to keep CloudWatch Logs
-    /// small; locally every rule is free.)
+    /// Rules to apply, comma-separated ids (`s3logs audit --list` shows them), or all. (The
+    /// Lambda defaults to sigv2 to keep CloudWatch Logs small; locally every rule is free.)
     #[arg(long, value_name = "LIST", default_value = "all")]
     pub rules: String,
+    /// A detection threshold, e.g. `enumeration.count=20` (repeatable; `--list` shows them all
+    /// with their defaults). The postprocessor takes the same settings, `;`-separated.
+    #[arg(long = "set", value_name = "NAME=VALUE")]
+    pub settings: Vec<String>,
     /// Skip requests whose User-Agent matches this regular expression ("" skips none).
     #[arg(long, value_name = "REGEX", default_value = DEFAULT_EXCLUDE_USER_AGENT)]
     pub exclude_user_agent: String,
@@ -59,7 +62,10 @@ impl RuleArgs {
         } else {
             OutputMode::Lines
         };
-        let config = AuditConfig::new(&self.rules, &self.exclude_user_agent, output)?;
+        let mut config = AuditConfig::new(&self.rules, &self.exclude_user_agent, output)?;
+        for setting in &self.settings {
+            config.thresholds.apply(setting)?;
+        }
         Ok(match self.json {
             true => Auditor::new(config),
             false => Auditor::new(config).with_group_limit(usize::MAX),
@@ -71,12 +77,18 @@ impl RuleArgs {
 #[derive(Debug, clap::Args)]
 #[command(after_help = "Examples:\n  \
     s3logs audit access-logs/\n  \
+    s3logs audit --list\n  \
+    s3logs audit --rules enumeration,mass-deletion --set enumeration.count=20 access-logs/\n  \
     s3logs audit --rules sigv2,tls-legacy --json firehose-output/ > hits.ndjson\n  \
     aws s3 cp s3://my-log-bucket/logs/2026-11-23-10-15-01-1A2B3C4D5E6F7A8B - | s3logs audit -")]
 pub struct AuditArgs {
     /// Raw log files, NDJSON record files or directories (read recursively), gzipped or not;
     /// `-` or nothing reads standard input.
     pub paths: Vec<PathBuf>,
+    /// Print the detection catalogue (id, severity, MITRE ATT&CK ids, title) and the settings
+    /// with their defaults, and read nothing.
+    #[arg(long)]
+    pub list: bool,
     /// Rules and output.
     #[command(flatten)]
     pub rules: RuleArgs,
@@ -84,6 +96,13 @@ pub struct AuditArgs {
 
 /// Runs `s3logs audit`; the exit code is non-zero if any input could not be read to the end.
 pub fn run(args: AuditArgs) -> anyhow::Result<ExitCode> {
+    if args.list {
+        let written = io::stdout().lock().write_all(catalogue().as_bytes());
+        return match written {
+            Err(error) if error.kind() != io::ErrorKind::BrokenPipe => Err(error.into()),
+            _ => Ok(ExitCode::SUCCESS),
+        };
+    }
     let mut auditor = args.rules.auditor()?;
     let expansion = inputs::expand(&args.paths, &Outputs::new().stdout())?;
     let mut problems = expansion_problems(&expansion);
@@ -146,7 +165,22 @@ pub(crate) fn finish(
         Err(error) => return Err(error.context("writing output")),
         Ok(()) => {}
     }
+    if let Some(warning) = window_warning(auditor.totals()) {
+        eprintln!("s3logs: warning: {warning}");
+    }
     Ok(report(problems))
+}
+
+/// Says that window counters were dropped at the memory bound, if they were: the windowed
+/// detections may then have missed bursts.
+fn window_warning(totals: &Totals) -> Option<String> {
+    (totals.window_evictions > 0).then(|| {
+        format!(
+            "{} dropped at the memory bound ({DEFAULT_WINDOW_ENTRIES}); enumeration, mass-deletion and \
+             bulk-download may have missed bursts (docs/detections.md, Windows)",
+            plural(totals.window_evictions, "window counter")
+        )
+    })
 }
 
 /// Prints the problems; the exit code is non-zero if any is fatal, whether or not the reader
@@ -240,6 +274,26 @@ pub(crate) fn is_broken_pipe(error: &anyhow::Error) -> bool {
     })
 }
 
+/// The catalogue as a table, then the settings with their defaults.
+fn catalogue() -> String {
+    let mut text = format!("{:<22}  {:<8}  {:<30}  TITLE\n", "ID", "SEVERITY", "MITRE ATT&CK");
+    for detection in CATALOGUE {
+        let _ = writeln!(
+            text,
+            "{:<22}  {:<8}  {:<30}  {}",
+            detection.rule.name(),
+            detection.severity.name(),
+            detection.mitre_text(),
+            detection.title
+        );
+    }
+    text.push_str("\nSettings (--set NAME=VALUE):\n");
+    for (name, default, help) in SETTINGS {
+        let _ = writeln!(text, "  {name} = {default}\n      {help}");
+    }
+    text
+}
+
 /// One client of a rule in the table: who, and what they did.
 #[derive(Default)]
 struct Client<'a> {
@@ -276,11 +330,13 @@ fn table(auditor: &Auditor, top: usize, formats: &FormatCounts) -> String {
     let mut text = String::new();
     for rule in auditor.config().rules.iter() {
         let hits = totals.hits.get(rule);
+        let detection = rule.detection();
         let _ = writeln!(
             text,
-            "{} ({}): {}",
+            "{} [{}] ({}): {}",
             rule.name(),
-            rule.description(),
+            detection.severity.name(),
+            detection.title,
             plural(hits, "hit")
         );
         let Some(clients) = by_rule.get(&rule) else {
@@ -360,6 +416,18 @@ fn plural(n: u64, noun: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn dropped_window_counters_are_a_warning() {
+        let mut totals = Totals::default();
+        assert_eq!(window_warning(&totals), None);
+        totals.window_evictions = 3;
+        let warning = window_warning(&totals).unwrap();
+        assert!(
+            warning.starts_with("3 window counters dropped at the memory bound (100000)"),
+            "{warning}"
+        );
+    }
 
     #[test]
     fn cells_are_cut_with_an_ellipsis() {

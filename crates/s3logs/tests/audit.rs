@@ -94,7 +94,10 @@ fn the_samples_hold_a_finding_for_every_rule() {
     // What the sample files were written to contain: boto2 and PHP clients signing with SigV2
     // (12); TLS 1.0/1.1 in four casings (14); a partner account reading and writing through ACLs
     // (6); denied requests, 403s that are not AccessDenied included (6); public reads outside the
-    // website endpoint (10); a line cut short and two records glued into one line (2).
+    // website endpoint (10); a line cut short and two records glued into one line (2). Of the
+    // catalogue's newer rules, the samples hold successful public object reads (7), curl and wget
+    // (3; the AWS SDK for PHP, which names curl, is not suspicious) and signed requests at night
+    // or at the weekend (14); nothing in them is large, changes a bucket setting, or bursts.
     let expected: BTreeMap<String, usize> = [
         ("sigv2", 12),
         ("tls-legacy", 14),
@@ -102,6 +105,9 @@ fn the_samples_hold_a_finding_for_every_rule() {
         ("access-denied", 6),
         ("anonymous", 10),
         ("parse-errors", 2),
+        ("public-read", 7),
+        ("suspicious-user-agent", 3),
+        ("off-hours", 14),
     ]
     .into_iter()
     .map(|(rule, n)| (rule.to_owned(), n))
@@ -157,7 +163,7 @@ fn the_table_lists_top_clients_per_rule_and_the_totals() {
     assert!(output.status.success(), "{}", stderr(&output));
     let text = stdout(&output);
     assert!(
-        text.starts_with("sigv2 (requests signed with Signature Version 2): 12 hits\n"),
+        text.starts_with("sigv2 [low] (requests signed with Signature Version 2): 12 hits\n"),
         "{text}"
     );
     let sigv2_top = text.lines().nth(2).unwrap();
@@ -166,7 +172,7 @@ fn the_table_lists_top_clients_per_rule_and_the_totals() {
         "{sigv2_top}"
     );
     assert!(sigv2_top.contains("Boto/2.49.0"), "{sigv2_top}");
-    assert!(text.contains("access-denied (requests denied with HTTP 403 / AccessDenied): 6 hits"));
+    assert!(text.contains("access-denied [low] (requests denied with HTTP 403 / AccessDenied): 6 hits"));
     assert!(text.contains("... and 4 more clients"), "{text}");
     assert!(!text.contains("tls-legacy"));
     assert!(
@@ -310,7 +316,7 @@ fn run_packs_hive_partitions_and_audits_them_like_the_raw_logs() {
         dir.join("out/records/year=2019/month=06/day=12/hour=14/s3logs-run-1-2019-06-12-14-00-00-0003.gz")
             .exists()
     );
-    assert!(stdout(&output).contains("sigv2 (requests signed with Signature Version 2): 12 hits"));
+    assert!(stdout(&output).contains("sigv2 [low] (requests signed with Signature Version 2): 12 hits"));
 
     // Anything else in records/ is never deleted.
     fs::write(dir.join("out/records/notes.txt"), "mine").unwrap();
@@ -322,5 +328,91 @@ fn run_packs_hive_partitions_and_audits_them_like_the_raw_logs() {
         stderr(&output)
     );
     assert!(dir.join("out/records/notes.txt").exists());
+    fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn list_prints_every_detection_with_severity_and_mitre_ids() {
+    let dir = temp_dir("list");
+    let output = s3logs(&["audit", "--list"], &dir);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let text = stdout(&output);
+    let mut lines = text.lines();
+    let header = lines.next().unwrap();
+    assert!(header.starts_with("ID") && header.contains("SEVERITY") && header.contains("MITRE ATT&CK"));
+    for detection in pipeline::audit::CATALOGUE {
+        let line = lines.next().unwrap();
+        let columns: Vec<&str> = line.split_whitespace().collect();
+        assert_eq!(
+            columns[..3],
+            [
+                detection.rule.name(),
+                detection.severity.name(),
+                detection.mitre_text().as_str()
+            ],
+            "{line}"
+        );
+        assert!(line.ends_with(detection.title), "{line}");
+    }
+    assert_eq!(lines.next(), Some(""));
+    for (name, default, _) in pipeline::audit::SETTINGS {
+        assert!(text.contains(&format!("  {name} = {default}\n")), "{name}");
+    }
+    fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn set_changes_a_threshold_and_rejects_unknown_settings() {
+    let dir = temp_dir("set");
+    // Three 404s from one anonymous IP within five minutes, as raw log lines.
+    let lines: Vec<String> = ["09:25:01", "09:26:30", "09:29:59"]
+        .iter()
+        .map(|time| {
+            format!(
+                "79a59df900b949e55d96a1e698fbacedfd6e09d98eacf8f8d5218e7cd47ef2be photo-archive \
+                 [14/Mar/2025:{time} +0000] 203.0.113.7 - 3E57427F3EXAMPLE REST.GET.OBJECT guess/{time} \
+                 \"GET /guess HTTP/1.1\" 404 NoSuchKey 250 - 5 - \"-\" \"Mozilla/5.0\" - \
+                 s9lzHYrFp76ZVxRcpX9= SigV4 ECDHE-RSA-AES128-GCM-SHA256 - photo-archive.s3.eu-west-1.amazonaws.com TLSv1.2 - -"
+            )
+        })
+        .collect();
+    fs::write(dir.join("log"), lines.join("\n") + "\n").unwrap();
+    let run = |extra: &[&str]| {
+        let mut args = vec!["audit", "--json", "--rules", "enumeration"];
+        args.extend_from_slice(extra);
+        args.push("log");
+        s3logs(&args, &dir)
+    };
+    let default = run(&[]);
+    assert!(default.status.success(), "{}", stderr(&default));
+    assert_eq!(stdout(&default), "");
+    let lowered = run(&["--set", "enumeration.count=3"]);
+    let hits = sorted_lines(&lowered);
+    assert_eq!(hits.len(), 1, "{hits:?}");
+    let hit: Value = serde_json::from_str(&hits[0]).unwrap();
+    assert_eq!(
+        (
+            &hit["Rule"],
+            &hit["Severity"],
+            &hit["Mitre"],
+            &hit["WindowBy"],
+            &hit["RemoteIP"]
+        ),
+        (
+            &Value::from("enumeration"),
+            &Value::from("medium"),
+            &Value::from("T1619,T1580"),
+            &Value::from("RemoteIP"),
+            &Value::from("203.0.113.7")
+        )
+    );
+    assert_eq!(hit["WindowStart"], "2025-03-14 09:25:00");
+    let unknown = run(&["--set", "enumeration.window=5"]);
+    assert!(!unknown.status.success());
+    assert!(
+        stderr(&unknown).contains("unknown setting `enumeration.window`"),
+        "{}",
+        stderr(&unknown)
+    );
     fs::remove_dir_all(dir).unwrap();
 }

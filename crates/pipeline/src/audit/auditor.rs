@@ -1,4 +1,5 @@
-//! The audit engine: applies the rules to each record line of an object and keeps the counts.
+//! The audit engine: applies the rules to each record line of an object and keeps the counts
+//! (and, for the windowed rules, the bounded window counters of `windows`).
 //!
 //! Speed: a record line is first tested with a byte-level pre-check ([`PreCheck`]) that rejects
 //! almost every line without parsing it; only candidates are parsed into a borrowed
@@ -9,12 +10,14 @@ use std::io::{Read, Write};
 
 use crate::Error;
 
-use super::output::{DEFAULT_SUMMARY_GROUPS, GroupKey, GroupStats, Groups, write_hit};
+use super::output::{DEFAULT_SUMMARY_GROUPS, GroupKey, GroupStats, Groups, WindowHit, write_hit};
 use super::precheck::PreCheck;
 use super::reader::{Format, Item, ObjectLines};
 use super::report::{BAD_LINE_EXAMPLES, BadLine, ObjectReport, Totals};
-use super::rules::{AuditConfig, OutputMode};
+use super::rules::{AuditConfig, OutputMode, Rule};
+use super::settings::{epoch_seconds, format_utc};
 use super::view::RecordView;
+use super::windows::{DEFAULT_WINDOW_ENTRIES, Windows};
 
 /// Pending output is written once it reaches this size.
 const FLUSH_AT: usize = 64 * 1024;
@@ -25,6 +28,7 @@ pub struct Auditor {
     precheck: PreCheck,
     totals: Totals,
     groups: Groups,
+    windows: Windows,
     pending: Vec<u8>,
 }
 
@@ -32,10 +36,11 @@ impl Auditor {
     /// An auditor for `config`.
     pub fn new(config: AuditConfig) -> Self {
         Auditor {
-            precheck: PreCheck::new(config.rules.iter()),
+            precheck: PreCheck::new(config.rules.iter(), &config.thresholds),
             config,
             totals: Totals::default(),
             groups: Groups::new(DEFAULT_SUMMARY_GROUPS),
+            windows: Windows::new(DEFAULT_WINDOW_ENTRIES),
             pending: Vec::with_capacity(FLUSH_AT * 2),
         }
     }
@@ -44,6 +49,12 @@ impl Auditor {
     /// all; the Lambda bounds its memory).
     pub fn with_group_limit(mut self, limit: usize) -> Self {
         self.groups = Groups::new(limit);
+        self
+    }
+
+    /// Keeps up to `limit` window counters (see [`DEFAULT_WINDOW_ENTRIES`]).
+    pub fn with_window_limit(mut self, limit: usize) -> Self {
+        self.windows = Windows::new(limit);
         self
     }
 
@@ -128,15 +139,44 @@ impl Auditor {
             return Ok(());
         }
         for rule in self.config.rules.iter() {
-            if rule.matches(&record) {
-                self.totals.hits.add(rule, 1);
-                match self.config.output {
-                    OutputMode::Lines => write_hit(&mut self.pending, rule, &record),
-                    OutputMode::Summary => self.groups.count(rule, &record, &mut self.pending),
+            if !rule.matches(&record, &self.config.thresholds) {
+                continue;
+            }
+            match rule.window(&self.config.thresholds) {
+                None => self.hit(rule, &record, None),
+                Some(spec) => {
+                    let Some(seconds) = record.timestamp.text().and_then(epoch_seconds) else {
+                        continue;
+                    };
+                    let start = spec.burst.window_start(seconds);
+                    let amount = rule.window_amount(&record);
+                    for &by in spec.by {
+                        let Some(subject) = by.of(&record) else { continue };
+                        let (fired, evicted) =
+                            self.windows
+                                .add(rule, by, subject, start, amount, spec.burst.threshold);
+                        self.totals.window_evictions += evicted;
+                        if let Some(total) = fired {
+                            let window = WindowHit {
+                                by,
+                                start: format_utc(start),
+                                total,
+                            };
+                            self.hit(rule, &record, Some(&window));
+                        }
+                    }
                 }
             }
         }
         Ok(())
+    }
+
+    fn hit(&mut self, rule: Rule, record: &RecordView<'_>, window: Option<&WindowHit>) {
+        self.totals.hits.add(rule, 1);
+        match self.config.output {
+            OutputMode::Lines => write_hit(&mut self.pending, rule, record, window),
+            OutputMode::Summary => self.groups.count(rule, record, &mut self.pending),
+        }
     }
 
     fn flush_pending(&mut self, out: &mut dyn Write) -> Result<(), Error> {

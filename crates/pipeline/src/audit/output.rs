@@ -1,4 +1,5 @@
 //! What the audit writes: one compact JSON line per hit, or per client group in summary mode.
+//! Every line opens with the rule's `Rule`, `Severity` and `Mitre` keys.
 //!
 //! Hit lines carry top-level keys only, so CloudWatch Logs Insights discovers the fields and
 //! `filter SignatureVersion = 'SigV2' | stats count(*) by RemoteIP, Bucket, Operation,
@@ -9,7 +10,7 @@ use std::collections::HashMap;
 
 use s3_access_log::write_json_string;
 
-use super::rules::Rule;
+use super::rules::{Rule, WindowBy};
 use super::view::{RecordView, Slot, Text};
 
 /// Most `RawLine` bytes a `parse-errors` hit carries: enough to see what went wrong, far below
@@ -124,14 +125,42 @@ fn write_text(out: &mut Vec<u8>, key: &str, value: Option<&str>) {
     }
 }
 
+fn write_number(out: &mut Vec<u8>, key: &str, value: Option<u64>) {
+    write_key(out, key);
+    match value {
+        Some(value) => out.extend_from_slice(value.to_string().as_bytes()),
+        None => out.extend_from_slice(b"null"),
+    }
+}
+
+/// Opens a line with the rule's `Rule`, `Severity` and `Mitre` (ids joined with `,`, `-` for
+/// none) from the catalogue.
 fn write_rule(out: &mut Vec<u8>, rule: Rule) {
+    let detection = rule.detection();
     out.extend_from_slice(b"{\"Rule\":\"");
     out.extend_from_slice(rule.name().as_bytes());
+    out.extend_from_slice(b"\",\"Severity\":\"");
+    out.extend_from_slice(detection.severity.name().as_bytes());
+    out.extend_from_slice(b"\",\"Mitre\":\"");
+    out.extend_from_slice(detection.mitre_text().as_bytes());
     out.push(b'"');
 }
 
-/// Appends the hit line of `record` for `rule`.
-pub fn write_hit(out: &mut Vec<u8>, rule: Rule, record: &RecordView<'_>) {
+/// The window a hit of a windowed rule was found in.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WindowHit {
+    /// What was counted: one IP or one requester.
+    pub by: WindowBy,
+    /// The window's start, as a record `Timestamp`.
+    pub start: String,
+    /// The total when the threshold was reached: events, or bytes for `bulk-download`.
+    pub total: u64,
+}
+
+/// Appends the hit line of `record` for `rule`; a windowed rule's hit also names its window
+/// (`WindowBy`, `WindowStart`, `WindowTotal`), the record being the one that reached the
+/// threshold.
+pub fn write_hit(out: &mut Vec<u8>, rule: Rule, record: &RecordView<'_>, window: Option<&WindowHit>) {
     write_rule(out, rule);
     write_text(out, "Bucket", record.bucket.text());
     write_text(out, "Timestamp", record.timestamp.text());
@@ -140,12 +169,10 @@ pub fn write_hit(out: &mut Vec<u8>, rule: Rule, record: &RecordView<'_>) {
     write_text(out, "Operation", record.operation.text());
     write_text(out, "Key", record.key.text());
     write_text(out, "RequestURI", record.request_uri.text());
-    write_key(out, "HTTPstatus");
-    match record.http_status.get() {
-        Some(status) => out.extend_from_slice(status.to_string().as_bytes()),
-        None => out.extend_from_slice(b"null"),
-    }
+    write_number(out, "HTTPstatus", record.http_status.get().copied());
     write_text(out, "ErrorCode", record.error_code.text());
+    write_number(out, "BytesSent", record.bytes_sent.get().copied());
+    write_number(out, "ObjectSize", record.object_size.get().copied());
     write_text(out, "UserAgent", record.user_agent.text());
     write_text(out, "SignatureVersion", record.signature_version.text());
     write_text(out, "TLSVersion", record.tls_version.text());
@@ -160,6 +187,11 @@ pub fn write_hit(out: &mut Vec<u8>, rule: Rule, record: &RecordView<'_>) {
             record.raw_line.text().map(|raw| cut(raw, MAX_RAW_LINE_IN_HIT)),
         );
     }
+    if let Some(window) = window {
+        write_text(out, "WindowBy", Some(window.by.name()));
+        write_text(out, "WindowStart", Some(&window.start));
+        write_number(out, "WindowTotal", Some(window.total));
+    }
     out.extend_from_slice(b"}\n");
 }
 
@@ -171,8 +203,7 @@ fn write_group(out: &mut Vec<u8>, key: &GroupKey, stats: &GroupStats) {
     write_text(out, "Requester", key.requester.as_deref());
     write_text(out, "Operation", key.operation.as_deref());
     write_text(out, "UserAgent", key.user_agent.as_deref());
-    write_key(out, "Count");
-    out.extend_from_slice(stats.count.to_string().as_bytes());
+    write_number(out, "Count", Some(stats.count));
     write_text(out, "FirstSeen", stats.first_seen.as_deref());
     write_text(out, "LastSeen", stats.last_seen.as_deref());
     out.extend_from_slice(b"}\n");

@@ -23,6 +23,8 @@
 use memchr::memmem::Finder;
 
 use super::Rule;
+use super::rules::{CONFIG_CHANGE_OPERATIONS, DELETE_OPERATIONS};
+use super::settings::{AgentList, BusinessHours, Thresholds};
 
 /// What the bytes after `"Key":` hold.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -37,7 +39,7 @@ enum Value<'a> {
 }
 
 /// A test on the value of one key.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 enum Test {
     /// The value is one of these strings, compared exactly.
     StrIn(&'static [&'static str]),
@@ -49,17 +51,37 @@ enum Test {
     NullOr(&'static [&'static str]),
     /// The value is anything but `null`.
     NotNull,
+    /// The value is an integer above this.
+    IntAbove(u64),
+    /// The value is a User-Agent on this list.
+    Agent(AgentList),
+    /// The value is a request time outside these hours.
+    OffHours(BusinessHours),
+}
+
+/// The bytes of a string without escapes as text; `None` for invalid UTF-8.
+fn text(bytes: &[u8]) -> Option<&str> {
+    std::str::from_utf8(bytes).ok()
 }
 
 impl Test {
-    fn passes(self, value: Value<'_>) -> bool {
+    fn passes(&self, value: Value<'_>) -> bool {
+        // The bytes of a string without escapes are the string itself, so the full check's own
+        // functions decide; invalid UTF-8 is left to the full check.
         match (self, value) {
             (_, Value::Unknown) => true,
+            (Test::IntAbove(n), Value::Int(s)) => text(s)
+                .and_then(|digits| digits.parse::<u64>().ok())
+                .is_none_or(|value| value > *n),
+            (Test::Agent(list), Value::Str(s)) => text(s).is_none_or(|agent| list.matches(agent)),
+            (Test::OffHours(hours), Value::Str(s)) => {
+                text(s).is_none_or(|time| hours.is_outside(time) == Some(true))
+            }
             (Test::StrIn(set), Value::Str(s)) => set.iter().any(|w| w.as_bytes() == s),
             (Test::StrInIgnoreCase(set), Value::Str(s)) => {
                 set.iter().any(|w| w.as_bytes().eq_ignore_ascii_case(s))
             }
-            (Test::Int(n), Value::Int(s)) => s == n,
+            (Test::Int(n), Value::Int(s)) => s == *n,
             (Test::NullOr(_), Value::Null) => true,
             (Test::NullOr(set), Value::Str(s)) => set.iter().any(|w| w.as_bytes() == s),
             (Test::NotNull, value) => value != Value::Null,
@@ -107,8 +129,9 @@ pub(crate) const LEGACY_TLS: &[&str] = &["TLSv1", "TLSv1.0", "TLSv1.1"];
 pub(crate) const ANONYMOUS_REQUESTER: &str = "Anonymous";
 
 impl PreCheck {
-    /// The pre-check for `rules`.
-    pub fn new(rules: impl IntoIterator<Item = Rule>) -> Self {
+    /// The pre-check for `rules` with `thresholds`. A rule that needs several conditions is
+    /// checked on one of them: enough to let every hit through.
+    pub fn new(rules: impl IntoIterator<Item = Rule>, thresholds: &Thresholds) -> Self {
         let rules = rules
             .into_iter()
             .map(|rule| RuleCheck {
@@ -121,10 +144,40 @@ impl PreCheck {
                         key(b"\"HTTPstatus\"", Test::Int(b"403"), true),
                         key(b"\"ErrorCode\"", Test::StrIn(&["AccessDenied"]), true),
                     ],
-                    Rule::Anonymous => {
+                    Rule::Anonymous | Rule::PublicRead => {
                         vec![key(b"\"Requester\"", Test::NullOr(&[ANONYMOUS_REQUESTER]), true)]
                     }
                     Rule::ParseErrors => vec![key(b"\"ParseError\"", Test::NotNull, false)],
+                    Rule::SuspiciousUserAgent => vec![key(
+                        b"\"UserAgent\"",
+                        Test::Agent(thresholds.suspicious_agents.clone()),
+                        true,
+                    )],
+                    Rule::OffHours => vec![key(
+                        b"\"Timestamp\"",
+                        Test::OffHours(thresholds.business_hours.clone()),
+                        true,
+                    )],
+                    // Not among the keys every record must have: a record without it is no hit.
+                    Rule::LargeResponse => vec![key(
+                        b"\"BytesSent\"",
+                        Test::IntAbove(thresholds.large_response_bytes),
+                        false,
+                    )],
+                    Rule::LargeObject => vec![key(
+                        b"\"ObjectSize\"",
+                        Test::IntAbove(thresholds.large_object_bytes),
+                        false,
+                    )],
+                    Rule::BulkDownload => vec![key(b"\"BytesSent\"", Test::IntAbove(0), false)],
+                    Rule::BucketConfigChange => {
+                        vec![key(b"\"Operation\"", Test::StrIn(CONFIG_CHANGE_OPERATIONS), true)]
+                    }
+                    Rule::MassDeletion => vec![key(b"\"Operation\"", Test::StrIn(DELETE_OPERATIONS), true)],
+                    Rule::Enumeration => vec![
+                        key(b"\"HTTPstatus\"", Test::Int(b"403"), true),
+                        key(b"\"HTTPstatus\"", Test::Int(b"404"), true),
+                    ],
                 },
             })
             .collect();
@@ -244,7 +297,7 @@ mod tests {
 
     #[test]
     fn rejects_ordinary_lines_and_accepts_every_spelling_of_a_hit() {
-        let sigv2 = PreCheck::new([Rule::Sigv2]);
+        let sigv2 = PreCheck::new([Rule::Sigv2], &Thresholds::default());
         let cases: &[(&str, bool)] = &[
             (r#"{"SignatureVersion":"SigV4","X":1}"#, false),
             (r#"{"SignatureVersion":null}"#, false),
@@ -268,7 +321,7 @@ mod tests {
 
     #[test]
     fn optional_keys_need_a_unicode_escape_to_hide() {
-        let parse_errors = PreCheck::new([Rule::ParseErrors]);
+        let parse_errors = PreCheck::new([Rule::ParseErrors], &Thresholds::default());
         assert!(!parse_errors.is_candidate(br#"{"SignatureVersion":"SigV4"}"#));
         assert!(!parse_errors.is_candidate(br#"{"ParseError":null}"#));
         assert!(parse_errors.is_candidate(br#"{"ParseError":"Time: bad"}"#));

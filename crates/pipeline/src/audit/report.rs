@@ -49,6 +49,8 @@ pub struct Totals {
     pub damaged_objects: u64,
     /// Decoded bytes read.
     pub decoded_bytes: u64,
+    /// Window counters dropped to stay within the bound (see [`super::DEFAULT_WINDOW_ENTRIES`]).
+    pub window_evictions: u64,
     /// Hits per rule.
     pub hits: RuleCounts,
 }
@@ -68,6 +70,7 @@ impl Totals {
             bad_lines: self.bad_lines - before.bad_lines,
             damaged_objects: self.damaged_objects - before.damaged_objects,
             decoded_bytes: self.decoded_bytes - before.decoded_bytes,
+            window_evictions: self.window_evictions - before.window_evictions,
             hits,
         }
     }
@@ -77,7 +80,9 @@ impl Totals {
     /// EMF takes one value per dimension name per log line, so each rule with hits gets its own
     /// line with dimensions `Function` and `Rule` and metric `Hits` (the alarm on SigV2 watches
     /// `Hits` with `Function=<function>, Rule=sigv2`). A last line with dimension `Function`
-    /// carries `Records`, `BadLines` and `DamagedObjects`. Rules without hits emit nothing: the
+    /// carries `Records`, `BadLines`, `DamagedObjects` and `WindowEvictions` (window counters
+    /// dropped at the memory bound: windowed rules may have missed bursts). Rules without hits
+    /// emit nothing: the
     /// alarm treats missing data as "no SigV2", and quiet buckets cost no metric lines.
     pub fn metric_lines(&self, rules: RuleSet, function: &str, timestamp_ms: u64) -> Vec<String> {
         let mut lines: Vec<String> = rules
@@ -97,6 +102,7 @@ impl Totals {
                 .metric("Records", Unit::Count, self.records as f64)
                 .metric("BadLines", Unit::Count, self.bad_lines as f64)
                 .metric("DamagedObjects", Unit::Count, self.damaged_objects as f64)
+                .metric("WindowEvictions", Unit::Count, self.window_evictions as f64)
                 .render(timestamp_ms),
         );
         lines

@@ -1,11 +1,13 @@
 //! The rules and their configuration: what each rule selects, which rules run, which user
-//! agents are left out and whether hits are written one by one or counted per client.
+//! agents are left out, the thresholds, and whether hits are written one by one or counted per
+//! client.
 
 use std::fmt;
 
 use regex::Regex;
 
 use super::precheck::{ANONYMOUS_REQUESTER, LEGACY_TLS};
+use super::settings::{Burst, Thresholds, known_settings};
 use super::view::RecordView;
 
 /// Rules enabled when none are configured.
@@ -15,7 +17,8 @@ pub const DEFAULT_RULES: &str = "sigv2";
 /// not the user's to migrate and would drown the real findings.
 pub const DEFAULT_EXCLUDE_USER_AGENT: &str = "S3Console|aws-internal|AWSConfig";
 
-/// One audit rule.
+/// One audit rule. Its definition (title, severity, MITRE ids, description) is in the
+/// catalogue ([`Rule::detection`]); its thresholds are in [`Thresholds`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Rule {
     /// Requests signed with Signature Version 2.
@@ -30,20 +33,116 @@ pub enum Rule {
     Anonymous,
     /// Records carrying `ParseError`.
     ParseErrors,
+    /// Successful unauthenticated GET or HEAD of an object through the REST endpoint.
+    PublicRead,
+    /// User agents of scripted clients, crawlers and scanners.
+    SuspiciousUserAgent,
+    /// Authenticated requests outside business hours.
+    OffHours,
+    /// `BytesSent` over a threshold.
+    LargeResponse,
+    /// `ObjectSize` over a threshold.
+    LargeObject,
+    /// Successful PUT or DELETE of a bucket setting.
+    BucketConfigChange,
+    /// Many 403/404 responses for one IP or requester in a window.
+    Enumeration,
+    /// Many deleted objects by one requester in a window.
+    MassDeletion,
+    /// Many bytes sent to one IP or requester in a window.
+    BulkDownload,
+}
+
+/// Operations that change a bucket setting, as S3 logs them: `REST.<METHOD>.<RESOURCE>`. Only
+/// the GET spellings of these resources are common in published logs; the PUT and DELETE ones
+/// follow the same resource names. `REST.PUT.ACL` is also an object ACL change (`Key` set).
+pub const CONFIG_CHANGE_OPERATIONS: &[&str] = &[
+    "REST.PUT.BUCKETPOLICY",
+    "REST.DELETE.BUCKETPOLICY",
+    "REST.PUT.ACL",
+    "REST.PUT.PUBLIC_ACCESS_BLOCK",
+    "REST.DELETE.PUBLIC_ACCESS_BLOCK",
+    "REST.PUT.OWNERSHIP_CONTROLS",
+    "REST.DELETE.OWNERSHIP_CONTROLS",
+    "REST.PUT.ENCRYPTION",
+    "REST.DELETE.ENCRYPTION",
+    "REST.PUT.LOGGING_STATUS",
+    "REST.PUT.LIFECYCLE",
+    "REST.DELETE.LIFECYCLE",
+    "REST.PUT.VERSIONING",
+    "REST.PUT.REPLICATION",
+    "REST.DELETE.REPLICATION",
+    "REST.PUT.CORS",
+    "REST.DELETE.CORS",
+    "REST.PUT.WEBSITE",
+    "REST.DELETE.WEBSITE",
+];
+
+/// Operations that delete one object each: a single DELETE, and the one record per key S3
+/// writes for a multi-object delete (`BATCH.DELETE.OBJECT`). The multi-object delete request
+/// itself (`REST.POST.MULTI_OBJECT_DELETE`) is not counted, or its keys would count twice.
+pub const DELETE_OPERATIONS: &[&str] = &["REST.DELETE.OBJECT", "BATCH.DELETE.OBJECT"];
+
+/// Operations that read an object.
+pub const OBJECT_READ_OPERATIONS: &[&str] = &["REST.GET.OBJECT", "REST.HEAD.OBJECT"];
+
+/// Who a window counts for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum WindowBy {
+    /// One `RemoteIP`.
+    RemoteIp,
+    /// One `Requester` (never null: anonymous requests are counted by IP).
+    Requester,
+}
+
+impl WindowBy {
+    /// The record key it names, as the `WindowBy` key of hit lines carries it.
+    pub const fn name(self) -> &'static str {
+        match self {
+            WindowBy::RemoteIp => "RemoteIP",
+            WindowBy::Requester => "Requester",
+        }
+    }
+
+    /// The value counted for: the record's IP or requester.
+    pub fn of<'r>(self, record: &'r RecordView<'_>) -> Option<&'r str> {
+        match self {
+            WindowBy::RemoteIp => record.remote_ip.text(),
+            WindowBy::Requester => record.requester.text(),
+        }
+    }
+}
+
+/// How a windowed rule counts: what makes a hit and for whom.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct WindowSpec {
+    /// Threshold and window length.
+    pub burst: Burst,
+    /// Counted separately for each of these.
+    pub by: &'static [WindowBy],
 }
 
 impl Rule {
     /// Every rule, in reporting order.
-    pub const ALL: [Rule; 6] = [
+    pub const ALL: [Rule; 15] = [
         Rule::Sigv2,
         Rule::TlsLegacy,
         Rule::AclRequired,
         Rule::AccessDenied,
         Rule::Anonymous,
         Rule::ParseErrors,
+        Rule::PublicRead,
+        Rule::SuspiciousUserAgent,
+        Rule::OffHours,
+        Rule::LargeResponse,
+        Rule::LargeObject,
+        Rule::BucketConfigChange,
+        Rule::Enumeration,
+        Rule::MassDeletion,
+        Rule::BulkDownload,
     ];
 
-    /// The rule's name in `RULES`, `--rules` and the `Rule` key of hit lines.
+    /// The rule's id in `RULES`, `--rules` and the `Rule` key of hit lines.
     pub const fn name(self) -> &'static str {
         match self {
             Rule::Sigv2 => "sigv2",
@@ -52,28 +151,51 @@ impl Rule {
             Rule::AccessDenied => "access-denied",
             Rule::Anonymous => "anonymous",
             Rule::ParseErrors => "parse-errors",
+            Rule::PublicRead => "public-read",
+            Rule::SuspiciousUserAgent => "suspicious-user-agent",
+            Rule::OffHours => "off-hours",
+            Rule::LargeResponse => "large-response",
+            Rule::LargeObject => "large-object",
+            Rule::BucketConfigChange => "bucket-config-change",
+            Rule::Enumeration => "enumeration",
+            Rule::MassDeletion => "mass-deletion",
+            Rule::BulkDownload => "bulk-download",
         }
     }
 
-    /// One line on what the rule finds, for help texts and reports.
-    pub const fn description(self) -> &'static str {
-        match self {
-            Rule::Sigv2 => "requests signed with Signature Version 2",
-            Rule::TlsLegacy => "requests over TLS 1.0 or 1.1",
-            Rule::AclRequired => "requests that needed an ACL (break when ACLs are disabled)",
-            Rule::AccessDenied => "requests denied with HTTP 403 / AccessDenied",
-            Rule::Anonymous => "unauthenticated requests outside website endpoints",
-            Rule::ParseErrors => "log lines that could not be parsed cleanly",
-        }
-    }
-
-    /// The rule with this name.
+    /// The rule with this id.
     pub fn from_name(name: &str) -> Option<Rule> {
         Rule::ALL.into_iter().find(|rule| rule.name() == name)
     }
 
-    /// The exact check: whether the record is a hit of this rule.
-    pub fn matches(self, record: &RecordView<'_>) -> bool {
+    /// For rules over a window: how they count. `None` for rules on single records.
+    pub fn window(self, thresholds: &Thresholds) -> Option<WindowSpec> {
+        const IP_OR_REQUESTER: &[WindowBy] = &[WindowBy::RemoteIp, WindowBy::Requester];
+        let (burst, by) = match self {
+            Rule::Enumeration => (thresholds.enumeration, IP_OR_REQUESTER),
+            Rule::MassDeletion => (thresholds.mass_deletion, &[WindowBy::Requester][..]),
+            Rule::BulkDownload => (thresholds.bulk_download, IP_OR_REQUESTER),
+            _ => return None,
+        };
+        Some(WindowSpec { burst, by })
+    }
+
+    /// What a selected record adds to its window: bytes sent for `bulk-download`, one event
+    /// for the other windowed rules.
+    pub fn window_amount(self, record: &RecordView<'_>) -> u64 {
+        match self {
+            Rule::BulkDownload => record.bytes_sent.get().copied().unwrap_or(0),
+            _ => 1,
+        }
+    }
+
+    /// The exact check: whether the record is a hit of this rule or, for a windowed rule
+    /// ([`Rule::window`]), an event that counts towards one.
+    pub fn matches(self, record: &RecordView<'_>, thresholds: &Thresholds) -> bool {
+        let status = record.http_status.get().copied();
+        let success = status.is_some_and(|status| (200..300).contains(&status));
+        let operation_in = |set: &[&str]| record.operation.text().is_some_and(|op| set.contains(&op));
+        let anonymous = matches!(record.requester.text(), None | Some(ANONYMOUS_REQUESTER));
         match self {
             Rule::Sigv2 => record.signature_version.text() == Some("SigV2"),
             Rule::TlsLegacy => record
@@ -81,19 +203,42 @@ impl Rule {
                 .text()
                 .is_some_and(|tls| LEGACY_TLS.iter().any(|legacy| legacy.eq_ignore_ascii_case(tls))),
             Rule::AclRequired => record.acl_required.text() == Some("Yes"),
-            Rule::AccessDenied => {
-                record.http_status.get() == Some(&403) || record.error_code.text() == Some("AccessDenied")
-            }
+            Rule::AccessDenied => status == Some(403) || record.error_code.text() == Some("AccessDenied"),
             // The Operation is parsed after the Requester, so a record that has one also has a
             // trustworthy Requester (a null Requester before a parse error means "unknown").
             Rule::Anonymous => {
-                matches!(record.requester.text(), None | Some(ANONYMOUS_REQUESTER))
+                anonymous
                     && record
                         .operation
                         .text()
                         .is_some_and(|op| !op.starts_with("WEBSITE."))
             }
             Rule::ParseErrors => record.parse_error.get().is_some(),
+            Rule::PublicRead => anonymous && success && operation_in(OBJECT_READ_OPERATIONS),
+            Rule::SuspiciousUserAgent => record
+                .user_agent
+                .text()
+                .is_some_and(|agent| thresholds.suspicious_agents.matches(agent)),
+            Rule::OffHours => {
+                !anonymous
+                    && record
+                        .timestamp
+                        .text()
+                        .and_then(|time| thresholds.business_hours.is_outside(time))
+                        == Some(true)
+            }
+            Rule::LargeResponse => record
+                .bytes_sent
+                .get()
+                .is_some_and(|&bytes| bytes > thresholds.large_response_bytes),
+            Rule::LargeObject => record
+                .object_size
+                .get()
+                .is_some_and(|&size| size > thresholds.large_object_bytes),
+            Rule::BucketConfigChange => success && operation_in(CONFIG_CHANGE_OPERATIONS),
+            Rule::Enumeration => matches!(status, Some(403 | 404)),
+            Rule::MassDeletion => success && !anonymous && operation_in(DELETE_OPERATIONS),
+            Rule::BulkDownload => record.bytes_sent.get().is_some_and(|&bytes| bytes > 0),
         }
     }
 }
@@ -106,7 +251,7 @@ impl fmt::Display for Rule {
 
 /// A set of rules.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct RuleSet(u8);
+pub struct RuleSet(u32);
 
 impl RuleSet {
     /// Parses a comma-separated list of rule names (`all` for every rule). Blank entries are
@@ -119,7 +264,7 @@ impl RuleSet {
                 continue;
             }
             let rule = Rule::from_name(name).ok_or_else(|| ConfigError::UnknownRule(name.to_owned()))?;
-            set.0 |= 1 << rule as u8;
+            set.0 |= 1 << rule as u32;
         }
         if set.0 == 0 {
             return Err(ConfigError::NoRules);
@@ -134,7 +279,7 @@ impl RuleSet {
 
     /// Whether `rule` is in the set.
     pub fn contains(self, rule: Rule) -> bool {
-        self.0 & (1 << rule as u8) != 0
+        self.0 & (1 << rule as u32) != 0
     }
 
     /// The rules in the set, in reporting order.
@@ -186,6 +331,19 @@ pub enum ConfigError {
     /// An output mode other than `lines` or `summary`.
     #[error("unknown output `{0}`; expected `lines` or `summary`")]
     UnknownOutput(String),
+    /// A threshold name that does not exist (or an entry without `=`).
+    #[error("unknown setting `{0}`; known settings (NAME=VALUE): {known}", known = known_settings())]
+    UnknownSetting(String),
+    /// A threshold value that does not parse.
+    #[error("{name}={value:?} is invalid: {reason}")]
+    BadSetting {
+        /// The setting.
+        name: String,
+        /// Its value as given.
+        value: String,
+        /// What is accepted.
+        reason: String,
+    },
 }
 
 fn known_rules() -> String {
@@ -202,6 +360,8 @@ pub struct AuditConfig {
     pub exclude_user_agent: Option<Regex>,
     /// One line per hit, or counts per client.
     pub output: OutputMode,
+    /// The detections' thresholds (defaults unless set).
+    pub thresholds: Thresholds,
 }
 
 impl AuditConfig {
@@ -216,6 +376,7 @@ impl AuditConfig {
             rules: RuleSet::parse(rules)?,
             exclude_user_agent,
             output,
+            thresholds: Thresholds::default(),
         })
     }
 }
@@ -223,7 +384,8 @@ impl AuditConfig {
 impl Default for AuditConfig {
     fn default() -> Self {
         AuditConfig {
-            rules: RuleSet(1 << Rule::Sigv2 as u8),
+            rules: RuleSet(1 << Rule::Sigv2 as u32),
+            thresholds: Thresholds::default(),
             exclude_user_agent: Regex::new(DEFAULT_EXCLUDE_USER_AGENT).ok(),
             output: OutputMode::Lines,
         }

@@ -119,6 +119,10 @@ pub struct RecordView<'a> {
     pub http_status: Slot<u64>,
     #[serde(rename = "ErrorCode", default, borrow)]
     pub error_code: Slot<Text<'a>>,
+    #[serde(rename = "BytesSent", default)]
+    pub bytes_sent: Slot<u64>,
+    #[serde(rename = "ObjectSize", default)]
+    pub object_size: Slot<u64>,
     #[serde(rename = "UserAgent", default, borrow)]
     pub user_agent: Slot<Text<'a>>,
     #[serde(rename = "SignatureVersion", default, borrow)]

@@ -1,0 +1,37 @@
+-- Detection large-object: requests on objects larger than a threshold (ObjectSize). Severity low; MITRE ATT&CK T1530.
+-- One row per request of the last 7 days on an object larger than the threshold.
+-- The same rule as the audit engine's (s3logs audit, the postprocessor); docs/detections.md describes it and
+-- infra/tests/test_detections_sql.py checks that this query and the engine find the same hits on a shared
+-- fixture. Like the engine's default EXCLUDE_USER_AGENT, it skips the S3 console and AWS-internal traffic.
+--
+-- Settings, at the engine's defaults; edit the literals below to change them:
+-- Setting large-object.bytes = 5368709120
+--
+-- Reads s3_access_logs.records_dedup, the view the create_records_dedup_view named query creates (run it
+-- once): the last 30 days of records with each RecordId once, so a log line delivered twice counts once.
+-- Placeholders: s3_access_logs is the database (the stack's DatabaseName parameter, default s3_access_logs);
+-- replace it to run this elsewhere. Portable SQL: Athena (Trino) and DuckDB run it as is.
+
+SELECT
+  'large-object' AS rule,
+  "Timestamp",
+  Bucket,
+  RemoteIP,
+  Requester,
+  Operation,
+  Key,
+  HTTPstatus,
+  ErrorCode,
+  BytesSent,
+  ObjectSize,
+  UserAgent,
+  RecordId,
+  LogFile
+FROM s3_access_logs.records_dedup
+WHERE "Timestamp" >= CAST(CURRENT_TIMESTAMP AS TIMESTAMP) - INTERVAL '7' DAY
+  AND COALESCE(UserAgent, '') NOT LIKE '%S3Console%'
+  AND COALESCE(UserAgent, '') NOT LIKE '%aws-internal%'
+  AND COALESCE(UserAgent, '') NOT LIKE '%AWSConfig%'
+  AND ObjectSize > 5368709120
+ORDER BY "Timestamp" DESC, RecordId
+LIMIT 1000

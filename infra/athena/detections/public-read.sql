@@ -1,0 +1,37 @@
+-- Detection public-read: successful anonymous object reads (public access). Severity high; MITRE ATT&CK T1530.
+-- One row per successful (2xx) unauthenticated GET or HEAD of an object through the REST endpoint in
+-- the last 7 days: data anyone can read.
+-- The same rule as the audit engine's (s3logs audit, the postprocessor); docs/detections.md describes it and
+-- infra/tests/test_detections_sql.py checks that this query and the engine find the same hits on a shared
+-- fixture. Like the engine's default EXCLUDE_USER_AGENT, it skips the S3 console and AWS-internal traffic.
+--
+-- Reads s3_access_logs.records_dedup, the view the create_records_dedup_view named query creates (run it
+-- once): the last 30 days of records with each RecordId once, so a log line delivered twice counts once.
+-- Placeholders: s3_access_logs is the database (the stack's DatabaseName parameter, default s3_access_logs);
+-- replace it to run this elsewhere. Portable SQL: Athena (Trino) and DuckDB run it as is.
+
+SELECT
+  'public-read' AS rule,
+  "Timestamp",
+  Bucket,
+  RemoteIP,
+  Requester,
+  Operation,
+  Key,
+  HTTPstatus,
+  ErrorCode,
+  BytesSent,
+  ObjectSize,
+  UserAgent,
+  RecordId,
+  LogFile
+FROM s3_access_logs.records_dedup
+WHERE "Timestamp" >= CAST(CURRENT_TIMESTAMP AS TIMESTAMP) - INTERVAL '7' DAY
+  AND COALESCE(UserAgent, '') NOT LIKE '%S3Console%'
+  AND COALESCE(UserAgent, '') NOT LIKE '%aws-internal%'
+  AND COALESCE(UserAgent, '') NOT LIKE '%AWSConfig%'
+  AND (Requester IS NULL OR Requester = 'Anonymous')
+  AND Operation IN ('REST.GET.OBJECT', 'REST.HEAD.OBJECT')
+  AND HTTPstatus BETWEEN 200 AND 299
+ORDER BY "Timestamp" DESC, RecordId
+LIMIT 1000
