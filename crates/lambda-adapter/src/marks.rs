@@ -15,9 +15,15 @@ use crate::Error;
 /// Prefix of every marker key.
 pub const MARKS_PREFIX: &str = "_state/delivered/";
 
-/// The marker key of `bucket`/`key` at version `etag` (quotes dropped).
-pub fn mark_key(bucket: &str, key: &str, etag: &str) -> String {
-    format!("{MARKS_PREFIX}{bucket}/{key}#{}", etag.trim_matches('"'))
+/// Longest S3 key, in bytes.
+const MAX_KEY: usize = 1024;
+
+/// The marker key of `bucket`/`key` at version `etag` (quotes dropped); `None` when it would be
+/// longer than S3 allows (a key near 1,024 bytes), and such an object is simply not marked: a
+/// retry sends it again, which duplicates but never loses.
+pub fn mark_key(bucket: &str, key: &str, etag: &str) -> Option<String> {
+    let mark = format!("{MARKS_PREFIX}{bucket}/{key}#{}", etag.trim_matches('"'));
+    (mark.len() <= MAX_KEY).then_some(mark)
 }
 
 /// Where markers are kept (an S3 prefix in Lambda, memory in unit tests).
@@ -35,9 +41,11 @@ mod tests {
     #[test]
     fn marks_name_bucket_key_and_version() {
         assert_eq!(
-            mark_key("raw", "logs/a b", "\"d41d8cd9\""),
-            "_state/delivered/raw/logs/a b#d41d8cd9"
+            mark_key("raw", "logs/a b", "\"d41d8cd9\"").as_deref(),
+            Some("_state/delivered/raw/logs/a b#d41d8cd9")
         );
         assert_ne!(mark_key("raw", "k", "v1"), mark_key("raw", "k", "v2"));
+        assert!(mark_key("raw", &"k".repeat(1000), "v1").is_some_and(|mark| mark.len() == 1024));
+        assert_eq!(mark_key("raw", &"k".repeat(1001), "v1"), None);
     }
 }

@@ -336,12 +336,12 @@ fn ignore(reason: &str, totals: &mut Totals) {
     tracing::info!(outcome = "skipped", reason, "event entry ignored");
 }
 
-/// The marker of an object, when the event names its version.
+/// The marker of an object, when the event names its version (and the key leaves room for it).
 fn mark_of(object: &ObjectRef) -> Option<String> {
     object
         .etag
         .as_deref()
-        .map(|etag| mark_key(&object.bucket, &object.key, etag))
+        .and_then(|etag| mark_key(&object.bucket, &object.key, etag))
 }
 
 /// Whether an earlier attempt delivered the object; when the marker cannot be read the object
