@@ -267,13 +267,15 @@ class ExternalOutput(unittest.TestCase):
     def destination(self, stack):
         return stack.one_of_type("AWS::KinesisFirehose::DeliveryStream").properties["ExtendedS3DestinationConfiguration"]
 
-    def test_firehose_writes_to_the_external_bucket_only(self):
+    def test_records_are_written_and_read_in_the_external_bucket_only(self):
         for stack, bucket in ((self.plain, self.plain.physical_id("OutputBucket")), (self.external, EXTERNAL_BUCKET)):
             with self.subTest(bucket=bucket):
                 self.assertEqual(self.destination(stack)["BucketARN"], f"arn:aws:s3:::{bucket}")
                 delivery = _statements(stack.resources["FirehoseRole"])["DeliverToOutputBucket"]
                 self.assertEqual(delivery["Resource"], [f"arn:aws:s3:::{bucket}", f"arn:aws:s3:::{bucket}/*"])
                 self.assertEqual(sorted(delivery["Action"]), FIREHOSE_ACTIONS)
+                read = _statements(stack.resources["PostprocessorRole"])["ReadRecords"]
+                self.assertEqual(read["Resource"], f"arn:aws:s3:::{bucket}/records/*")
                 table = stack.one_of_type("AWS::Glue::Table").properties["TableInput"]
                 self.assertEqual(table["StorageDescriptor"]["Location"], f"s3://{bucket}/records/")
                 self.assertTrue(table["Parameters"]["storage.location.template"].startswith(f"s3://{bucket}/records/year="))
