@@ -5,7 +5,8 @@
 #      template with its reason);
 #   2. the infra tests (infra/tests): the template agrees with itself and with the Rust crates, the
 #      named queries match infra/athena/*.sql, those queries run in DuckDB, the raw-table regex
-#      reads every log format generation;
+#      reads every log format generation, the BackfillCommand's requests validate against the S3
+#      Control API model (botocore, offline), and the backfill and org-wide permissions are exact;
 #   3. sam validate --lint: SAM transforms the template and lints the result;
 #   4. checkov: no failed check; each skipped one carries its reason in the template.
 set -euo pipefail
