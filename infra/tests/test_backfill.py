@@ -1,9 +1,9 @@
 """The backfill and org-wide parts of template.yaml, as deployed with their parameters set.
 
 * `BackfillCommand` is run by bash with `aws` replaced by a recorder, and each `create-job` it makes
-  is turned into the CreateJob request the AWS CLI would send and checked against the S3 Control API
-  model with botocore's parameter validator and request serializer (no network), for backfill
-  sources in both key layouts of server access log delivery.
+  is turned into the CreateJob request the AWS CLI would send (tests/e2e/backfill_command.py) and
+  checked against the S3 Control API model with botocore's parameter validator and request
+  serializer (no network), for backfill sources in both key layouts of server access log delivery.
 * The Batch Operations role and the preprocessor's extra reading are exactly what a backfill needs.
 * With an external output bucket, Firehose, its role, the Glue table and the policy the bucket owner
   must hold all name that bucket.
@@ -14,22 +14,17 @@ intrinsic function the template uses for a made-up account and Region.
 
 import fnmatch
 import json
-import pathlib
 import re
-import subprocess
 import sys
-import tempfile
 import unittest
-import uuid
 
-import botocore.session
-from botocore import xform_name
 from botocore.serialize import create_serializer
 from botocore.validate import ParamValidator
 
 import cfn
 
 sys.path.insert(0, str(cfn.ROOT / "tests" / "e2e"))
+import backfill_command  # noqa: E402
 from stack import ACCOUNT_ID, PARTITION, REGION, Stack  # noqa: E402
 
 # Where old logs lie, one entry per key layout of log delivery (S3 API reference, PutBucketLogging
@@ -52,8 +47,6 @@ FIREHOSE_ACTIONS = [
     "s3:AbortMultipartUpload", "s3:GetBucketLocation", "s3:GetObject", "s3:ListBucket",
     "s3:ListBucketMultipartUploads", "s3:PutObject",
 ]
-# Stands in for `aws`: appends its arguments, as the shell passed them, to $CALLS as one JSON line.
-RECORDER = 'aws() { "$PYTHON" -c \'import json, sys; print(json.dumps(sys.argv[1:]))\' "$@" >>"$CALLS"; }'
 
 
 def _stack(**parameters):
@@ -72,59 +65,17 @@ def _statements(resource):
     return {s["Sid"]: s for s in policy["PolicyDocument"]["Statement"]}
 
 
-def _run(command, env):
-    """The `aws` calls `command` makes when bash runs it, each as its argument list."""
-    with tempfile.TemporaryDirectory() as work:
-        calls = pathlib.Path(work) / "calls.jsonl"
-        subprocess.run(
-            ["bash", "-c", f"{RECORDER}\n{command}"],
-            check=True,
-            env={"PATH": "/usr/bin:/bin", "CALLS": str(calls), "PYTHON": sys.executable, **env},
-        )
-        return [json.loads(line) for line in calls.read_text().splitlines()]
-
-
 class BackfillCommand(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.stack = _stack(BackfillSources=f"{SIMPLE},{PARTITIONED}")
         cls.command = _output(cls.stack, "BackfillCommand")
-        cls.model = botocore.session.get_session().get_service_model("s3control").operation_model("CreateJob")
+        cls.model = backfill_command.create_job_model()
         cls.window = {"BACKFILL_FROM": "2024-01-01T00:00:00Z", "BACKFILL_UNTIL": "2025-01-01T00:00:00Z"}
-        cls.calls = _run(cls.command, cls.window)
+        cls.calls = backfill_command.run(cls.command, cls.window)
 
     def request(self, argv):
-        """The CreateJob parameters the AWS CLI builds from `create-job` arguments: each option names a
-        member of the input shape, JSON values are parsed, and the idempotency token is generated."""
-        self.assertEqual(argv[:2], ["s3control", "create-job"])
-        members = {xform_name(name).replace("_", "-"): name for name in self.model.input_shape.members}
-        params, region, args = {}, None, argv[2:]
-        while args:
-            option, args = args[0], args[1:]
-            self.assertTrue(option.startswith("--"), f"stray argument {option!r}")
-            name = option[2:]
-            if name == "region":
-                region, args = args[0], args[1:]
-                continue
-            if name.startswith("no-") and name[3:] in members:
-                params[members[name[3:]]] = False
-                continue
-            self.assertIn(name, members, f"{option} is not a CreateJob parameter")
-            member = members[name]
-            shape = self.model.input_shape.members[member]
-            if shape.type_name == "boolean" and (not args or args[0].startswith("--")):
-                params[member] = True
-                continue
-            value, args = args[0], args[1:]
-            if shape.type_name in ("structure", "list", "map"):
-                value = json.loads(value)
-            elif shape.type_name == "integer":
-                value = int(value)
-            params[member] = value
-        for member, shape in self.model.input_shape.members.items():
-            if shape.metadata.get("idempotencyToken"):
-                params.setdefault(member, str(uuid.uuid4()))
-        return region, params
+        return backfill_command.create_job_request(argv, self.model)
 
     def validate(self, params):
         report = ParamValidator().validate(params, self.model.input_shape)
@@ -166,7 +117,7 @@ class BackfillCommand(unittest.TestCase):
                 self.assertTrue(report["Prefix"].startswith("_backfill/"))
 
     def test_default_window_is_everything_up_to_now(self):
-        calls = _run(self.command, {})
+        calls = backfill_command.run(self.command, {})
         self.assertEqual(len(calls), 2)
         for argv in calls:
             _, params = self.request(argv)

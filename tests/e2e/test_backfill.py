@@ -2,13 +2,15 @@
 
 The user's old log bucket (`deploy.BACKFILL_BUCKET`, named in the stack's BackfillSources) holds
 logs in both key layouts of log delivery, one of them archived (storage class GLACIER), plus an
-object outside the sources. The test plays Batch Operations' part:
+object outside the sources. The stack's BackfillCommand runs in bash with `aws` recorded
+(`backfill_command`), and the test plays Batch Operations' part for the CreateJob requests it makes:
 
-1. the manifest generator: every object under each source prefix created up to now, as
-   `bucket,key` rows with the key URL-encoded;
+1. the manifest generator: every object of the request's source bucket under its prefix created
+   in its time window, as `bucket,key` rows with the key URL-encoded;
 2. one object of the manifest is deleted before its task runs (it can never be read);
-3. each task invokes the preprocessor (`cargo lambda invoke`) with an invocation schema 2.0 event;
-4. the failed tasks go to a completion report under `_backfill/reports/` in the output bucket;
+3. each task invokes the request's function, the preprocessor (`cargo lambda invoke`), with an
+   invocation schema 2.0 event;
+4. the failed tasks go to a completion report where the request's Report says;
    the archived object is restored, and a job over the report's `bucket,key` columns re-runs only
    the failures;
 5. the whole job runs once more.
@@ -34,6 +36,7 @@ from typing import Any
 import pytest
 
 import athena
+import backfill_command
 import events
 import expected as exp
 from deploy import BACKFILL_BUCKET, ROOT, Deployment
@@ -44,7 +47,6 @@ from stack import ACCOUNT_ID, REGION
 DATA = Path(__file__).resolve().parent / "data"
 SAMPLES = ROOT / "samples"
 DEDUP_VIEW = ROOT / "infra" / "athena" / "records_dedup_view.sql"
-REPORT_PREFIX = "_backfill/reports"
 PARTITIONED = f"partitioned/{ACCOUNT_ID}/{REGION}"
 
 
@@ -104,13 +106,33 @@ class Backfill:
     records: dict[str, list[dict[str, Any]]]  # key -> what `s3logs parse` makes of it
 
 
-def _generate_manifest(s3: Any, deployment: Deployment, until: dt.datetime) -> list[tuple[str, str]]:
-    """The manifest generator: each source's objects created before `until`, no storage class filter."""
+def _requests(deployment: Deployment, until: dt.datetime) -> list[dict[str, Any]]:
+    """The CreateJob requests of the stack's BackfillCommand, run with BACKFILL_UNTIL=`until`."""
+    output = deployment.stack.template["Outputs"]["BackfillCommand"]
+    assert deployment.stack.condition(output["Condition"]), "the e2e stack has backfill sources"
+    command = deployment.stack.resolve(output["Value"])
+    model = backfill_command.create_job_model()
+    env = {"BACKFILL_UNTIL": until.strftime("%Y-%m-%dT%H:%M:%SZ")}
+    return [backfill_command.create_job_request(argv, model)[1] for argv in backfill_command.run(command, env)]
+
+
+def _timestamp(text: str) -> dt.datetime:
+    return dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def _generate_manifest(s3: Any, requests: list[dict[str, Any]]) -> list[tuple[str, str]]:
+    """The manifest generator: each request's source objects whose key starts with one of its
+    prefixes and that were created in its window (no storage class filter)."""
     rows = []
-    for bucket, prefix in deployment.backfill_sources:
-        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
-            rows += [(bucket, urllib.parse.quote(o["Key"], safe="/")) for o in page.get("Contents", [])
-                     if o["LastModified"] < until]
+    for request in requests:
+        generator = request["ManifestGenerator"]["S3JobManifestGenerator"]
+        bucket = generator["SourceBucket"].split(":::", 1)[1]
+        window = generator["Filter"]
+        after, before = _timestamp(window["CreatedAfter"]), _timestamp(window["CreatedBefore"])
+        for prefix in window["KeyNameConstraint"]["MatchAnyPrefix"]:
+            for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+                rows += [(bucket, urllib.parse.quote(o["Key"], safe="/")) for o in page.get("Contents", [])
+                         if after < o["LastModified"] < before]
     return rows
 
 
@@ -128,7 +150,7 @@ def _run_job(functions, firehose: Delivery, manifest: list[tuple[str, str]]) -> 
     return job
 
 
-def _write_report(s3: Any, deployment: Deployment, job: Job) -> str:
+def _write_report(s3: Any, report_location: dict[str, Any], job: Job) -> tuple[str, str]:
     """The completion report of failed tasks (Report_CSV_20180820; for a Lambda task AWS's example
     rows read bucket, key, version id, `failed`, 200, the result code, the result string), where the
     BackfillCommand asks for it."""
@@ -138,14 +160,17 @@ def _write_report(s3: Any, deployment: Deployment, job: Job) -> str:
         if result["resultCode"] != "Succeeded":
             writer.writerow([BACKFILL_BUCKET, urllib.parse.quote(key, safe="/"), "", "failed", "200",
                              result["resultCode"], result["resultString"]])
-    report = f"{REPORT_PREFIX}/job-{job.job_id}/results/{uuid.uuid4()}.csv"
-    s3.put_object(Bucket=deployment.output_bucket, Key=report, Body=out.getvalue().encode())
-    return report
+    assert report_location["ReportScope"] == "FailedTasksOnly"
+    bucket = report_location["Bucket"].split(":::", 1)[1]
+    key = f"{report_location['Prefix']}/job-{job.job_id}/results/{uuid.uuid4()}.csv"
+    s3.put_object(Bucket=bucket, Key=key, Body=out.getvalue().encode())
+    return bucket, key
 
 
-def _failures_manifest(s3: Any, deployment: Deployment, report: str) -> list[tuple[str, str]]:
+def _failures_manifest(s3: Any, report: tuple[str, str]) -> list[tuple[str, str]]:
     """What docs/deploy.md does to re-run only the failures: the report's first two columns."""
-    body = s3.get_object(Bucket=deployment.output_bucket, Key=report)["Body"].read().decode()
+    bucket, key = report
+    body = s3.get_object(Bucket=bucket, Key=key)["Body"].read().decode()
     return [(row[0], row[1]) for row in csv.reader(io.StringIO(body))]
 
 
@@ -167,14 +192,20 @@ def backfill(aws, deployment, functions, firehose_delivery, settings, second_del
     for log in [*READABLE, ARCHIVED, VANISHED, OUTSIDE]:
         s3.put_object(Bucket=BACKFILL_BUCKET, Key=log.key, Body=log.path.read_bytes(),
                       StorageClass="GLACIER" if log.archived else "STANDARD")
-    until = dt.datetime.now(dt.timezone.utc) + dt.timedelta(seconds=1)
-    manifest = _generate_manifest(s3, deployment, until)
+    # A minute ahead: the objects were created within the current second.
+    requests = _requests(deployment, dt.datetime.now(dt.timezone.utc) + dt.timedelta(minutes=1))
+    for request in requests:
+        function = deployment.function_by_arn(request["Operation"]["LambdaInvoke"]["FunctionArn"])
+        assert function.binary == "preprocessor"
+        assert request["Operation"]["LambdaInvoke"]["InvocationSchemaVersion"] == "2.0"
+    (report_location,) = {json.dumps(r["Report"], sort_keys=True) for r in requests}
+    manifest = _generate_manifest(s3, requests)
     s3.delete_object(Bucket=BACKFILL_BUCKET, Key=VANISHED.key)
 
     first = _run_job(functions, firehose_delivery, manifest)
-    report = _write_report(s3, deployment, first)
+    report = _write_report(s3, json.loads(report_location), first)
     s3.restore_object(Bucket=BACKFILL_BUCKET, Key=ARCHIVED.key, RestoreRequest={"Days": 1})
-    retry = _run_job(functions, firehose_delivery, _failures_manifest(s3, deployment, report))
+    retry = _run_job(functions, firehose_delivery, _failures_manifest(s3, report))
     again = _run_job(functions, firehose_delivery, manifest)
 
     work = settings.work
