@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import fnmatch
 import gzip
 import io
 import json
@@ -246,6 +247,18 @@ def test_manifest_holds_both_layouts_and_nothing_else(backfill: Backfill) -> Non
     listed = sorted(urllib.parse.unquote(key) for _, key in backfill.manifest)
     assert listed == sorted(log.key for log in [*READABLE, ARCHIVED, VANISHED])
     assert all(bucket == BACKFILL_BUCKET for bucket, _ in backfill.manifest)
+
+
+def test_preprocessor_role_may_read_every_task_object(backfill: Backfill, deployment) -> None:
+    """moto does not check IAM; in AWS the preprocessor's role is what lets it read the tasks' objects."""
+    statements = deployment.stack.resources["PreprocessorRole"].properties["Policies"][0]["PolicyDocument"]["Statement"]
+    reads = [resource for s in statements if s["Action"] == "s3:GetObject"
+             for resource in (s["Resource"] if isinstance(s["Resource"], list) else [s["Resource"]])]
+    for bucket, key in backfill.manifest:
+        arn = f"arn:aws:s3:::{bucket}/{urllib.parse.unquote(key)}"
+        assert any(fnmatch.fnmatchcase(arn, resource) for resource in reads), arn
+    outside = f"arn:aws:s3:::{BACKFILL_BUCKET}/{OUTSIDE.key}"
+    assert not any(fnmatch.fnmatchcase(outside, resource) for resource in reads), outside
 
 
 def test_readable_objects_succeed_with_every_line_once(backfill: Backfill, deployment) -> None:
