@@ -175,6 +175,17 @@ class BackfillPermissions(unittest.TestCase):
         self.assertNotIn("SOURCE_PREFIX", env)
         self.assertEqual(env["OUTPUT_BUCKET"], self.backfill.physical_id("OutputBucket"))
 
+    def test_every_partition_reads_the_same_prefixes(self):
+        # The stack resolver only knows the aws partition; the aws-cn and aws-us-gov branches of the
+        # raw template must be the same expression with their own ARN prefix.
+        (statement,) = [
+            s["Fn::If"][1] for s in cfn.load_template()["Resources"]["PreprocessorRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
+            if isinstance(s, dict) and "Fn::If" in s and s["Fn::If"][0] == "HasBackfillSources"
+        ]
+        china, (gov, aws) = statement["Resource"]["Fn::If"][1], statement["Resource"]["Fn::If"][2]["Fn::If"][1:]
+        for partition, branch in (("aws-cn", china), ("aws-us-gov", gov)):
+            self.assertEqual(json.dumps(branch), json.dumps(aws).replace("arn:aws:", f"arn:{partition}:"))
+
     def test_batch_operations_role_is_least_privilege(self):
         role = self.backfill.resources["BackfillRole"].properties
         (trust,) = role["AssumeRolePolicyDocument"]["Statement"]
