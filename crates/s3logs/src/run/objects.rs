@@ -11,15 +11,15 @@
 //! The file format sits behind [`ObjectFormat`]: gzip NDJSON (Firehose's format) today, and a
 //! Parquet writer can be another implementation without touching the partitioning.
 
+use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap};
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, BufWriter, Write};
+use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, bail};
-use flate2::Compression;
-use flate2::write::GzEncoder;
+use flate2::{Compress, Compression, Crc, FlushCompress, Status};
 use memchr::memmem::Finder;
 use s3_access_log::LogTime;
 
@@ -83,12 +83,44 @@ impl ObjectFormat for GzipNdjson {
 /// file descriptors between members.
 struct GzipObject(PathBuf);
 
+/// The header of a gzip member: deflate, no name, no time, unknown OS (as flate2 writes it).
+const GZIP_HEADER: [u8; 10] = [0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff];
+
+thread_local! {
+    /// One deflate state and output buffer per worker thread, reset for every member: a new
+    /// deflate state per member costs a few hundred kilobytes of fresh pages, and a year of
+    /// hours makes tens of thousands of small members.
+    static DEFLATE: RefCell<(Compress, Vec<u8>)> =
+        RefCell::new((Compress::new(Compression::default(), false), Vec::new()));
+}
+
 impl ObjectFile for GzipObject {
     fn write_records(&mut self, records: &[u8]) -> io::Result<()> {
-        let file = OpenOptions::new().append(true).open(&self.0)?;
-        let mut member = GzEncoder::new(BufWriter::new(file), Compression::default());
-        member.write_all(records)?;
-        member.finish()?.flush()
+        DEFLATE.with_borrow_mut(|(deflate, member)| {
+            member.clear();
+            member.extend_from_slice(&GZIP_HEADER);
+            deflate.reset();
+            // Room for the whole member up front (deflate never grows data by more than a few
+            // bytes per 16 KiB block), so it is compressed in one call: the bytes then do not
+            // depend on how much room earlier members left, and objects are the same
+            // whichever worker wrote them.
+            member.reserve(records.len() + records.len() / 256 + 1024);
+            loop {
+                member.reserve(1024);
+                let consumed = deflate.total_in() as usize;
+                match deflate.compress_vec(&records[consumed..], member, FlushCompress::Finish) {
+                    Ok(Status::StreamEnd) => break,
+                    Ok(_) => {}
+                    Err(error) => return Err(io::Error::other(error)),
+                }
+            }
+            let mut crc = Crc::new();
+            crc.update(records);
+            member.extend_from_slice(&crc.sum().to_le_bytes());
+            // ISIZE is the length modulo 2^32, as the gzip format defines it.
+            member.extend_from_slice(&(records.len() as u32).to_le_bytes());
+            OpenOptions::new().append(true).open(&self.0)?.write_all(member)
+        })
     }
 
     fn finish(self: Box<Self>) -> io::Result<()> {
@@ -468,6 +500,33 @@ mod tests {
         );
         assert_eq!(job_of(&names[0]), Some(JobId(0xab)));
         fs::remove_dir_all(root).unwrap();
+    }
+
+    #[test]
+    fn gzip_objects_are_members_any_gzip_reader_reads_back() {
+        use std::io::Read;
+        let path = std::env::temp_dir().join(format!("s3logs-run-gzip-{}.gz", std::process::id()));
+        let mut object = GzipNdjson.create(&path).unwrap();
+        let first: Vec<u8> = (0..20_000)
+            .flat_map(|n| format!("{{\"n\":{n}}}\n").into_bytes())
+            .collect();
+        object.write_records(&first).unwrap();
+        object.write_records(b"{\"last\":true}\n").unwrap();
+        object.finish().unwrap();
+        let mut text = Vec::new();
+        flate2::read::MultiGzDecoder::new(File::open(&path).unwrap())
+            .read_to_end(&mut text)
+            .unwrap();
+        let mut expected = first;
+        expected.extend_from_slice(b"{\"last\":true}\n");
+        assert_eq!(text, expected);
+        let status = std::process::Command::new("gzip")
+            .arg("-t")
+            .arg(&path)
+            .status()
+            .unwrap();
+        assert!(status.success(), "gzip -t");
+        fs::remove_file(path).unwrap();
     }
 
     #[test]
