@@ -165,6 +165,46 @@ fn a_rerun_writes_nothing_new_and_a_new_file_is_all_it_reads() {
 }
 
 #[test]
+fn a_changed_file_is_read_again_with_a_warning_and_its_old_records_stay() {
+    let scratch = Scratch::new("changed");
+    let log = scratch.write("logs/a.log", history(0, 300, 0).as_bytes());
+    let run = || {
+        let run = run_guarded(
+            command(&["run", "logs", "--out", "out"], &scratch.0),
+            &scratch.0,
+            None,
+        );
+        assert!(run.status.success(), "{}", run.stderr);
+        run.stderr
+    };
+    run();
+    // Grown since, as a log still being written would be.
+    fs::OpenOptions::new()
+        .append(true)
+        .open(&log)
+        .unwrap()
+        .write_all(history(20, 10, 300).as_bytes())
+        .unwrap();
+    let again = run();
+    assert!(
+        again.contains("warning: logs/a.log changed since it was processed into out"),
+        "{again}"
+    );
+    assert!(again.contains("1 inputs, 310 records"), "{again}");
+    let mut per_id: BTreeMap<String, usize> = BTreeMap::new();
+    for (_, records) in packed(&scratch.path("out/records")) {
+        for record in records {
+            *per_id
+                .entry(record["RecordId"].as_str().unwrap().to_owned())
+                .or_default() += 1;
+        }
+    }
+    // Its first 300 lines twice (one RecordId each, for the de-duplicated view), the new ones once.
+    assert_eq!(per_id.len(), 310);
+    assert_eq!(per_id.values().filter(|&&count| count == 2).count(), 300);
+}
+
+#[test]
 fn an_interrupted_run_is_finished_by_the_next_with_every_record_once() {
     let scratch = Scratch::new("interrupted-rerun");
     scratch.write("logs/a.log", history(0, 400, 0).as_bytes());

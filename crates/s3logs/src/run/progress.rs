@@ -24,7 +24,7 @@ impl Progress {
         let bar = match io::stderr().is_terminal() {
             true => ProgressBar::new(total).with_style(
                 ProgressStyle::with_template(
-                    "{bar:30} {bytes}/{total_bytes} {bytes_per_sec} {msg} eta {eta}",
+                    "{wide_bar} {bytes}/{total_bytes} {bytes_per_sec} {msg} eta {eta}",
                 )
                 .unwrap_or_else(|_| ProgressStyle::default_bar()),
             ),
