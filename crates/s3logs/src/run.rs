@@ -469,7 +469,12 @@ impl AuditStage {
                 Err(TryLockError::WouldBlock) if !wait => return,
                 Err(TryLockError::WouldBlock) => lock(&self.state),
             };
-            while let Some(object) = lock(&self.queue).pop_front() {
+            loop {
+                // Taken off the queue first, so the queue is not locked during the audit.
+                let next = lock(&self.queue).pop_front();
+                let Some(object) = next else {
+                    break;
+                };
                 state.audit(&object);
             }
             drop(state);
