@@ -15,8 +15,9 @@
 //!
 //! Output directory: `records/` holds the objects and `manifest/` the inputs processed into
 //! it (see `manifest`). A run adds to what is there: inputs already processed are skipped,
-//! their records stay; objects of a job that never reached the manifest (an interrupted run)
-//! are removed first and the job is read again, so every record ends up exactly once.
+//! their records stay; objects of a job that never reached the manifest (an interrupted run,
+//! or an input that failed part-way) are removed by the next run before it starts and the job
+//! is read again, so every record ends up exactly once.
 //! `--fresh` starts over. Only the objects written by this run are audited (`s3logs audit
 //! <out>/records` audits them all).
 //!
