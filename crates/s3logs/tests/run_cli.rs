@@ -129,6 +129,10 @@ fn a_rerun_writes_nothing_new_and_a_new_file_is_all_it_reads() {
     };
     let first = run(&[]);
     assert!(first.contains("2 inputs, 2300 records"), "{first}");
+    assert!(
+        !first.contains("lines/s"),
+        "no progress bar when stderr is a file: {first}"
+    );
     let before = snapshot(&scratch.path("out"));
     assert!(
         before
