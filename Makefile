@@ -10,8 +10,9 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
 ## run: the sample logs in samples/ through the whole pipeline locally: records packed into
 ## gzipped objects under Hive-style partitions in out/, then audited as the postprocessor would
+## (--fresh: every time, though `s3logs run` would otherwise skip inputs already in out/)
 run:
-	cargo run --release --quiet -p s3logs -- run samples/ --out out
+	cargo run --release --quiet -p s3logs -- run samples/ --out out --fresh
 
 ## test: every check CI runs
 test: venv lint unit template e2e
