@@ -261,6 +261,9 @@ pub fn remove_uncommitted(records_dir: &Path, committed: &dyn Fn(JobId) -> bool)
             removed += 1;
         }
     }
+    if removed == 0 {
+        return Ok(0);
+    }
     // Deepest first, so a directory is empty by the time it is tried.
     dirs.sort_by_key(|dir| std::cmp::Reverse(dir.components().count()));
     for dir in dirs {
