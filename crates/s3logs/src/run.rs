@@ -48,7 +48,7 @@ use pipeline::ingest::{Limits, RecordReader, Stats};
 
 use self::manifest::{JobRecord, MANIFEST_DIR, Manifest};
 use self::objects::{GzipNdjson, HourFinder, ObjectFormat, ObjectWriter, current_hour, remove_uncommitted};
-use self::plan::{Piece, Plan, Source, UNIT_BYTES, Unit};
+use self::plan::{MIN_UNIT_BYTES, Piece, Plan, Source, UNIT_BYTES, Unit};
 use self::progress::Progress;
 use crate::audit::{FormatCounts, Problem, RuleArgs, describe_problems, expansion_problems, finish, report};
 use crate::inputs::{self, Input, Outputs};
@@ -80,8 +80,10 @@ pub struct RunArgs {
     #[arg(long, value_name = "BYTES", default_value_t = 128 << 20)]
     pub object_bytes: u64,
     /// Units of work hold about this many raw bytes: smaller files are grouped up to it,
-    /// larger plain-text files are cut into ranges of it that workers read at once.
-    #[arg(long, value_name = "BYTES", default_value_t = UNIT_BYTES)]
+    /// larger plain-text files are cut into ranges of it that workers read at once (at least
+    /// 64 KiB).
+    #[arg(long, value_name = "BYTES", default_value_t = UNIT_BYTES,
+          value_parser = clap::value_parser!(u64).range(MIN_UNIT_BYTES..))]
     pub unit_bytes: u64,
     /// Worker threads [default: all cores].
     #[arg(short, long, value_name = "N")]

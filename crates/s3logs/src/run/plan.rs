@@ -40,7 +40,12 @@ use crate::inputs::Input;
 /// workers share a few hundred megabytes evenly.
 pub const UNIT_BYTES: u64 = 32 << 20;
 
-/// How far past a wanted cut a line boundary is looked for; no boundary there, no cut.
+/// The smallest unit `--unit-bytes` accepts: each cut reads up to a unit's worth of bytes
+/// to find a line boundary, so tiny units would read a file many times over.
+pub const MIN_UNIT_BYTES: u64 = 64 << 10;
+
+/// How far past a wanted cut a line boundary is looked for (at most a unit); no boundary
+/// there, no cut.
 const CUT_WINDOW: u64 = 1 << 20;
 
 /// One input to read.
@@ -273,7 +278,7 @@ fn cut(path: &Path, size: u64, unit_bytes: u64) -> io::Result<Vec<Range<u64>>> {
     let checker = LineChecker::new();
     for k in 1..pieces {
         let wanted = size / pieces * k;
-        let len = CUT_WINDOW.min(size - wanted) as usize;
+        let len = CUT_WINDOW.min(unit_bytes).min(size - wanted) as usize;
         file.read_exact_at(&mut window[..len], wanted)?;
         if let Some(at) = checker.first_start(&window[..len]) {
             let start = wanted + at as u64;
