@@ -9,7 +9,9 @@
 #
 # The machine may be shared: the 1-minute load average is printed beside every figure, as
 # the wall-clock time is only the command's when nothing else runs; the CPU time (user +
-# system) and the cores it kept busy on average tell the work apart from the waiting. BENCH_DIR puts the corpus
+# system) and the cores it kept busy on average tell the work apart from the waiting. With
+# BENCH_RUNS=N each pair of runs (one worker, all cores) is repeated N times, interleaved, so
+# the two see the same load. BENCH_DIR puts the corpus
 # and the output elsewhere (a tmpfs, when the disk is short of space: a 1 GB corpus and its
 # ~0.4 GB of objects are needed at once).
 set -euo pipefail
@@ -18,6 +20,7 @@ cd "$(dirname "$0")/.."
 bytes=${BENCH_BYTES:-1000000000}
 spans=${BENCH_HOURS:-8760}
 files=${BENCH_FILES:-}
+runs=${BENCH_RUNS:-1}
 data=${BENCH_DIR:-bench-data}
 cores=$(nproc)
 mkdir -p "$data"
@@ -63,8 +66,10 @@ for hours in $spans; do
     # Warm the page cache so the figure is the command's, not the disk's.
     cat "$corpus" > /dev/null
     label=$(awk -v b="$size" -v h="$hours" 'BEGIN { printf "%.0f MB, %d h, one file", b / 1e6, h }')
-    measure "$label" "$corpus" 1
-    measure "$label" "$corpus" "$cores"
+    for ((run = 0; run < runs; run++)); do
+        measure "$label" "$corpus" 1
+        measure "$label" "$corpus" "$cores"
+    done
     if [[ -n $files ]]; then
         split_dir=$data/history-$bytes-$hours-hours-$files-files
         if [[ ! -d $split_dir ]]; then
@@ -73,7 +78,9 @@ for hours in $spans; do
             mv "$split_dir.tmp" "$split_dir"
         fi
         label=$(awk -v b="$size" -v h="$hours" -v f="$files" 'BEGIN { printf "%.0f MB, %d h, %d files", b / 1e6, h, f }')
-        measure "$label" "$split_dir" 1
-        measure "$label" "$split_dir" "$cores"
+        for ((run = 0; run < runs; run++)); do
+            measure "$label" "$split_dir" 1
+            measure "$label" "$split_dir" "$cores"
+        done
     fi
 done
