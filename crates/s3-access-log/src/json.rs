@@ -169,6 +169,8 @@ fn strip_cr(line: &[u8]) -> &[u8] {
     line.strip_suffix(b"\r").unwrap_or(line)
 }
 
+// Inlined so each key is a constant: its copy becomes a few moves, not a call.
+#[inline(always)]
 fn write_text(out: &mut Vec<u8>, field: Field, value: Option<&[u8]>, text: Text) {
     out.extend_from_slice(field.json_member().as_bytes());
     match value {
@@ -177,6 +179,8 @@ fn write_text(out: &mut Vec<u8>, field: Field, value: Option<&[u8]>, text: Text)
     }
 }
 
+// Inlined so each key is a constant: its copy becomes a few moves, not a call.
+#[inline(always)]
 fn write_string(out: &mut Vec<u8>, value: &[u8], text: Text) {
     match text {
         Text::Utf8 => {
@@ -188,6 +192,8 @@ fn write_string(out: &mut Vec<u8>, value: &[u8], text: Text) {
     }
 }
 
+// Inlined so each key is a constant: its copy becomes a few moves, not a call.
+#[inline(always)]
 fn write_integer(out: &mut Vec<u8>, field: Field, value: Option<u64>) {
     out.extend_from_slice(field.json_member().as_bytes());
     match value {
@@ -259,12 +265,17 @@ pub fn write_json_string(out: &mut Vec<u8>, bytes: &[u8]) {
 
 /// Writes valid UTF-8 `text` with JSON's escapes, copying the runs between them whole.
 fn write_escaped(out: &mut Vec<u8>, text: &[u8]) {
+    if !has_escape(text) {
+        out.extend_from_slice(text);
+        return;
+    }
     let mut copied = 0;
-    while let Some(offset) = find_escape(&text[copied..]) {
-        let at = copied + offset;
+    for (at, &byte) in text.iter().enumerate() {
+        let escape = ESCAPES.get(usize::from(byte)).copied().unwrap_or(0);
+        if escape == 0 {
+            continue;
+        }
         out.extend_from_slice(&text[copied..at]);
-        let byte = text[at];
-        let escape = ESCAPES[usize::from(byte)];
         if escape == b'u' {
             const HEX: &[u8; 16] = b"0123456789abcdef";
             out.extend_from_slice(&[
@@ -283,24 +294,44 @@ fn write_escaped(out: &mut Vec<u8>, text: &[u8]) {
     out.extend_from_slice(&text[copied..]);
 }
 
-/// Where the first byte JSON needs escaped is in valid UTF-8 `text`: a control character, `"` or
-/// `\` (bytes of multi-byte characters are all 0x80 or above, so never one of them).
-fn find_escape(text: &[u8]) -> Option<usize> {
-    // Whole blocks first, with no early exit inside a block, so the compiler turns each into a
-    // few vector compares: most fields have nothing to escape.
-    const BLOCK: usize = 16;
-    let (blocks, _) = text.as_chunks::<BLOCK>();
-    let clean = blocks
-        .iter()
-        .position(|block| block.iter().fold(false, |any, &b| any | needs_escape(b)))
-        .unwrap_or(blocks.len());
-    let from = clean * BLOCK;
-    text[from..]
-        .iter()
-        .position(|&b| needs_escape(b))
-        .map(|offset| from + offset)
+/// Whether valid UTF-8 `text` holds a byte JSON needs escaped: a control character, `"` or `\\`
+/// (bytes of multi-byte characters are all 0x80 or above, so never one of them).
+///
+/// Most values have none, so this is the common path. Whole 16-byte blocks are checked with no
+/// early exit inside, which the compiler turns into a few vector compares each, and the end of
+/// the value as one more block overlapping the last (or two overlapping 8-byte words for shorter
+/// values), never byte by byte.
+fn has_escape(text: &[u8]) -> bool {
+    if let Some(last) = text.last_chunk::<16>() {
+        let (blocks, _) = text.as_chunks::<16>();
+        return blocks.iter().any(block_has_escape) || block_has_escape(last);
+    }
+    if let (Some(first), Some(last)) = (text.first_chunk::<8>(), text.last_chunk::<8>()) {
+        return word_has_escape(first) || word_has_escape(last);
+    }
+    text.iter().any(|&b| needs_escape(b))
 }
 
+#[inline]
+fn block_has_escape(block: &[u8; 16]) -> bool {
+    block.iter().fold(false, |any, &b| any | needs_escape(b))
+}
+
+/// [`block_has_escape`] for eight bytes in a register: each test is the classic "some byte is
+/// less than n" bit trick, exact as a yes/no answer.
+#[inline]
+fn word_has_escape(word: &[u8; 8]) -> bool {
+    const ONES: u64 = u64::from_ne_bytes([1; 8]);
+    const HIGH: u64 = ONES * 0x80;
+    let x = u64::from_le_bytes(*word);
+    let control = x.wrapping_sub(ONES * 0x20);
+    let quote = (x ^ (ONES * u64::from(b'"'))).wrapping_sub(ONES);
+    let backslash = (x ^ (ONES * u64::from(b'\\'))).wrapping_sub(ONES);
+    // XOR with an ASCII byte keeps each byte's top bit, so one mask of `x` serves all three.
+    (control | quote | backslash) & !x & HIGH != 0
+}
+
+#[inline]
 fn needs_escape(byte: u8) -> bool {
     (byte < 0x20) | (byte == b'"') | (byte == b'\\')
 }
@@ -374,6 +405,30 @@ mod tests {
                 "{}",
                 String::from_utf8_lossy(input)
             );
+        }
+    }
+
+    /// Every length around the block and word sizes, every position, every kind of byte to
+    /// escape, and neighbours of each that must not be taken for one (`!`, `#`, `[`, `]`, DEL,
+    /// bytes of multi-byte characters).
+    #[test]
+    fn finds_an_escape_wherever_it_is() {
+        let specials = [0x00, 0x01, b'\t', 0x1f, b'"', b'\\'];
+        let lookalikes = [
+            b' ', b'!', b'#', b'[', b']', b'|', 0x7f, 0x80, 0xa8, 0xbf, 0xc3, 0xe2, 0xf4,
+        ];
+        for len in 0..48 {
+            for filler in lookalikes {
+                let clean = vec![filler; len];
+                assert!(!has_escape(&clean), "{len} x {filler:#x}");
+                for at in 0..len {
+                    for special in specials {
+                        let mut text = clean.clone();
+                        text[at] = special;
+                        assert!(has_escape(&text), "{special:#x} at {at} of {len}");
+                    }
+                }
+            }
         }
     }
 
