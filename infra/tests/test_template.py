@@ -180,7 +180,7 @@ class TemplateConsistency(unittest.TestCase):
                         for action in listed:
                             self.assertNotIn("*", action)
                         self.assertNotEqual(statement["Resource"], "*")
-        pre = {"s3:GetObject", "s3:PutObject", "firehose:PutRecordBatch", "logs:CreateLogStream", "logs:PutLogEvents", "sqs:SendMessage"}
+        pre = {"s3:GetObject", "s3:PutObject", "s3:ListBucket", "firehose:PutRecordBatch", "logs:CreateLogStream", "logs:PutLogEvents", "sqs:SendMessage"}
         polling = {"sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"}
         post = {"s3:GetObject", "logs:CreateLogStream", "logs:PutLogEvents", "sqs:SendMessage"}
         self.assertEqual(actions(self.modes["direct"], "Preprocessor"), pre)
@@ -197,6 +197,11 @@ class TemplateConsistency(unittest.TestCase):
         self.assertEqual(
             cfn.sub(state["Resource"], self.vars), f"arn:aws:s3:::{self.bucket_name('OutputBucket')}/{STATE_PREFIX}*"
         )
+        # Listing is only for the markers' prefix, so a missing marker reads as 404, not 403.
+        (lookup,) = [s for s in self.modes["direct"]["PreprocessorRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
+                     if s["Action"] == "s3:ListBucket"]
+        self.assertEqual(cfn.sub(lookup["Resource"], self.vars), f"arn:aws:s3:::{self.bucket_name('OutputBucket')}")
+        self.assertEqual(lookup["Condition"], {"StringLike": {"s3:prefix": f"{STATE_PREFIX}*"}})
         rules = {r["Id"]: r for r in self.props("OutputBucket")["LifecycleConfiguration"]["Rules"]}
         self.assertEqual(rules["expire-state"], {"Id": "expire-state", "Status": "Enabled", "Prefix": STATE_PREFIX, "ExpirationInDays": 7})
         # The postprocessor's trigger and the Glue table both start at RecordsPrefix, which can
