@@ -9,7 +9,7 @@ use std::fmt::Write as _;
 use pipeline::audit::Rule;
 
 use super::stats::{Field, Hits, Traffic, migration_column, traffic_column};
-use super::svg::{OverTime, Series, Unit, bucket_label, bytes, count, escape, ranking};
+use super::svg::{HALF_WIDTH, OverTime, Series, Unit, WIDTH, bucket_label, bytes, count, escape, ranking};
 use super::timeline::Timeline;
 
 /// Bars drawn at most in a chart over time; more buckets are merged into wider ones (hours
@@ -70,7 +70,7 @@ section,header{background:#fff;border:1px solid #d0d7de;border-radius:8px;paddin
 .totals div{background:#f6f8fa;border-radius:6px;padding:8px}.totals dt{font-size:.8rem;color:#57606a}
 .totals dd{margin:0;font-size:1.2rem;font-weight:600}
 .note{font-size:.85rem;color:#57606a}
-.grid{display:grid;grid-template-columns:repeat(auto-fit,minmax(520px,1fr));gap:16px}
+.grid{display:grid;grid-template-columns:repeat(auto-fit,minmax(480px,1fr));gap:16px}
 figure{margin:0}figcaption{font-size:.8rem;color:#57606a;margin-top:4px}
 svg.chart{width:100%;height:auto;display:block}
 svg .axis{font-size:11px;fill:#57606a}svg .label,svg .value{font-size:12px;fill:#1f2328}
@@ -162,7 +162,8 @@ fn header(html: &mut String, page: &Page<'_>) {
         untimed = match traffic.untimed {
             0 => String::new(),
             n => format!(
-                "{} records without a readable time are counted in the totals but not in the charts over time.",
+                "Records without a readable time (quarantined lines, mostly): {}; they count in \
+                 the totals, not in the charts over time.",
                 count(n)
             ),
         },
@@ -174,7 +175,8 @@ fn requests(html: &mut String, traffic: &Traffic) {
     let timeline = traffic.requests.coarsened(MAX_BARS);
     let status = OverTime {
         label: "Requests over time by status class",
-        width: timeline.width(),
+        bucket_seconds: timeline.width(),
+        view_width: WIDTH,
         buckets: columns(&timeline, |c| {
             STATUS_SERIES
                 .iter()
@@ -192,7 +194,8 @@ fn requests(html: &mut String, traffic: &Traffic) {
     }];
     let bytes_chart = OverTime {
         label: "Bytes sent over time",
-        width: timeline.width(),
+        bucket_seconds: timeline.width(),
+        view_width: WIDTH,
         buckets: columns(&timeline, |c| vec![Some(c[traffic_column::BYTES_SENT] as f64)]),
         series: &sent,
         unit: Unit::Bytes,
@@ -204,9 +207,9 @@ fn requests(html: &mut String, traffic: &Traffic) {
          <figure>{}<figcaption>{}</figcaption></figure>\
          <h2>Bytes sent over time</h2><figure>{}<figcaption>{}</figcaption></figure></section>",
         status.bars(),
-        width_caption(&timeline),
+        width_caption(&timeline, "bar"),
         bytes_chart.bars(),
-        width_caption(&timeline),
+        width_caption(&timeline, "bar"),
     );
 }
 
@@ -226,7 +229,8 @@ fn migration(html: &mut String, traffic: &Traffic) {
     let share = |part: u64, whole: u64| (whole > 0).then(|| part as f64 / whole as f64);
     let chart = OverTime {
         label: "Migration progress: SigV2 and legacy TLS share per day",
-        width: timeline.width(),
+        bucket_seconds: timeline.width(),
+        view_width: WIDTH,
         buckets: columns(&timeline, |c| {
             vec![
                 share(c[migration_column::SIGV2], c[migration_column::SIGNED]),
@@ -244,7 +248,7 @@ fn migration(html: &mut String, traffic: &Traffic) {
          A day with no signed (or no HTTPS) requests has no point.</p>\
          <figure>{}<figcaption>{}</figcaption></figure></section>",
         chart.lines(),
-        width_caption(&timeline),
+        width_caption(&timeline, "point"),
     );
 }
 
@@ -289,14 +293,16 @@ fn detections(html: &mut String, page: &Page<'_>) {
             name: "hits",
             color: severity_color(detection.severity.name()),
         }];
-        let timeline = hits.map_or_else(|| Timeline::hourly(1), |h| aligned(&h.timeline, &span));
+        let none = Timeline::hourly(1);
+        let timeline = aligned(hits.map_or(&none, |h| &h.timeline), &span);
         let chart = OverTime {
             label: rule.name(),
-            width: timeline.width(),
+            bucket_seconds: timeline.width(),
+            view_width: HALF_WIDTH,
             buckets: columns(&timeline, |c| vec![Some(c[0] as f64)]),
             series: &series,
             unit: Unit::Count,
-            height: 140.0,
+            height: 150.0,
         };
         let sources = hits.map_or_else(Vec::new, |h| h.sources.top(TOP_SOURCES));
         let sources = match sources.is_empty() {
@@ -367,11 +373,12 @@ fn aligned(hits: &Timeline, span: &Timeline) -> Timeline {
     merged.coarsened(MAX_BARS)
 }
 
-fn width_caption(timeline: &Timeline) -> String {
+/// What one bar (or point, `mark`) of a chart over `timeline` stands for.
+fn width_caption(timeline: &Timeline, mark: &str) -> String {
     match timeline.width() {
-        3_600 => "One bar per hour (UTC).".to_owned(),
-        86_400 => "One bar per day (UTC).".to_owned(),
-        w => format!("One bar per {} days (UTC).", w / 86_400),
+        3_600 => format!("One {mark} per hour (UTC)."),
+        86_400 => format!("One {mark} per day (UTC)."),
+        w => format!("One {mark} per {} days (UTC).", w / 86_400),
     }
 }
 

@@ -8,8 +8,11 @@ use std::fmt::Write as _;
 
 use s3_access_log::LogTime;
 
-/// Chart width in SVG units; charts scale to their container.
-const WIDTH: f64 = 960.0;
+/// Width in SVG units of a full-width chart; charts scale to their container, so a chart in a
+/// half-width column is drawn [`HALF_WIDTH`] wide to keep its text the size of the page's.
+pub const WIDTH: f64 = 1100.0;
+/// Width in SVG units of a chart in a half-width column.
+pub const HALF_WIDTH: f64 = 540.0;
 /// Left margin, for the value axis labels.
 const LEFT: f64 = 72.0;
 /// Right margin.
@@ -112,13 +115,15 @@ pub struct OverTime<'a> {
     /// Accessible name of the chart.
     pub label: &'a str,
     /// Bucket width in seconds.
-    pub width: i64,
+    pub bucket_seconds: i64,
     /// Per bucket: its start and a value per series (`None`: no data, e.g. a share of nothing).
     pub buckets: Vec<(i64, Vec<Option<f64>>)>,
     /// The series, in stacking order (bottom first).
     pub series: &'a [Series<'a>],
     /// How values read.
     pub unit: Unit,
+    /// Chart width in SVG units ([`WIDTH`] or [`HALF_WIDTH`]).
+    pub view_width: f64,
     /// Chart height in SVG units.
     pub height: f64,
 }
@@ -133,7 +138,7 @@ impl OverTime<'_> {
             .fold(0.0, f64::max);
         let axis = Axis::new(top, self.unit, self.height);
         let mut svg = self.open(&axis);
-        let slot = (WIDTH - LEFT - RIGHT) / self.buckets.len().max(1) as f64;
+        let slot = (self.view_width - LEFT - RIGHT) / self.buckets.len().max(1) as f64;
         let bar = (slot * 0.8).max(1.0);
         for (i, (start, values)) in self.buckets.iter().enumerate() {
             let x = LEFT + i as f64 * slot + (slot - bar) / 2.0;
@@ -149,7 +154,7 @@ impl OverTime<'_> {
                     r#"<rect x="{x:.2}" y="{y1:.2}" width="{bar:.2}" height="{h:.2}" fill="{color}"><title>{when} · {name}: {value}</title></rect>"#,
                     h = (y0 - y1).max(0.5),
                     color = series.color,
-                    when = escape(&bucket_label(*start, self.width)),
+                    when = escape(&bucket_label(*start, self.bucket_seconds)),
                     name = escape(series.name),
                     value = self.unit.format(value),
                 );
@@ -168,7 +173,7 @@ impl OverTime<'_> {
             .fold(0.0, |a: f64, &b| a.max(b));
         let axis = Axis::new(top, self.unit, self.height);
         let mut svg = self.open(&axis);
-        let slot = (WIDTH - LEFT - RIGHT) / self.buckets.len().max(1) as f64;
+        let slot = (self.view_width - LEFT - RIGHT) / self.buckets.len().max(1) as f64;
         for (s, series) in self.series.iter().enumerate() {
             let mut path = String::new();
             let mut pen_down = false;
@@ -185,7 +190,7 @@ impl OverTime<'_> {
                     dots,
                     r#"<circle cx="{x:.2}" cy="{y:.2}" r="3" fill="{color}"><title>{when} · {name}: {value}</title></circle>"#,
                     color = series.color,
-                    when = escape(&bucket_label(*start, self.width)),
+                    when = escape(&bucket_label(*start, self.bucket_seconds)),
                     name = escape(series.name),
                     value = self.unit.format(value),
                 );
@@ -203,21 +208,27 @@ impl OverTime<'_> {
     /// The opening tag, the value grid and the time axis labels.
     fn open(&self, axis: &Axis) -> String {
         let mut svg = format!(
-            r#"<svg class="chart" viewBox="0 0 {WIDTH} {h}" role="img" aria-label="{label}">"#,
+            r#"<svg class="chart" viewBox="0 0 {w} {h}" role="img" aria-label="{label}">"#,
+            w = self.view_width,
             h = self.height,
             label = escape(self.label),
         );
-        axis.draw(&mut svg);
+        axis.draw(&mut svg, self.view_width);
         let n = self.buckets.len();
-        let slot = (WIDTH - LEFT - RIGHT) / n.max(1) as f64;
-        let step = n.div_ceil(TIME_LABELS).max(1);
+        let slot = (self.view_width - LEFT - RIGHT) / n.max(1) as f64;
+        let labels = if self.view_width < WIDTH {
+            TIME_LABELS / 2
+        } else {
+            TIME_LABELS
+        };
+        let step = n.div_ceil(labels).max(1);
         for (i, (start, _)) in self.buckets.iter().enumerate().step_by(step) {
             let x = LEFT + (i as f64 + 0.5) * slot;
             let _ = write!(
                 svg,
                 r#"<text class="axis" x="{x:.2}" y="{y:.2}" text-anchor="middle">{label}</text>"#,
                 y = self.height - 8.0,
-                label = escape(&bucket_label(*start, self.width)),
+                label = escape(&bucket_label(*start, self.bucket_seconds)),
             );
         }
         svg
@@ -247,39 +258,52 @@ fn legend(series: &[Series<'_>]) -> String {
     html
 }
 
-/// The value axis: from 0 to a round maximum, with grid lines.
+/// The value axis: from 0 in one to four round steps (1, 2 or 5 times a power of ten), with a
+/// grid line at each; never empty, so a chart without data still draws.
 struct Axis {
-    max: f64,
-    unit: Unit,
+    step: f64,
+    lines: usize,
     height: f64,
+    unit: Unit,
 }
 
 impl Axis {
-    /// Grid lines above the baseline.
-    const LINES: usize = 4;
+    /// Most grid lines above the baseline.
+    const MAX_LINES: f64 = 4.0;
 
     fn new(top: f64, unit: Unit, height: f64) -> Self {
+        // Counts step by whole requests, shares by a tenth of a percent at least.
+        let smallest = match unit {
+            Unit::Share => 0.001,
+            Unit::Count | Unit::Bytes => 1.0,
+        };
+        let step = round_step((top / Self::MAX_LINES).max(smallest));
         Axis {
-            max: round_up(top, unit),
-            unit,
+            step,
+            lines: ((top / step).ceil() as usize).clamp(1, Self::MAX_LINES as usize),
             height,
+            unit,
         }
+    }
+
+    fn max(&self) -> f64 {
+        self.step * self.lines as f64
     }
 
     /// The vertical position of `value`.
     fn y(&self, value: f64) -> f64 {
         let plot = self.height - TOP - BOTTOM;
-        self.height - BOTTOM - value / self.max * plot
+        self.height - BOTTOM - value / self.max() * plot
     }
 
-    fn draw(&self, svg: &mut String) {
-        for i in 0..=Self::LINES {
-            let value = self.max * i as f64 / Self::LINES as f64;
+    fn draw(&self, svg: &mut String, width: f64) {
+        for i in 0..=self.lines {
+            let value = self.step * i as f64;
             let y = self.y(value);
             let _ = write!(
                 svg,
                 r#"<line class="grid" x1="{LEFT}" x2="{x2}" y1="{y:.2}" y2="{y:.2}"/><text class="axis" x="{lx}" y="{ty:.2}" text-anchor="end">{label}</text>"#,
-                x2 = WIDTH - RIGHT,
+                x2 = width - RIGHT,
                 lx = LEFT - 6.0,
                 ty = y + 4.0,
                 label = self.unit.format(value),
@@ -288,40 +312,35 @@ impl Axis {
     }
 }
 
-/// A round axis maximum at or above `top`: 1, 2 or 5 times a power of ten (of 1000 for bytes,
-/// so the labels read in whole units where they can); never zero, so an empty chart still
-/// draws.
-fn round_up(top: f64, unit: Unit) -> f64 {
-    if unit == Unit::Share {
-        return [0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0]
-            .into_iter()
-            .find(|&max| top <= max)
-            .unwrap_or(1.0);
+/// The smallest of 1, 2 or 5 times a power of ten that is at least `at_least` (> 0).
+fn round_step(at_least: f64) -> f64 {
+    let mut power = 10f64.powi(at_least.log10().floor() as i32);
+    // Guard the float logarithm: step up or down by a power until it brackets the value.
+    while power > at_least {
+        power /= 10.0;
     }
-    let top = top.max(1.0);
-    let mut power = 1.0;
-    while power * 10.0 <= top {
+    while power * 10.0 <= at_least {
         power *= 10.0;
     }
     [1.0, 2.0, 5.0, 10.0]
         .into_iter()
         .map(|m| m * power)
-        .find(|&max| top <= max)
+        .find(|&step| step >= at_least)
         .unwrap_or(10.0 * power)
 }
 
 /// Horizontal bars, one per (label, value), largest first as given.
 pub fn ranking(label: &str, items: &[(&str, u64)], color: &str) -> String {
     const ROW: f64 = 22.0;
-    const TEXT: f64 = 360.0;
-    const LABEL_CHARS: usize = 52;
+    const TEXT: f64 = 250.0;
+    const LABEL_CHARS: usize = 36;
     let height = (items.len().max(1) as f64) * ROW + 8.0;
     let mut svg = format!(
-        r#"<svg class="chart ranking" viewBox="0 0 {WIDTH} {height}" role="img" aria-label="{}">"#,
+        r#"<svg class="chart ranking" viewBox="0 0 {HALF_WIDTH} {height}" role="img" aria-label="{}">"#,
         escape(label)
     );
     let max = items.iter().map(|(_, v)| *v).max().unwrap_or(0).max(1) as f64;
-    let room = WIDTH - TEXT - 110.0;
+    let room = HALF_WIDTH - TEXT - 70.0;
     if items.is_empty() {
         let _ = write!(svg, r#"<text class="axis" x="8" y="18">none</text>"#);
     }
@@ -375,18 +394,25 @@ mod tests {
     }
 
     #[test]
-    fn rounds_axis_maxima() {
+    fn axes_step_in_round_numbers() {
+        // (top value, unit, step, grid lines)
         let cases = [
-            (0.0, 1.0),
-            (7.0, 10.0),
-            (11.0, 20.0),
-            (4200.0, 5000.0),
-            (50.0, 50.0),
+            (0.0, Unit::Count, 1.0, 1),
+            (1.0, Unit::Count, 1.0, 1),
+            (3.0, Unit::Count, 1.0, 3),
+            (5.0, Unit::Count, 2.0, 3),
+            (70.0, Unit::Count, 20.0, 4),
+            (100.0, Unit::Count, 50.0, 2),
+            (4200.0, Unit::Count, 2000.0, 3),
+            (0.3, Unit::Share, 0.1, 3),
+            (0.0, Unit::Share, 0.001, 1),
+            (64e6, Unit::Bytes, 2e7, 4),
         ];
-        for (top, max) in cases {
-            assert_eq!(round_up(top, Unit::Count), max, "{top}");
+        for (top, unit, step, lines) in cases {
+            let axis = Axis::new(top, unit, 100.0);
+            assert_eq!((axis.step, axis.lines), (step, lines), "{top} {unit:?}");
+            assert!(axis.max() >= top);
         }
-        assert_eq!(round_up(0.03, Unit::Share), 0.05);
     }
 
     #[test]
