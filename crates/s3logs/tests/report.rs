@@ -175,3 +175,20 @@ fn an_unreadable_input_fails_the_run_but_the_page_is_written() {
             .contains("1 problem(s) while reading")
     );
 }
+
+#[test]
+fn parquet_on_standard_input_is_refused_with_the_way_out() {
+    let scratch = Scratch::new("report-parquet-stdin");
+    let [_, _, parquet] = three_formats(&scratch);
+    let out = scratch.path("report.html");
+    let output = command(&["report", "-", "-o", path_str(&out)], &scratch.0)
+        .stdin(fs::File::open(&parquet).unwrap())
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("Parquet cannot be read from standard input; pass the file's path"),
+        "{stderr}"
+    );
+}

@@ -258,7 +258,9 @@ fn detections(html: &mut String, page: &Page<'_>) {
         html,
         "<section id=\"detections\" data-charts=\"{}\"><h2>Detections</h2>\
          <p class=\"note\">The audit engine's detections (<code>s3logs audit --list</code>), run on \
-         every record{excluded}. Windowed detections (bursts) count over all the inputs together.</p>\
+         every record{excluded}. Windowed detections (bursts) count over all the inputs together \
+         (the postprocessor counts within one object), one hit per window and per IP or requester \
+         that reached the threshold.{unreadable}</p>\
          <table><thead><tr><th>Detection</th><th>Severity</th><th>MITRE ATT&amp;CK</th><th>Title</th>\
          <th class=\"n\">Hits</th></tr></thead><tbody>",
         page.rules.len(),
@@ -268,6 +270,13 @@ fn detections(html: &mut String, page: &Page<'_>) {
                 escape(pattern)
             ),
             None => String::new(),
+        },
+        unreadable = match page.hits.unreadable {
+            0 => String::new(),
+            n => format!(
+                " {} hit lines of the engine could not be read and are not counted.",
+                count(n)
+            ),
         },
     );
     for rule in &page.rules {

@@ -101,6 +101,9 @@ pub fn run(args: ReportArgs) -> anyhow::Result<ExitCode> {
 
 /// `3 inputs: 2 raw log, 1 Parquet`.
 fn describe_inputs(kinds: &[InputKind]) -> String {
+    if kinds.is_empty() {
+        return "No input could be read.".to_owned();
+    }
     let mut parts = Vec::new();
     for kind in [InputKind::RawLog, InputKind::Records, InputKind::Parquet] {
         let n = kinds.iter().filter(|&&k| k == kind).count();
@@ -110,4 +113,24 @@ fn describe_inputs(kinds: &[InputKind]) -> String {
     }
     let noun = if kinds.len() == 1 { "input" } else { "inputs" };
     format!("{} {noun}: {}", kinds.len(), parts.join(", "))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn describes_the_inputs_by_kind() {
+        let cases: [(&[InputKind], &str); 3] = [
+            (&[], "No input could be read."),
+            (&[InputKind::Records], "1 input: 1 NDJSON records"),
+            (
+                &[InputKind::Parquet, InputKind::RawLog, InputKind::RawLog],
+                "3 inputs: 2 raw log, 1 Parquet",
+            ),
+        ];
+        for (kinds, text) in cases {
+            assert_eq!(describe_inputs(kinds), text);
+        }
+    }
 }
