@@ -36,6 +36,8 @@ pub struct Page<'a> {
     pub rules: Vec<Rule>,
     /// The user-agent exclusion of the detections, if any.
     pub excluded_agents: Option<String>,
+    /// Window counters the engine dropped at its memory bound (bursts may have been missed).
+    pub window_evictions: u64,
 }
 
 const STATUS_SERIES: [Series<'static>; 5] = [
@@ -260,7 +262,7 @@ fn detections(html: &mut String, page: &Page<'_>) {
          <p class=\"note\">The audit engine's detections (<code>s3logs audit --list</code>), run on \
          every record{excluded}. Windowed detections (bursts) count over all the inputs together \
          (the postprocessor counts within one object), one hit per window and per IP or requester \
-         that reached the threshold.{unreadable}</p>\
+         that reached the threshold.{evicted}{unreadable}</p>\
          <table><thead><tr><th>Detection</th><th>Severity</th><th>MITRE ATT&amp;CK</th><th>Title</th>\
          <th class=\"n\">Hits</th></tr></thead><tbody>",
         page.rules.len(),
@@ -275,6 +277,14 @@ fn detections(html: &mut String, page: &Page<'_>) {
             0 => String::new(),
             n => format!(
                 " {} hit lines of the engine could not be read and are not counted.",
+                count(n)
+            ),
+        },
+        evicted = match page.window_evictions {
+            0 => String::new(),
+            n => format!(
+                " <strong>{} window counters were dropped at the engine's memory bound, so bursts \
+                 may have been missed.</strong>",
                 count(n)
             ),
         },

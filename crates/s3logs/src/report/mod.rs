@@ -92,6 +92,7 @@ pub fn run(args: ReportArgs) -> anyhow::Result<ExitCode> {
             .exclude_user_agent
             .as_ref()
             .map(|r| r.as_str().to_owned()),
+        window_evictions: auditor.totals().window_evictions,
     };
     fs::write(&args.output, html::render(&page))
         .with_context(|| format!("writing {}", args.output.display()))?;
