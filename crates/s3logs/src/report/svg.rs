@@ -333,7 +333,6 @@ fn round_step(at_least: f64) -> f64 {
 pub fn ranking(label: &str, items: &[(&str, u64)], color: &str) -> String {
     const ROW: f64 = 22.0;
     const TEXT: f64 = 250.0;
-    const LABEL_CHARS: usize = 36;
     let height = (items.len().max(1) as f64) * ROW + 8.0;
     let mut svg = format!(
         r#"<svg class="chart ranking" viewBox="0 0 {HALF_WIDTH} {height}" role="img" aria-label="{}">"#,
@@ -346,10 +345,7 @@ pub fn ranking(label: &str, items: &[(&str, u64)], color: &str) -> String {
     }
     for (i, (name, value)) in items.iter().enumerate() {
         let y = 4.0 + i as f64 * ROW;
-        let shown: String = match name.chars().count() > LABEL_CHARS {
-            true => name.chars().take(LABEL_CHARS - 1).chain(['…']).collect(),
-            false => (*name).to_owned(),
-        };
+        let shown = shorten(name);
         let w = (*value as f64 / max * room).max(1.0);
         let _ = write!(
             svg,
@@ -365,6 +361,24 @@ pub fn ranking(label: &str, items: &[(&str, u64)], color: &str) -> String {
     }
     svg.push_str("</svg>");
     svg
+}
+
+/// Longest label of a ranking, in characters; it fits the label column at the page's font size.
+const LABEL_CHARS: usize = 32;
+
+/// `name` cut in the middle to [`LABEL_CHARS`]: both ends stay, because ARNs and keys differ at
+/// the end and user agents at the start. The full value is in the bar's tooltip.
+fn shorten(name: &str) -> String {
+    let chars: Vec<char> = name.chars().collect();
+    if chars.len() <= LABEL_CHARS {
+        return name.to_owned();
+    }
+    let head = LABEL_CHARS / 3;
+    let tail = LABEL_CHARS - head - 1;
+    let mut shown: String = chars[..head].iter().collect();
+    shown.push('…');
+    shown.extend(&chars[chars.len() - tail..]);
+    shown
 }
 
 #[cfg(test)]
@@ -419,6 +433,15 @@ mod tests {
     fn labels_buckets_by_width() {
         assert_eq!(bucket_label(3_600, 3_600), "1970-01-01 01:00");
         assert_eq!(bucket_label(86_400, 86_400), "1970-01-02");
+    }
+
+    #[test]
+    fn shortens_long_labels_in_the_middle() {
+        assert_eq!(shorten("REST.GET.OBJECT"), "REST.GET.OBJECT");
+        let arn = "arn:aws:sts::111122223333:assumed-role/analyst/jane";
+        let short = shorten(arn);
+        assert_eq!(short.chars().count(), LABEL_CHARS);
+        assert_eq!(short, "arn:aws:st…med-role/analyst/jane");
     }
 
     #[test]
