@@ -192,3 +192,19 @@ fn parquet_on_standard_input_is_refused_with_the_way_out() {
         "{stderr}"
     );
 }
+
+#[test]
+fn the_page_says_which_top_lists_are_approximate() {
+    let scratch = Scratch::new("report-approximate");
+    // More distinct keys than the sketch's 2,000; every other field has one value.
+    let raw = scratch.write("uploads.log", report_data::distinct_keys(2_500).as_bytes());
+    let page = report(&scratch, &[&raw], "report.html");
+    let caption = |title: &str| {
+        let at = page.find(&format!("<h3>{title}</h3>")).unwrap();
+        let start = at + page[at..].find("<figcaption>").unwrap() + 12;
+        page[start..start + page[start..].find('<').unwrap()].to_owned()
+    };
+    assert!(caption("Top keys").starts_with("Approximate: each count may be low by up to "));
+    assert_eq!(caption("Top operations"), "Exact counts.");
+    assert_eq!(caption("Top remote IPs"), "Exact counts.");
+}

@@ -176,3 +176,30 @@ pub fn log() -> String {
     out.push_str("this line is not an S3 access log line\n");
     out
 }
+
+/// `count` requests in one hour, each for a different key: more distinct keys than the
+/// report's top-k sketch holds when `count` is large.
+pub fn distinct_keys(count: u64) -> String {
+    (0..count)
+        .map(|n| {
+            let key = format!("uploads/object-{n:06}.bin");
+            let minute = n * 60 / count;
+            line(
+                0,
+                10,
+                minute,
+                "198.51.100.7",
+                "-",
+                "REST.PUT.OBJECT",
+                &key,
+                200,
+                "-",
+                0,
+                "curl/8.5.0",
+                "SigV4",
+                "TLSv1.3",
+                n,
+            )
+        })
+        .collect()
+}
