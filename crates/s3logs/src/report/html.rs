@@ -13,8 +13,8 @@ use super::svg::{HALF_WIDTH, OverTime, Series, Unit, WIDTH, bucket_label, bytes,
 use super::timeline::Timeline;
 
 /// Bars drawn at most in a chart over time; more buckets are merged into wider ones (hours
-/// into days, days into weeks...).
-const MAX_BARS: usize = 240;
+/// into days, days into weeks...): up to 16 days show hours, up to a year and a month days.
+const MAX_BARS: usize = 400;
 
 /// Rows in each top-k chart.
 const TOP_ROWS: usize = 15;
