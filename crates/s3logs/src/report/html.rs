@@ -8,7 +8,7 @@ use std::fmt::Write as _;
 
 use pipeline::audit::Rule;
 
-use super::stats::{Field, Hits, Traffic, migration_column, traffic_column};
+use super::stats::{Field, Hits, SKETCH_CAPACITY, Traffic, migration_column, traffic_column};
 use super::svg::{HALF_WIDTH, OverTime, Series, Unit, WIDTH, bucket_label, bytes, count, escape, ranking};
 use super::timeline::Timeline;
 
@@ -158,9 +158,10 @@ fn header(html: &mut String, page: &Page<'_>) {
     let _ = writeln!(
         html,
         "<p class=\"note\">Times are UTC. Request and byte counts over time are exact. The top lists \
-         are counted in bounded memory (a Misra-Gries sketch of 2,000 values per list), so when a \
-         list had more distinct values its counts may be low; each chart says by how much at most. \
+         are counted in bounded memory (a Misra-Gries sketch of {capacity} values per list), so when \
+         a list had more distinct values its counts may be low; each chart says by how much at most. \
          {untimed}</p></header>",
+        capacity = count(SKETCH_CAPACITY as u64),
         untimed = match traffic.untimed {
             0 => String::new(),
             n => format!(

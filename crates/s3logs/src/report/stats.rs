@@ -17,7 +17,7 @@ use super::sketch::TopK;
 use super::timeline::Timeline;
 
 /// Distinct values each top-k sketch keeps.
-const SKETCH_CAPACITY: usize = 2_000;
+pub const SKETCH_CAPACITY: usize = 2_000;
 
 /// Distinct sources kept per detection (for its "top sources" list).
 const DETECTION_SKETCH_CAPACITY: usize = 200;
