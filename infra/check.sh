@@ -6,7 +6,8 @@
 #   2. the infra tests (infra/tests): the template agrees with itself and with the Rust crates, the
 #      named queries match infra/athena/*.sql, those queries run in DuckDB, the detection queries
 #      find the audit engine's hits on a shared fixture, the raw-table regex reads every log format
-#      generation;
+#      generation, the BackfillCommand's requests validate against the S3 Control API model
+#      (botocore, offline), and the backfill and org-wide permissions are exact;
 #   3. sam validate --lint: SAM transforms the template and lints the result;
 #   4. checkov: no failed check; each skipped one carries its reason in the template.
 set -euo pipefail

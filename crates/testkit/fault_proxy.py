@@ -1,6 +1,8 @@
-"""A fault-injecting HTTP proxy for tests: forwards to moto, breaks Firehose calls on purpose.
+"""A fault-injecting HTTP proxy for tests: forwards to moto, breaks Firehose and S3 calls on purpose.
 
     python fault_proxy.py --upstream http://127.0.0.1:PORT --faults partial,throttle --count 6 [--delay 2]
+    python fault_proxy.py --upstream http://127.0.0.1:PORT --s3-faults reset_body,slowdown --s3-count 4 \
+        [--s3-key part-of-a-key] [--delay 2]
 
 Every request is forwarded to the upstream unchanged, except the first COUNT Firehose
 PutRecordBatch calls, which get the faults named in --faults in turn:
@@ -13,6 +15,17 @@ PutRecordBatch calls, which get the faults named in --faults in turn:
   reset_before  close the connection without forwarding or answering
   reset_after   forward, then close the connection without answering (the records did land)
   slow          forward, then wait --delay seconds before answering
+
+The first S3-COUNT S3 GetObject calls (whose path contains --s3-key, if given) get the faults
+named in --s3-faults in turn; Range requests (a client resuming a broken body) are forwarded
+with their Range and If-Match headers, and count as calls:
+
+  reset_body     forward, answer the headers and half the body, then reset the connection
+  truncate_body  forward, answer the headers (full Content-Length) and half the body, then close
+  slowdown       answer 503 SlowDown without forwarding
+  error500       answer 500 InternalError without forwarding
+  denied         answer 403 AccessDenied without forwarding
+  slow_body      forward, then send the body in ten pieces spread over --delay seconds
 
 It prints "LISTENING <port>" when ready, answers GET /__proxy/stats with its counters as JSON,
 and exits as soon as its standard input closes, so it never outlives the test that started it.
@@ -32,6 +45,7 @@ import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 FAULTS = ("partial", "throttle", "unavailable", "error500", "reset_before", "reset_after", "slow")
+S3_FAULTS = ("reset_body", "truncate_body", "slowdown", "error500", "denied", "slow_body")
 HOP_BY_HOP = {"connection", "keep-alive", "proxy-connection", "transfer-encoding", "te", "trailer", "upgrade"}
 JSON_TYPE = "application/x-amz-json-1.1"
 
@@ -39,10 +53,13 @@ JSON_TYPE = "application/x-amz-json-1.1"
 class State:
     """Which fault comes next, and what was done so far."""
 
-    def __init__(self, faults, count, delay):
+    def __init__(self, faults, count, delay, s3_faults=(), s3_count=0, s3_key=""):
         self.faults = faults
         self.count = count
         self.delay = delay
+        self.s3_faults = list(s3_faults)
+        self.s3_count = s3_count
+        self.s3_key = s3_key
         self.lock = threading.Lock()
         self.stats = {
             "requests": 0,
@@ -51,6 +68,9 @@ class State:
             "entries_forwarded": 0,
             "entries_failed": 0,
             "injected": {name: 0 for name in FAULTS},
+            "get_object_calls": 0,
+            "range_requests": 0,
+            "injected_s3": {name: 0 for name in S3_FAULTS},
         }
 
     def next_fault(self, entries):
@@ -62,6 +82,17 @@ class State:
                 return None
             fault = self.faults[call % len(self.faults)]
             self.stats["injected"][fault] += 1
+            return fault
+
+    def next_s3_fault(self, ranged):
+        with self.lock:
+            call = self.stats["get_object_calls"]
+            self.stats["get_object_calls"] += 1
+            self.stats["range_requests"] += int(ranged)
+            if call >= self.s3_count or not self.s3_faults:
+                return None
+            fault = self.s3_faults[call % len(self.s3_faults)]
+            self.stats["injected_s3"][fault] += 1
             return fault
 
     def add(self, key, value):
@@ -96,7 +127,82 @@ class Proxy(BaseHTTPRequestHandler):
         if self.headers.get("X-Amz-Target", "").endswith(".PutRecordBatch"):
             self.put_record_batch(body)
             return
+        if self.is_get_object():
+            self.get_object(body)
+            return
         self.reply(*self.forward(body))
+
+    def is_get_object(self):
+        """A GetObject call (path-style, as the tests' clients address moto) of a matching key."""
+        if self.command != "GET" or self.headers.get("X-Amz-Target"):
+            return False
+        path, _, query = self.path.partition("?")
+        if "x-id=GetObject" not in query and (query or path.count("/") < 2):
+            return False
+        return self.state.s3_key in urllib.parse.unquote(path)
+
+    def get_object(self, body):
+        fault = self.state.next_s3_fault("Range" in self.headers)
+        if fault == "slowdown":
+            self.s3_error(503, "SlowDown", "Please reduce your request rate. (injected)")
+        elif fault == "error500":
+            self.s3_error(500, "InternalError", "We encountered an internal error. (injected)")
+        elif fault == "denied":
+            self.s3_error(403, "AccessDenied", "Access Denied (injected)")
+        elif fault in ("reset_body", "truncate_body", "slow_body"):
+            status, headers, data = self.forward(body)
+            if status not in (200, 206) or not data:
+                self.reply(status, headers, data)
+            elif fault == "slow_body":
+                self.reply_slowly(status, headers, data)
+            else:
+                self.reply_half(status, headers, data, reset=fault == "reset_body")
+        else:
+            self.reply(*self.forward(body))
+
+    def s3_error(self, status, code, message):
+        body = (
+            '<?xml version="1.0" encoding="UTF-8"?>'
+            f"<Error><Code>{code}</Code><Message>{message}</Message><RequestId>INJECTED</RequestId></Error>"
+        ).encode()
+        self.reply(status, [("Content-Type", "application/xml")], body)
+
+    def send_head(self, status, headers, length):
+        self.send_response(status)
+        for name, value in headers:
+            if name.lower() != "content-length":
+                self.send_header(name, value)
+        self.send_header("Content-Length", str(length))
+        self.end_headers()
+
+    def reply_half(self, status, headers, data, reset):
+        """Announces the whole body, sends half of it, then resets or closes the connection."""
+        try:
+            self.send_head(status, headers, len(data))
+            self.wfile.write(data[: len(data) // 2])
+            self.wfile.flush()
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+        if reset:
+            self.reset()
+        else:
+            self.close_connection = True
+            try:
+                self.connection.shutdown(socket.SHUT_WR)
+            except OSError:
+                pass
+
+    def reply_slowly(self, status, headers, data):
+        """Sends the whole body in ten pieces spread over the scenario's delay."""
+        try:
+            self.send_head(status, headers, len(data))
+            piece = max(1, -(-len(data) // 10))
+            for at in range(0, len(data), piece):
+                self.wfile.write(data[at : at + piece])
+                self.wfile.flush()
+                time.sleep(self.state.delay / 10)
+        except (BrokenPipeError, ConnectionResetError):
+            self.close_connection = True
 
     def put_record_batch(self, body):
         try:
@@ -223,13 +329,20 @@ def main():
     parser.add_argument("--faults", default="")
     parser.add_argument("--count", type=int, default=0)
     parser.add_argument("--delay", type=float, default=1.0)
+    parser.add_argument("--s3-faults", default="")
+    parser.add_argument("--s3-count", type=int, default=0)
+    parser.add_argument("--s3-key", default="")
     args = parser.parse_args()
     faults = [name for name in args.faults.split(",") if name]
     unknown = [name for name in faults if name not in FAULTS]
     if unknown:
         parser.error(f"unknown faults {unknown}; known: {', '.join(FAULTS)}")
+    s3_faults = [name for name in args.s3_faults.split(",") if name]
+    unknown = [name for name in s3_faults if name not in S3_FAULTS]
+    if unknown:
+        parser.error(f"unknown S3 faults {unknown}; known: {', '.join(S3_FAULTS)}")
     upstream = urllib.parse.urlsplit(args.upstream)
-    Proxy.state = State(faults, args.count, args.delay)
+    Proxy.state = State(faults, args.count, args.delay, s3_faults, args.s3_count, args.s3_key)
     Proxy.upstream = (upstream.hostname, upstream.port or 80)
     server = ThreadingHTTPServer(("127.0.0.1", 0), Proxy)
     server.daemon_threads = True

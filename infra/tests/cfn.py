@@ -48,7 +48,7 @@ def sub(value, variables):
             raise AssertionError(f"expected a string or !Sub, found {function}")
         if isinstance(argument, list):
             argument, extra = argument
-            variables = {**variables, **extra}
+            variables = {**variables, **{name: _ref(v, variables) for name, v in extra.items()}}
         value = argument
 
     def replace(match):
@@ -59,6 +59,15 @@ def sub(value, variables):
 
     resolved = _SUB_VAR.sub(replace, value)
     return resolved.replace("${!", "${")
+
+
+def _ref(value, variables):
+    """A !Sub variable's value: a string, or {"Ref": name} looked up in `variables`."""
+    if isinstance(value, dict) and list(value) == ["Ref"]:
+        return variables[value["Ref"]]
+    if not isinstance(value, str):
+        raise AssertionError(f"expected a string or !Ref as a !Sub variable, found {value!r}")
+    return value
 
 
 def join_literals(value):

@@ -96,7 +96,7 @@ class TemplateConsistency(unittest.TestCase):
         expected = "s3://OUTPUT-BUCKET/" + re.sub(
             r"!\{timestamp:(\w+)\}", lambda m: "${" + FIREHOSE_TO_HIVE[m.group(1)] + "}", firehose
         )
-        table = self.props("RecordsTable")["TableInput"]
+        table = self.modes["direct"]["RecordsTable"]["Properties"]["TableInput"]
         params = table["Parameters"]
         self.assertEqual(cfn.sub(params["storage.location.template"], self.vars), expected)
         self.assertEqual(cfn.sub(table["StorageDescriptor"]["Location"], self.vars), "s3://OUTPUT-BUCKET/records/")
@@ -130,7 +130,7 @@ class TemplateConsistency(unittest.TestCase):
             self.assertEqual(function, {"Fn::GetAtt": ["Postprocessor", "Arn"]})
             self.assertEqual(out_rules, {"prefix": {"Ref": "RecordsPrefix"}, "suffix": ".gz"})
 
-        env = self.env("Preprocessor")
+        env = self.modes["direct"]["Preprocessor"]["Properties"]["Environment"]["Variables"]
         self.assertEqual(cfn.sub(env["SOURCE_BUCKET"], self.vars), self.bucket_name("RawLogBucket"))
         self.assertEqual(env["SOURCE_PREFIX"], {"Ref": "RawLogPrefix"})
         self.assertEqual(cfn.sub(env["OUTPUT_BUCKET"], self.vars), self.bucket_name("OutputBucket"))
@@ -207,8 +207,8 @@ class TemplateConsistency(unittest.TestCase):
         for prefix in (STATE_PREFIX, "_records/", "records/_state/"):
             self.assertNotRegex(prefix, pattern)
         self.assertFalse(STATE_PREFIX.startswith(self.params["RecordsPrefix"]))
-        table = self.props("RecordsTable")["TableInput"]["StorageDescriptor"]
-        self.assertEqual(table["Location"], {"Fn::Sub": "s3://${OutputBucket}/${RecordsPrefix}"})
+        table = self.modes["direct"]["RecordsTable"]["Properties"]["TableInput"]["StorageDescriptor"]
+        self.assertEqual(cfn.sub(table["Location"], self.vars), f"s3://OUTPUT-BUCKET/{self.params['RecordsPrefix']}")
 
     def test_max_object_bytes_reaches_the_preprocessor(self):
         parameter = self.t["Parameters"]["MaxObjectBytes"]

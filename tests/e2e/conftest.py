@@ -271,3 +271,13 @@ def audit_settings(deployment: Deployment) -> tuple[list[str], str]:
     env = deployment.function("postprocessor").environment
     rules = [r.strip() for r in env.get("RULES", "sigv2").split(",") if r.strip()]
     return rules, env.get("EXCLUDE_USER_AGENT", DEFAULT_EXCLUDE_USER_AGENT)
+
+
+@pytest.fixture(scope="session")
+def records_table(deployment: Deployment) -> dict[str, Any]:
+    """The Glue table over the output bucket's records, as the template defines it."""
+    tables = [t for t in deployment.stack.of_type("AWS::Glue::Table")
+              if t.properties["TableInput"]["StorageDescriptor"]["Location"].startswith(
+                  f"s3://{deployment.output_bucket}/")]
+    assert len(tables) == 1, f"expected one Glue table over the output bucket, found {tables}"
+    return tables[0].properties["TableInput"]

@@ -31,11 +31,15 @@ TEMPLATE = ROOT / "template.yaml"
 # E2E_PACKING=gzip runs every check again with records gzipped by the preprocessor and stored
 # as they come by the stream (the template switches Firehose's compression off for it).
 # E2E_RAW_EVENTS_VIA=sqs runs them with the raw bucket notifying a queue the preprocessor polls.
+# BackfillSources names old logs in both key layouts of log delivery (SimplePrefix and
+# PartitionedPrefix) in a bucket the test creates as the user's existing log bucket.
+BACKFILL_BUCKET = "e2e-old-access-logs-123456789012"
 PARAMETER_OVERRIDES = {
     "AuditRules": "sigv2,tls-legacy,acl-required,access-denied,anonymous,parse-errors",
     "MaxRecordBytes": "16384",
     "Packing": os.environ.get("E2E_PACKING", "packed"),
     "RawEventsVia": os.environ.get("E2E_RAW_EVENTS_VIA", "direct"),
+    "BackfillSources": f"{BACKFILL_BUCKET}/simple/,{BACKFILL_BUCKET}/partitioned/",
 }
 
 # Credentials moto accepts; never real ones.
@@ -103,8 +107,11 @@ class Deployment:
             if name not in spec:
                 raise TemplateError(f"parameter override {name}: the template has no such parameter")
             pattern = spec[name].get("AllowedPattern")
-            if pattern is not None and not re.fullmatch(pattern, value):
-                raise TemplateError(f"parameter {name}={value!r} fails AllowedPattern {pattern}")
+            # A CommaDelimitedList's pattern applies to each of its values.
+            values = value.split(",") if spec[name].get("Type") == "CommaDelimitedList" else [value]
+            for item in values:
+                if pattern is not None and not re.fullmatch(pattern, item):
+                    raise TemplateError(f"parameter {name}={item!r} fails AllowedPattern {pattern}")
             allowed = spec[name].get("AllowedValues")
             if allowed is not None and value not in [str(a) for a in allowed]:
                 raise TemplateError(f"parameter {name}={value!r} not in AllowedValues {allowed}")
@@ -193,6 +200,11 @@ class Deployment:
         if len(found) != 1:
             raise TemplateError(f"expected one bucket notification to {binary}, found {found}")
         return found[0]
+
+    @property
+    def backfill_sources(self) -> list[tuple[str, str]]:
+        """(bucket, prefix) of each BackfillSources entry."""
+        return [tuple(entry.split("/", 1)) for entry in self.stack.ref("BackfillSources")]
 
     @property
     def output_bucket(self) -> str:

@@ -9,6 +9,9 @@ Shapes follow the AWS documentation:
 * The EventBridge "Object Created" event
   (https://docs.aws.amazon.com/AmazonS3/latest/userguide/ev-events.html), whose key is not
   URL-encoded.
+* The S3 Batch Operations "Invoke AWS Lambda function" event, invocation schema 2.0
+  (https://docs.aws.amazon.com/AmazonS3/latest/userguide/batch-ops-invoke-lambda.html): one task
+  per invocation, the bucket by name (`s3Bucket`), the key URL-encoded as in the job's manifest.
 """
 
 from __future__ import annotations
@@ -132,4 +135,22 @@ def s3_test_event(bucket: str) -> dict[str, Any]:
         "Bucket": bucket,
         "RequestId": uuid.uuid4().hex[:16].upper(),
         "HostId": hashlib.sha256(bucket.encode()).hexdigest(),
+    }
+
+
+def batch_job_v2(job_id: str, bucket: str, key: str) -> dict[str, Any]:
+    """The event a Batch Operations job with InvocationSchemaVersion 2.0 (and no UserArguments, as
+    the template's BackfillCommand creates it) sends for one task."""
+    return {
+        "invocationSchemaVersion": "2.0",
+        "invocationId": uuid.uuid4().hex,
+        "job": {"id": job_id},
+        "tasks": [
+            {
+                "taskId": uuid.uuid4().hex,
+                "s3Key": urllib.parse.quote(key, safe="/"),
+                "s3VersionId": None,
+                "s3Bucket": bucket,
+            }
+        ],
     }

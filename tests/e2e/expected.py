@@ -28,6 +28,8 @@ from typing import Any, Callable
 # The keys of a hit line, in order; parse-errors hits add ParseError and RawLine.
 HIT_KEYS = [
     "Rule",
+    "Severity",
+    "Mitre",
     "Bucket",
     "Timestamp",
     "RemoteIP",
@@ -37,6 +39,8 @@ HIT_KEYS = [
     "RequestURI",
     "HTTPstatus",
     "ErrorCode",
+    "BytesSent",
+    "ObjectSize",
     "UserAgent",
     "SignatureVersion",
     "TLSVersion",
@@ -45,6 +49,15 @@ HIT_KEYS = [
     "LogFile",
 ]
 PARSE_ERROR_KEYS = ["ParseError", "RawLine"]
+# Each rule's severity and MITRE ATT&CK ids, as docs/detections.md states them.
+RULE_META = {
+    "sigv2": ("low", "-"),
+    "tls-legacy": ("low", "-"),
+    "acl-required": ("low", "-"),
+    "access-denied": ("low", "-"),
+    "anonymous": ("medium", "T1530,T1619"),
+    "parse-errors": ("info", "-"),
+}
 RAW_LINE_LIMIT = 2048  # bytes of RawLine a parse-errors hit carries at most
 
 _LEGACY_TLS = {"tlsv1", "tlsv1.0", "tlsv1.1"}
@@ -86,7 +99,8 @@ def hits_for(
             continue
         for rule in rules:
             if RULES[rule](record):
-                hit = {"Rule": rule, **{k: record.get(k) for k in HIT_KEYS[1:]}}
+                severity, mitre = RULE_META[rule]
+                hit = {"Rule": rule, "Severity": severity, "Mitre": mitre, **{k: record.get(k) for k in HIT_KEYS[3:]}}
                 if rule == "parse-errors":
                     hit["ParseError"] = record["ParseError"]
                     hit["RawLine"] = record.get("RawLine")

@@ -1,4 +1,5 @@
-"""The records of one end-to-end run: raw objects in, what each round of delivery produced."""
+"""The records of one end-to-end run: raw objects in, what each round of delivery produced, and
+the DuckDB stand-in for Athena over what a round wrote."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+import athena
+from deploy import Deployment
 from firehose import DeliveredObject
 
 
@@ -46,3 +49,16 @@ def is_hit(line: str) -> bool:
     except ValueError:
         return False
     return isinstance(value, dict) and "Rule" in value and "_aws" not in value
+
+
+def database_name(deployment: Deployment) -> str:
+    """The Glue database of the stack."""
+    return deployment.stack.one_of_type("AWS::Glue::Database").properties["DatabaseInput"]["Name"]
+
+
+def duckdb_over(deployment: Deployment, table: dict[str, Any], phase: Phase) -> Any:
+    """A DuckDB connection with the Glue table `table` as a view over what `phase` delivered."""
+    files = [phase.mirror / deployment.output_bucket / o.key for o in phase.delivered]
+    con = athena.connect(database_name(deployment))
+    con.execute(athena.records_view_sql(database_name(deployment), table, phase.mirror, athena.json_keys(files)))
+    return con

@@ -4,7 +4,8 @@
 # Starts moto_server (S3 and Firehose) and both Lambda functions under `cargo lambda watch`, each
 # with the environment template.yaml gives it, all on 127.0.0.1, then runs the pytest suite in
 # tests/e2e/, which deploys the template's buckets and delivery stream into moto, uploads raw logs,
-# invokes the functions with the events S3 sends, and checks hits and Athena queries (in DuckDB).
+# invokes the functions with the events S3 sends, and checks hits and Athena queries (in DuckDB);
+# then backfills old logs with the events the stack's BackfillCommand jobs (Batch Operations) send.
 # Everything it started is stopped on exit, pass or fail.
 #
 # Usage: tests/e2e/run.sh [pytest arguments]      (after `make venv`)

@@ -16,7 +16,7 @@ import athena
 import events
 import expected as exp
 import queries
-from harness import Phase, is_hit
+from harness import Phase, database_name, duckdb_over, is_hit
 from deploy import ROOT, Deployment
 from firehose import evaluate_prefix
 
@@ -44,8 +44,12 @@ def test_template_wires_the_stages_together(deployment: Deployment) -> None:
     source_bucket, source_prefix = deployment.source("preprocessor")
     output_bucket, records_prefix = deployment.source("postprocessor")
     prefix = deployment.destination["Prefix"]
-    # The preprocessor reads what its notification sends and guards against its own output.
-    assert (pre["SOURCE_BUCKET"], pre["SOURCE_PREFIX"]) == (source_bucket, source_prefix)
+    # The preprocessor reads what its notification sends (with backfill sources, anything its role
+    # may read) and guards against its own output.
+    if deployment.backfill_sources:
+        assert "SOURCE_BUCKET" not in pre and "SOURCE_PREFIX" not in pre
+    else:
+        assert (pre["SOURCE_BUCKET"], pre["SOURCE_PREFIX"]) == (source_bucket, source_prefix)
     assert (pre["OUTPUT_BUCKET"], pre["OUTPUT_PREFIX"]) == (deployment.output_bucket, records_prefix)
     assert pre["DELIVERY_STREAM_NAME"] == deployment.stream_name
     # Firehose writes where the postprocessor is notified, and not where the raw logs arrive.
@@ -150,26 +154,6 @@ def test_stdout_is_hits_and_metrics_only(first_delivery: Phase) -> None:
 # --- Athena ---------------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="session")
-def records_table(deployment: Deployment) -> dict[str, Any]:
-    tables = [t for t in deployment.stack.of_type("AWS::Glue::Table")
-              if t.properties["TableInput"]["StorageDescriptor"]["Location"].startswith(
-                  f"s3://{deployment.output_bucket}/")]
-    assert len(tables) == 1, f"expected one Glue table over the output bucket, found {tables}"
-    return tables[0].properties["TableInput"]
-
-
-def _database(deployment: Deployment) -> str:
-    return deployment.stack.one_of_type("AWS::Glue::Database").properties["DatabaseInput"]["Name"]
-
-
-def _duckdb(deployment: Deployment, table: dict[str, Any], phase: Phase) -> Any:
-    files = [phase.mirror / deployment.output_bucket / o.key for o in phase.delivered]
-    con = athena.connect(_database(deployment))
-    con.execute(athena.records_view_sql(_database(deployment), table, phase.mirror, athena.json_keys(files)))
-    return con
-
-
 def test_glue_table_describes_the_records(first_delivery: Phase, deployment, records_table) -> None:
     """Every record key is a Glue column (ignoring case, as the SerDe does) and every value has
     the column's type; the partition values are ones the projection produces; DuckDB, reading
@@ -189,11 +173,11 @@ def test_glue_table_describes_the_records(first_delivery: Phase, deployment, rec
         for name, value in re.findall(r"(\w+)=([^/]+)/", obj.key):
             assert athena.projection_accepts(parameters, name, value), f"{obj.key}: {name}={value}"
 
-    con = _duckdb(deployment, records_table, first_delivery)
+    con = duckdb_over(deployment, records_table, first_delivery)
     glob = athena.files_glob(records_table, first_delivery.mirror)
     read = {Path(p) for (p,) in con.execute("SELECT DISTINCT filename FROM read_json(?, filename = true)", [glob]).fetchall()}
     assert read == {first_delivery.mirror / deployment.output_bucket / o.key for o in first_delivery.delivered}
-    assert con.execute(f"SELECT count(*) FROM {_database(deployment)}.{records_table['Name']}").fetchone()[0] == len(records)
+    assert con.execute(f"SELECT count(*) FROM {database_name(deployment)}.{records_table['Name']}").fetchone()[0] == len(records)
     # What DuckDB infers from the JSON agrees with the Glue types.
     inferred = dict(con.execute("SELECT column_name, column_type FROM (DESCRIBE SELECT * FROM read_json(?, sample_size = -1, hive_partitioning = false))", [glob]).fetchall())
     compatible = {"string": {"VARCHAR"}, "int": {"BIGINT"}, "bigint": {"BIGINT", "UBIGINT"},
@@ -215,8 +199,8 @@ def _sorted(rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
 def test_athena_query(sql_file: Path, first_delivery: Phase, deployment, records_table, expected_records) -> None:
     """The query, as its file and as the deployed named query, returns the expected rows."""
     assert sql_file.stem in queries.ORACLES, f"write the expected rows of {sql_file.name} in tests/e2e/queries.py"
-    database = _database(deployment)
-    con = _duckdb(deployment, records_table, first_delivery)
+    database = database_name(deployment)
+    con = duckdb_over(deployment, records_table, first_delivery)
     named = [q for q in deployment.stack.of_type("AWS::Athena::NamedQuery")
              if q.metadata.get("SourceFile") == sql_file.relative_to(ROOT).as_posix()]
     assert len(named) == 1, f"{sql_file.name} is not one named query in template.yaml"
@@ -253,13 +237,13 @@ def test_duplicate_delivery_duplicates_hits(second_delivery: Phase, redelivered,
 
 def test_dedup_view_removes_the_duplicates(first_delivery: Phase, second_delivery: Phase, redelivered,
                                            deployment, records_table, expected_records) -> None:
-    database = _database(deployment)
+    database = database_name(deployment)
     dedup_sql = athena.to_duckdb(DEDUP_VIEW.read_text())
     duplicated = len(expected_records[redelivered.log_file])
     distinct = len({r["RecordId"] for r in _all(expected_records)})
     counts = {}
     for name, phase in (("once", first_delivery), ("twice", second_delivery)):
-        con = _duckdb(deployment, records_table, phase)
+        con = duckdb_over(deployment, records_table, phase)
         con.execute(dedup_sql)
         counts[name] = (
             con.execute(f"SELECT count(*) FROM {database}.{records_table['Name']}").fetchone()[0],

@@ -12,7 +12,6 @@ pub mod audit;
 pub mod decode;
 pub mod emf;
 mod error;
-pub mod event_key;
 pub mod ingest;
 pub mod lines;
 pub mod packing;

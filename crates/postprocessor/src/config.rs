@@ -10,6 +10,7 @@
 //! * `MAX_DECOMPRESSED_BYTES`: cap on decoded bytes per object, a guard against gzip bombs
 //!   (default 10 GiB, far above Firehose's 128 MiB buffer at any compression ratio).
 
+use lambda_adapter::ReadSettings;
 use pipeline::audit::{AuditConfig, DEFAULT_EXCLUDE_USER_AGENT, DEFAULT_RULES, OutputMode};
 
 use crate::Error;
@@ -28,6 +29,8 @@ pub struct Config {
     pub audit: AuditConfig,
     /// Most decoded bytes read from one object.
     pub max_decompressed_bytes: u64,
+    /// How objects are downloaded and resumed (not part of the environment contract).
+    pub read: ReadSettings,
 }
 
 impl Config {
@@ -68,6 +71,7 @@ impl Config {
         Ok(Config {
             audit,
             max_decompressed_bytes,
+            read: ReadSettings::default(),
         })
     }
 }

@@ -1,11 +1,12 @@
-//! The postprocessor's one error type, and which of its cases a retry can fix.
+//! The postprocessor's one error type, and the failure class of each case.
 //!
 //! Bad data is never an error here: a corrupt or truncated gzip, a line that is not a record,
 //! an object over the size cap are counted, logged with the object key and line number, and the
-//! invocation succeeds, because retrying the same bytes gives the same result. The handler
-//! returns `Err` (so that Lambda retries the event and finally hands it to the on-failure
-//! destination) only when S3 or the network failed.
+//! object is acknowledged, because reading the same bytes again gives the same result. What
+//! becomes of an object that did fail is decided by [`lambda_adapter::Failure::disposition`],
+//! as for the preprocessor: S3 or the network failing keeps the event for retry.
 
+use lambda_adapter::{Disposition, Failure};
 use lambda_runtime::Diagnostic;
 
 /// Why start-up or an object failed.
@@ -21,17 +22,10 @@ pub enum Error {
         /// What is wrong with it and what is accepted.
         reason: String,
     },
-    /// The object does not exist (deleted since the event): nothing to audit.
-    #[error("object not found: {0}")]
-    NotFound(String),
-    /// `GetObject` failed, or the connection broke while the body was read.
-    #[error("reading {object} failed: {message}")]
-    Source {
-        /// `s3://bucket/key`.
-        object: String,
-        /// What S3 or the connection said.
-        message: String,
-    },
+    /// The shared edge failed: an event that cannot be read, or reading the object from S3
+    /// (gone, denied, throttled, broken beyond resuming).
+    #[error(transparent)]
+    Adapter(#[from] lambda_adapter::Error),
     /// The decoded bytes could not be read, or the findings could not be written.
     #[error("auditing {object} failed: {source}")]
     Read {
@@ -47,20 +41,29 @@ pub enum Error {
 }
 
 impl Error {
-    /// Whether trying the event again may succeed.
-    pub fn is_retryable(&self) -> bool {
+    /// The class of the failure, from which its disposition follows.
+    pub fn failure(&self) -> Failure {
         match self {
-            Error::Source { .. } | Error::Read { .. } | Error::Internal(_) => true,
-            Error::InvalidVariable { .. } | Error::NotFound(_) => false,
+            Error::InvalidVariable { .. } => Failure::Rejected,
+            Error::Adapter(error) => error.failure(),
+            // Damaged content is a report, not an error: what the engine still returns is an
+            // I/O failure (of the download or of the findings' output).
+            Error::Read { .. } => Failure::Transient,
+            Error::Internal(_) => Failure::Internal,
         }
+    }
+
+    /// What becomes of the object: [`Failure::disposition`] of its class.
+    pub fn disposition(&self) -> Disposition {
+        self.failure().disposition()
     }
 
     /// A short stable name for the kind of error, for `errorType` and logs.
     pub fn kind(&self) -> &'static str {
         match self {
             Error::InvalidVariable { .. } => "InvalidVariable",
-            Error::NotFound(_) => "NotFound",
-            Error::Source { .. } => "SourceError",
+            Error::Adapter(lambda_adapter::Error::Event(_)) => "UnknownEvent",
+            Error::Adapter(_) => "SourceError",
             Error::Read { .. } => "ReadError",
             Error::Internal(_) => "Internal",
         }
@@ -84,29 +87,34 @@ mod tests {
     use super::*;
 
     #[test]
-    fn retries_only_what_a_retry_can_fix() {
+    fn every_case_has_its_class() {
         let read = |source| Error::Read {
             object: "s3://b/k".into(),
             source,
         };
+        let source = |failure| {
+            Error::Adapter(lambda_adapter::Error::S3 {
+                object: "s3://b/k".into(),
+                message: "x".into(),
+                failure,
+            })
+        };
         let cases = [
-            (Error::NotFound("s3://b/k".into()), false),
+            (source(Failure::Gone), Failure::Gone),
+            (source(Failure::Transient), Failure::Transient),
+            (source(Failure::Denied), Failure::Denied),
             (
-                Error::Source {
-                    object: "s3://b/k".into(),
-                    message: "503 SlowDown".into(),
-                },
-                true,
+                read(pipeline::Error::Io(io::Error::other("reset"))),
+                Failure::Transient,
             ),
-            (read(pipeline::Error::Io(io::Error::other("reset"))), true),
-            (Error::Internal("panicked".into()), true),
+            (Error::Internal("panicked".into()), Failure::Internal),
         ];
-        for (error, retryable) in cases {
-            assert_eq!(error.is_retryable(), retryable, "{error}");
+        for (error, failure) in cases {
+            assert_eq!(error.failure(), failure, "{error}");
         }
-        assert_eq!(
-            Diagnostic::from(Error::NotFound("x".into())).error_type,
-            "NotFound"
-        );
+        // Access denied keeps the event, as in the preprocessor.
+        assert_eq!(source(Failure::Denied).disposition(), Disposition::Retry);
+        assert_eq!(source(Failure::Gone).disposition(), Disposition::Permanent);
+        assert_eq!(Diagnostic::from(source(Failure::Gone)).error_type, "SourceError");
     }
 }

@@ -1,34 +1,26 @@
 //! The event handler: S3 notifications in, audit hits and metrics out.
 //!
-//! AWS-free: objects come from an [`ObjectSource`] (S3 in Lambda, moto_server in tests) and
-//! findings go to an [`Output`] (stdout in Lambda, a buffer in tests). Each object of the event
-//! is audited on a blocking thread with one [`Auditor`] per invocation, so summary mode and the
-//! metrics cover the whole invocation.
+//! Objects are read through the shared [`lambda_adapter`] (an [`ObjectSource`]: S3 in Lambda,
+//! moto_server in tests, downloads resumed with Range requests) and findings go to an
+//! [`Output`] (stdout in Lambda, a buffer in tests). Each object of the event is audited on a
+//! blocking thread with one [`Auditor`] per invocation, so summary mode and the metrics cover the
+//! whole invocation. What becomes of an object that failed is its [`Disposition`], the same
+//! policy as the preprocessor's: an error to Lambda (retry, then the on-failure destination)
+//! when any object is kept for retry.
 
-use std::future::Future;
-use std::io::{self, Read, Write};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::io::{self, Write};
 use std::sync::{Arc, Mutex};
-use std::time::{SystemTime, UNIX_EPOCH};
 
-use aws_lambda_events::event::s3::S3Event;
+use lambda_adapter::emf::{MetricLine, Unit};
+use lambda_adapter::{Disposition, Event, ObjectSource, Target, bridge, clock};
 use lambda_runtime::LambdaEvent;
 use pipeline::audit::{Auditor, Format, ObjectReport};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
+use serde_json::Value;
 use tracing::{info, warn};
 
 use crate::Error;
 use crate::config::{Config, FUNCTION_DIMENSION};
-
-/// Where objects are read from.
-pub trait ObjectSource: Send + Sync + 'static {
-    /// Opens `s3://bucket/key` as a blocking reader of its stored bytes (gzip or not).
-    fn open(
-        &self,
-        bucket: &str,
-        key: &str,
-    ) -> impl Future<Output = Result<Box<dyn Read + Send>, Error>> + Send;
-}
 
 /// Where findings are written: a `Write` shared between invocations and the engine thread.
 /// Each `write` call writes its whole buffer under the lock, and the engine only ever writes
@@ -81,73 +73,72 @@ pub struct Response {
     pub damaged_objects: u64,
     /// Objects skipped: gone since the event, or a notification without a key.
     pub skipped_objects: u64,
-}
-
-/// What the function is invoked with: the output bucket's ObjectCreated notifications, or the
-/// `s3:TestEvent` S3 sends once when the notification is set up. The test event must succeed,
-/// or every deployment would start with a failed invocation in the on-failure queue.
-#[derive(Clone, Debug, Deserialize)]
-#[serde(untagged)]
-pub enum Notification {
-    /// Objects were created.
-    Objects(S3Event),
-    /// The set-up test event, acknowledged and ignored.
-    Test {
-        /// `s3:TestEvent`.
-        #[serde(rename = "Event")]
-        event: String,
-    },
+    /// Objects kept for retry (the invocation then fails).
+    pub failed_objects: u64,
 }
 
 /// The postprocessor's event handler.
 pub struct Handler<S> {
     config: Config,
-    source: S,
+    source: Arc<S>,
     out: Output,
 }
 
 impl<S: ObjectSource> Handler<S> {
     /// A handler reading from `source` and writing findings to `out`.
     pub fn new(config: Config, source: S, out: Output) -> Self {
-        Handler { config, source, out }
+        Handler {
+            config,
+            source: Arc::new(source),
+            out,
+        }
     }
 
-    /// Audits every object of an S3 notification. Returns `Err` only when a retry can help
-    /// (S3 or the network failed); the objects before the failure have been reported, so a
-    /// retry may repeat some hits (their `RecordId` tells duplicates apart).
-    pub async fn handle(&self, event: LambdaEvent<Notification>) -> Result<Response, Error> {
-        let records = match event.payload {
-            Notification::Objects(notification) => notification.records,
-            Notification::Test { event } => {
-                info!(event = %event, "test event acknowledged");
+    /// Audits every object of an S3 notification (the output bucket's `ObjectCreated` events;
+    /// the `s3:TestEvent` S3 sends when the notification is set up is acknowledged, or every
+    /// deployment would start with a failed invocation). Returns `Err` when any object is kept
+    /// for retry (S3 or the network failed); the other objects have been reported, so a retry
+    /// may repeat some hits (their `RecordId` tells duplicates apart).
+    pub async fn handle(&self, event: LambdaEvent<Value>) -> Result<Response, Error> {
+        let targets = match Event::from_value(event.payload)? {
+            Event::S3(targets) => targets,
+            Event::S3Test => {
+                info!(event = "s3:TestEvent", "test event acknowledged");
                 return Ok(Response::default());
+            }
+            _ => {
+                let wrong = "the postprocessor is wired to S3 notifications of the output bucket only";
+                return Err(lambda_adapter::Error::Event(wrong.to_owned()).into());
             }
         };
         let mut auditor = Auditor::new(self.config.audit.clone());
         let mut response = Response::default();
         let mut failure = None;
-        for record in records {
-            let (Some(bucket), Some(raw_key)) = (record.s3.bucket.name, record.s3.object.key) else {
-                warn!("notification record without bucket or key; skipped");
-                response.skipped_objects += 1;
-                continue;
+        for target in targets {
+            let object = match target {
+                Target::Object(object) => object,
+                Target::Ignore(reason) => {
+                    warn!(reason, "notification record skipped");
+                    response.skipped_objects += 1;
+                    continue;
+                }
             };
-            // Keys in S3 notifications are URL-encoded, with `+` for a space.
-            let key = pipeline::event_key::decode_key(&raw_key);
-            let (returned, outcome) = self.audit_object(auditor, &bucket, &key).await?;
+            let (bucket, key) = (object.bucket.as_str(), object.key.as_str());
+            let (returned, outcome) = self.audit_object(auditor, bucket, key).await?;
             auditor = returned;
             match outcome {
                 Ok(report) => {
-                    log_report(&bucket, &key, &report);
+                    log_report(bucket, key, &report);
                     response.objects += 1;
                 }
-                Err(Error::NotFound(object)) => {
-                    warn!(object = %object, "object no longer exists; skipped");
-                    response.skipped_objects += 1;
+                Err(error) if error.disposition() == Disposition::Retry => {
+                    warn!(error = %error, failure = error.failure().name(), "object failed; the event will be retried");
+                    response.failed_objects += 1;
+                    failure.get_or_insert(error);
                 }
                 Err(error) => {
-                    warn!(error = %error, "object failed; the event will be retried");
-                    failure = Some(error);
+                    warn!(error = %error, failure = error.failure().name(), "object gone; skipped");
+                    response.skipped_objects += 1;
                 }
             }
         }
@@ -156,10 +147,11 @@ impl<S: ObjectSource> Handler<S> {
         response.hits = totals.hits.total();
         response.bad_lines = totals.bad_lines;
         response.damaged_objects = totals.damaged_objects;
-        self.write_tail(&mut auditor).map_err(|source| Error::Read {
-            object: "(findings)".to_owned(),
-            source,
-        })?;
+        self.write_tail(&mut auditor, response.failed_objects)
+            .map_err(|source| Error::Read {
+                object: "(findings)".to_owned(),
+                source,
+            })?;
         match failure {
             Some(error) => Err(error),
             None => Ok(response),
@@ -175,45 +167,42 @@ impl<S: ObjectSource> Handler<S> {
         key: &str,
     ) -> Result<(Auditor, Result<ObjectReport, Error>), Error> {
         let object = format!("s3://{bucket}/{key}");
-        let reader = match self.source.open(bucket, key).await {
-            Ok(reader) => reader,
-            Err(error) => return Ok((auditor, Err(error))),
+        let download = match bridge::open(&self.source, bucket, key, self.config.read).await {
+            Ok(download) => download,
+            Err(error) => return Ok((auditor, Err(error.into()))),
         };
+        let reader = download.reader;
         let mut out = self.out.clone();
         let max = self.config.max_decompressed_bytes;
         let task = tokio::task::spawn_blocking(move || {
-            let source_failed = Arc::new(AtomicBool::new(false));
-            let tracked = Tracked {
-                inner: reader,
-                failed: Arc::clone(&source_failed),
-            };
-            let result = auditor.audit_object(tracked, &object, Format::Records, max, &mut out);
-            let outcome = match result {
-                // Bytes that looked corrupt because the connection broke are not corrupt.
-                Ok(report) if report.damage.is_some() && source_failed.load(Ordering::Relaxed) => {
-                    Err(Error::Source {
-                        object,
-                        message: format!("connection failed mid-object ({:?})", report.damage),
-                    })
-                }
-                Ok(report) => Ok(report),
-                Err(source) => Err(Error::Read { object, source }),
-            };
-            (auditor, outcome)
+            let result = auditor.audit_object(reader, &object, Format::Records, max, &mut out);
+            (auditor, result.map_err(|source| Error::Read { object, source }))
         });
-        task.await
-            .map_err(|error| Error::Internal(format!("audit thread failed: {error}")))
+        let (auditor, result) = task
+            .await
+            .map_err(|error| Error::Internal(format!("audit thread failed: {error}")))?;
+        // Bytes that stopped because the download failed are not damaged content: the source's
+        // failure is the outcome, whatever the engine made of the bytes.
+        match download.transfer.take_failure() {
+            Some(failure) => Ok((auditor, Err(failure.into()))),
+            None => Ok((auditor, result)),
+        }
     }
 
-    /// Writes what the auditor still holds (summary lines) and the metric lines.
-    fn write_tail(&self, auditor: &mut Auditor) -> Result<(), pipeline::Error> {
+    /// Writes what the auditor still holds (summary lines) and the metric lines, with the
+    /// objects kept for retry as `ObjectsFailed` (0 included, so the alarm always has data).
+    fn write_tail(&self, auditor: &mut Auditor, failed_objects: u64) -> Result<(), pipeline::Error> {
         let mut out = self.out.clone();
         auditor.finish(&mut out)?;
-        let now_ms = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |elapsed| elapsed.as_millis() as u64);
+        let now_ms = clock::epoch_ms();
         let mut metrics = String::new();
-        for line in auditor.metric_lines(FUNCTION_DIMENSION, now_ms) {
+        let failed = MetricLine::new()
+            .dimension("Function", FUNCTION_DIMENSION)
+            .metric("ObjectsFailed", Unit::Count, failed_objects as f64);
+        for line in [failed.render(now_ms)]
+            .into_iter()
+            .chain(auditor.metric_lines(FUNCTION_DIMENSION, now_ms))
+        {
             metrics.push_str(&line);
             metrics.push('\n');
         }
@@ -249,22 +238,5 @@ fn log_report(bucket: &str, key: &str, report: &ObjectReport) {
             decoded_bytes = report.decoded_bytes,
             "object audited"
         );
-    }
-}
-
-/// A reader that remembers whether its source failed, so a broken connection is not mistaken
-/// for corrupt data.
-struct Tracked<R> {
-    inner: R,
-    failed: Arc<AtomicBool>,
-}
-
-impl<R: Read> Read for Tracked<R> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        self.inner.read(buf).inspect_err(|error| {
-            if error.kind() != io::ErrorKind::Interrupted {
-                self.failed.store(true, Ordering::Relaxed);
-            }
-        })
     }
 }

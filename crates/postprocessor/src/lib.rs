@@ -8,30 +8,16 @@
 //! CloudWatch Logs, where Logs Insights queries (`infra/insights/`) read them; one EMF line per
 //! rule with hits turns them into the `S3AccessLogs` / `Hits` metric the SigV2 alarm watches.
 //!
-//! Layout: [`config`] reads the environment once, [`handler`] is the AWS-free event logic over
-//! the [`ObjectSource`] trait, [`aws`] is the only module that touches the AWS SDK.
+//! Layout: [`config`] reads the environment once, [`handler`] is the event logic over the
+//! shared [`lambda_adapter::ObjectSource`]; the AWS SDK lives in [`lambda_adapter`] only
+//! ([`lambda_adapter::S3Objects`], with the same timeouts, retries and Range resume as the
+//! preprocessor's reads). Logs are JSON on stderr ([`lambda_adapter::init_tracing`]), so stdout
+//! carries only findings and metrics.
 
-pub mod aws;
 pub mod config;
 pub mod error;
 pub mod handler;
 
-pub use aws::S3Source;
 pub use config::Config;
 pub use error::Error;
-pub use handler::{Handler, Notification, ObjectSource, Output, Response};
-
-/// Structured logs as JSON on stderr, so stdout carries only audit findings and metrics: the
-/// two streams read differently (`cargo lambda invoke` shows them apart), while Lambda sends
-/// both to the same log group. The level comes from `RUST_LOG` (default `info`).
-pub fn init_tracing() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    // A second initialisation (tests) is harmless, so its error is ignored.
-    let _ = tracing_subscriber::fmt()
-        .json()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_current_span(false)
-        .try_init();
-}
+pub use handler::{Handler, Output, Response};

@@ -13,11 +13,12 @@ use std::time::{Duration, Instant};
 
 use flate2::Compression;
 use flate2::write::GzEncoder;
+use lambda_adapter::{Disposition, S3Objects};
 use lambda_runtime::{Context, LambdaEvent};
-use postprocessor::{Config, Error, Handler, Notification, Output, Response, S3Source};
+use postprocessor::{Config, Error, Handler, Output, Response};
 use s3_access_log::RecordEncoder;
 use serde_json::Value;
-use testkit::Moto;
+use testkit::{FaultProxy, Moto, S3Fault, Scenario};
 
 fn moto() -> &'static str {
     static MOTO: OnceLock<Moto> = OnceLock::new();
@@ -128,16 +129,21 @@ fn config(vars: &[(&str, &str)]) -> Config {
 }
 
 /// The S3 event of the fixture, pointed at `bucket` and the URL-encoded `key`.
-fn event(bucket: &str, encoded_key: &str) -> LambdaEvent<Notification> {
+fn event(bucket: &str, encoded_key: &str) -> LambdaEvent<Value> {
     let fixture = include_str!("../../../events/s3-firehose-output.json");
     let mut value: Value = serde_json::from_str(fixture).unwrap();
     value["Records"][0]["s3"]["bucket"]["name"] = bucket.into();
     value["Records"][0]["s3"]["object"]["key"] = encoded_key.into();
-    LambdaEvent::new(serde_json::from_value(value).unwrap(), Context::default())
+    LambdaEvent::new(value, Context::default())
 }
 
 async fn s3() -> aws_sdk_s3::Client {
     testkit::s3_client(&testkit::sdk_config(moto()).await)
+}
+
+/// The function's object source, pointed at moto.
+async fn objects() -> S3Objects {
+    S3Objects::new(&testkit::sdk_config(moto()).await)
 }
 
 /// Puts `body` at `key` in a new bucket and runs the handler on its event.
@@ -152,7 +158,7 @@ async fn run(
     testkit::create_bucket(&s3, bucket).await.unwrap();
     testkit::put_object(&s3, bucket, key, body).await.unwrap();
     let captured = Captured::default();
-    let handler = Handler::new(config, S3Source::new(s3), Output::new(captured.clone()));
+    let handler = Handler::new(config, objects().await, Output::new(captured.clone()));
     let result = handler.handle(event(bucket, encoded_key)).await;
     (result, captured.findings())
 }
@@ -230,7 +236,8 @@ async fn reports_every_rule_from_a_multi_member_gzip_object() {
             hits: 6,
             bad_lines: 0,
             damaged_objects: 0,
-            skipped_objects: 0
+            skipped_objects: 0,
+            failed_objects: 0
         }
     );
     let expected = [
@@ -471,11 +478,7 @@ fn naive_counts(ndjson: &[u8]) -> std::collections::BTreeMap<String, u64> {
 #[tokio::test]
 async fn the_s3_test_event_is_acknowledged() {
     let captured = Captured::default();
-    let handler = Handler::new(
-        config(&[]),
-        S3Source::new(s3().await),
-        Output::new(captured.clone()),
-    );
+    let handler = Handler::new(config(&[]), objects().await, Output::new(captured.clone()));
     let test_event = serde_json::json!({
         "Service": "Amazon S3", "Event": "s3:TestEvent", "Time": "2026-11-23T10:00:00.000Z",
         "Bucket": "output-bucket", "RequestId": "5582A3E7D1F3C9B0", "HostId": "aG9zdC1pZA=="
@@ -492,17 +495,16 @@ async fn the_s3_test_event_is_acknowledged() {
 }
 
 #[tokio::test]
-async fn a_deleted_object_is_skipped_and_s3_failures_fail_the_invocation() {
+async fn a_deleted_object_or_bucket_is_skipped() {
     let s3 = s3().await;
     testkit::create_bucket(&s3, "gone").await.unwrap();
     let captured = Captured::default();
-    let handler = Handler::new(config(&[]), S3Source::new(s3), Output::new(captured.clone()));
+    let handler = Handler::new(config(&[]), objects().await, Output::new(captured.clone()));
     let response = handler.handle(event("gone", "never-written.gz")).await.unwrap();
     assert_eq!(response.skipped_objects, 1);
-
-    let error = handler.handle(event("no-such-bucket", "k.gz")).await.unwrap_err();
-    assert!(error.is_retryable(), "{error}");
-    assert!(error.to_string().contains("s3://no-such-bucket/k.gz"), "{error}");
+    // NoSuchBucket is "gone" too, as in the preprocessor: nothing a retry could read.
+    let response = handler.handle(event("no-such-bucket", "k.gz")).await.unwrap();
+    assert_eq!((response.skipped_objects, response.failed_objects), (1, 0));
 }
 
 /// A server that answers every request with a gzip body cut off mid-stream: the connection
@@ -537,24 +539,112 @@ async fn a_connection_broken_mid_object_fails_the_invocation() {
             let _ = stream.write_all(&body[..body.len() / 2]);
         }
     });
-    let s3 = testkit::s3_client(&testkit::sdk_config(&endpoint).await);
-    let handler = Handler::new(config(&[]), S3Source::new(s3), Output::new(Captured::default()));
+    let mut config = config(&[]);
+    // One resume, which this server answers with the whole object again (it ignores Range):
+    // never spliced, so the download gives up.
+    config.read.max_resumes = 1;
+    let objects = S3Objects::new(&testkit::sdk_config(&endpoint).await);
+    let handler = Handler::new(config, objects, Output::new(Captured::default()));
     let error = handler.handle(event("cut", "cut.gz")).await.unwrap_err();
-    assert!(error.is_retryable(), "{error}");
-    assert!(
-        matches!(error, Error::Read { .. } | Error::Source { .. }),
-        "{error}"
+    assert_eq!(error.disposition(), Disposition::Retry, "{error}");
+    assert!(matches!(error, Error::Adapter(_)), "{error}");
+}
+
+/// S3 faults through the fault proxy: each scenario audits a ~2 MB Firehose object of
+/// 3,000 SigV2 hits read through it; every hit line comes out exactly once (by `RecordId`), a
+/// broken body being resumed with Range requests rather than read again from byte 0.
+async fn audit_through_faults(name: &str, scenario: Scenario) -> Value {
+    let lines: Vec<String> = (0..3_000)
+        .map(|n| raw(n, &Req { sig: "SigV2", ..BASE }))
+        .collect();
+    let body = gzip_members(&records(&lines), 200);
+    let s3 = s3().await;
+    testkit::create_bucket(&s3, name).await.unwrap();
+    testkit::put_object(&s3, name, "faults.gz", body).await.unwrap();
+    let proxy = FaultProxy::start(moto(), &scenario).unwrap();
+    let mut config = config(&[]);
+    config.read.backoff_base = Duration::from_millis(5);
+    config.read.backoff_cap = Duration::from_millis(50);
+    let objects = S3Objects::new(&testkit::sdk_config(proxy.endpoint()).await);
+    let captured = Captured::default();
+    let handler = Handler::new(config, objects, Output::new(captured.clone()));
+    let response = handler
+        .handle(event(name, "faults.gz"))
+        .await
+        .unwrap_or_else(|error| panic!("{name}: {error}"));
+    let findings = captured.findings();
+    let mut ids: Vec<&str> = findings
+        .hits
+        .iter()
+        .map(|hit| hit["RecordId"].as_str().unwrap())
+        .collect();
+    ids.sort_unstable();
+    let before = ids.len();
+    ids.dedup();
+    assert_eq!(
+        (before, ids.len()),
+        (3_000, 3_000),
+        "{name}: every hit exactly once"
     );
+    assert_eq!((response.hits, response.damaged_objects), (3_000, 0), "{name}");
+    proxy.stats().unwrap()
+}
+
+#[tokio::test]
+async fn s3_faults_lose_and_repeat_no_hit() {
+    let cases = [
+        ("reset", Scenario::s3(&[S3Fault::ResetBody], 2), "reset_body", 2),
+        (
+            "truncate",
+            Scenario::s3(&[S3Fault::TruncateBody], 1),
+            "truncate_body",
+            1,
+        ),
+        ("slowdown", Scenario::s3(&[S3Fault::SlowDown], 2), "slowdown", 0),
+        ("error500", Scenario::s3(&[S3Fault::Error500], 2), "error500", 0),
+        (
+            "slowbody",
+            Scenario::s3(&[S3Fault::SlowBody], 1).with_delay(Duration::from_secs(2)),
+            "slow_body",
+            0,
+        ),
+    ];
+    for (name, scenario, fault, ranges) in cases {
+        let stats = audit_through_faults(&format!("s3-fault-{name}"), scenario).await;
+        assert!(
+            stats["injected_s3"][fault].as_u64().unwrap() > 0,
+            "{name}: {stats}"
+        );
+        assert_eq!(stats["range_requests"], ranges, "{name}: {stats}");
+    }
+}
+
+/// Finding 3: access denied keeps the event for retry, as in the preprocessor.
+#[tokio::test]
+async fn access_denied_fails_the_invocation() {
+    let s3 = s3().await;
+    testkit::create_bucket(&s3, "denied").await.unwrap();
+    testkit::put_object(&s3, "denied", "k.gz", gzip_members(&records(&[raw(1, &BASE)]), 1))
+        .await
+        .unwrap();
+    let proxy = FaultProxy::start(moto(), &Scenario::s3(&[S3Fault::Denied], 1)).unwrap();
+    let objects = S3Objects::new(&testkit::sdk_config(proxy.endpoint()).await);
+    let handler = Handler::new(config(&[]), objects, Output::new(Captured::default()));
+    let error = handler.handle(event("denied", "k.gz")).await.unwrap_err();
+    assert_eq!(error.failure(), lambda_adapter::Failure::Denied, "{error}");
+    assert_eq!(error.disposition(), Disposition::Retry);
+    // Access is back: the retry audits the object.
+    assert_eq!(handler.handle(event("denied", "k.gz")).await.unwrap().objects, 1);
 }
 
 #[test]
 fn the_sample_event_decodes_to_the_firehose_object_key() {
-    let Notification::Objects(event) = event("b", "records/year%3D2025/month%3D03/x+y.gz").payload else {
+    let payload = event("b", "records/year%3D2025/month%3D03/x+y.gz").payload;
+    let Ok(lambda_adapter::Event::S3(targets)) = lambda_adapter::Event::from_value(payload) else {
         panic!("the sample event is an object notification");
     };
-    assert_eq!(event.records.len(), 1);
-    assert_eq!(
-        pipeline::event_key::decode_key(event.records[0].s3.object.key.as_deref().unwrap()),
-        "records/year=2025/month=03/x y.gz"
-    );
+    let [lambda_adapter::Target::Object(object)] = &targets[..] else {
+        panic!("one object: {targets:?}");
+    };
+    assert_eq!(object.key, "records/year=2025/month=03/x y.gz");
 }

@@ -17,9 +17,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Context as TaskContext, Poll};
 use std::time::Instant;
 
+use lambda_adapter::{Body, Failure, Object, ObjectSource, Resume};
 use lambda_runtime::{Context, LambdaEvent};
 use pipeline::packing::billed_units;
-use preprocessor::{Config, Error, FailedEntry, Handler, Object, ObjectSource, RecordSink};
+use preprocessor::{Config, Error, FailedEntry, Handler, RecordSink};
 use serde_json::json;
 use testkit::corpus::LogLines;
 use tokio::io::{AsyncRead, ReadBuf};
@@ -61,13 +62,14 @@ enum Input {
 struct Source(std::sync::Mutex<Option<Input>>);
 
 impl ObjectSource for Source {
-    async fn get(&self, _bucket: &str, _key: &str) -> Result<Object, Error> {
-        let input = self
-            .0
-            .lock()
-            .map_err(|_| Error::Internal("poisoned".into()))?
-            .take();
-        let body: preprocessor::deliver::Body = match input {
+    async fn get(
+        &self,
+        bucket: &str,
+        key: &str,
+        _: Option<Resume<'_>>,
+    ) -> Result<Object, lambda_adapter::Error> {
+        let input = self.0.lock().ok().and_then(|mut input| input.take());
+        let body: Body = match input {
             Some(Input::Generate(bytes)) => Box::pin(Generated {
                 lines: LogLines::new(1),
                 left: bytes,
@@ -75,9 +77,20 @@ impl ObjectSource for Source {
                 at: 0,
             }),
             Some(Input::Stdin) => Box::pin(tokio::io::stdin()),
-            None => return Err(Error::NotFound("the input is read once".into())),
+            None => {
+                return Err(lambda_adapter::Error::S3 {
+                    object: format!("s3://{bucket}/{key}"),
+                    message: "the input is read once".into(),
+                    failure: Failure::Gone,
+                });
+            }
         };
-        Ok(Object { size: None, body })
+        Ok(Object {
+            size: None,
+            start: 0,
+            etag: None,
+            body,
+        })
     }
 }
 

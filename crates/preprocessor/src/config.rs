@@ -6,6 +6,8 @@
 
 use std::time::Duration;
 
+use lambda_adapter::ReadSettings;
+use pipeline::ingest::DEFAULT_MAX_OBJECT_BYTES;
 use pipeline::packing::{MAX_RECORD, Packing};
 
 use crate::Error;
@@ -33,6 +35,13 @@ pub struct Config {
     pub packing: Packing,
     /// `MAX_RECORD_BYTES`: largest Firehose record, and largest JSON record of one line.
     pub max_record_bytes: usize,
+    /// `MAX_OBJECT_BYTES`: decoded bytes read from one object; what lies past them becomes one
+    /// `size-cap` quarantine record (0 or unset: [`DEFAULT_MAX_OBJECT_BYTES`]).
+    pub max_object_bytes: u64,
+    /// `STATE_BUCKET` (default `OUTPUT_BUCKET`): where delivery markers are kept, under
+    /// `_state/delivered/`, so that a retried event skips its objects already delivered. No
+    /// markers without either variable.
+    pub state_bucket: Option<String>,
     /// Timing and concurrency, not part of the environment contract.
     pub tuning: Tuning,
 }
@@ -44,10 +53,8 @@ pub struct Tuning {
     pub max_in_flight: usize,
     /// Batches built ahead of the calls in flight (each up to 4 MiB).
     pub queued_batches: usize,
-    /// Download chunks buffered between the S3 stream and the parser thread.
-    pub queued_chunks: usize,
-    /// Size of one download chunk.
-    pub chunk_bytes: usize,
+    /// How objects are downloaded and resumed.
+    pub read: ReadSettings,
     /// First retry waits up to this long (full jitter).
     pub backoff_base: Duration,
     /// No retry waits longer than this.
@@ -67,8 +74,7 @@ impl Default for Tuning {
         Tuning {
             max_in_flight: 3,
             queued_batches: 2,
-            queued_chunks: 4,
-            chunk_bytes: 256 * 1024,
+            read: ReadSettings::default(),
             backoff_base: Duration::from_millis(100),
             backoff_cap: Duration::from_secs(5),
             max_attempts: 20,
@@ -89,6 +95,8 @@ impl Config {
             output_prefix: String::new(),
             packing: Packing::Packed,
             max_record_bytes: MAX_RECORD,
+            max_object_bytes: DEFAULT_MAX_OBJECT_BYTES,
+            state_bucket: None,
             tuning: Tuning::default(),
         }
     }
@@ -109,11 +117,12 @@ impl Config {
         config.source_prefix = var("SOURCE_PREFIX").unwrap_or_default();
         config.output_bucket = var("OUTPUT_BUCKET");
         config.output_prefix = var("OUTPUT_PREFIX").unwrap_or_default();
+        config.state_bucket = var("STATE_BUCKET").or_else(|| config.output_bucket.clone());
         if let Some(value) = var("PACKING") {
             config.packing = value.parse().map_err(|_| Error::InvalidVariable {
                 name: "PACKING",
                 value: value.clone(),
-                expected: "`packed` or `line`",
+                expected: "`packed`, `line` or `gzip`",
             })?;
         }
         if let Some(value) = var("MAX_RECORD_BYTES") {
@@ -126,6 +135,16 @@ impl Config {
                     value,
                     expected: "a byte count from 16384 to 1022976 (Firehose's record limit less gzip framing)",
                 })?;
+        }
+        if let Some(value) = var("MAX_OBJECT_BYTES") {
+            let bytes: u64 = value.trim().parse().map_err(|_| Error::InvalidVariable {
+                name: "MAX_OBJECT_BYTES",
+                value: value.clone(),
+                expected: "a whole number of bytes (0 for the default, 1 GiB)",
+            })?;
+            if bytes > 0 {
+                config.max_object_bytes = bytes;
+            }
         }
         Ok(config)
     }
@@ -183,6 +202,7 @@ mod tests {
             ("OUTPUT_PREFIX", "records/"),
             ("PACKING", "line"),
             ("MAX_RECORD_BYTES", "65536"),
+            ("MAX_OBJECT_BYTES", "1048576"),
         ])
         .unwrap();
         assert_eq!(config.source_bucket.as_deref(), Some("raw"));
@@ -191,6 +211,21 @@ mod tests {
         assert_eq!(config.output_prefix, "records/");
         assert_eq!(config.packing, Packing::Line);
         assert_eq!(config.max_record_bytes, 65_536);
+        assert_eq!(config.max_object_bytes, 1 << 20);
+        // Markers go to the output bucket unless STATE_BUCKET says otherwise.
+        assert_eq!(config.state_bucket.as_deref(), Some("lake"));
+    }
+
+    #[test]
+    fn max_object_bytes_zero_or_unset_means_the_default() {
+        for vars in [
+            &[("DELIVERY_STREAM_NAME", "s")][..],
+            &[("DELIVERY_STREAM_NAME", "s"), ("MAX_OBJECT_BYTES", "0")],
+        ] {
+            assert_eq!(config(vars).unwrap().max_object_bytes, DEFAULT_MAX_OBJECT_BYTES);
+        }
+        let state = config(&[("DELIVERY_STREAM_NAME", "s"), ("STATE_BUCKET", "state")]).unwrap();
+        assert_eq!(state.state_bucket.as_deref(), Some("state"));
     }
 
     #[test]
@@ -200,6 +235,7 @@ mod tests {
             ("MAX_RECORD_BYTES", "lots"),
             ("MAX_RECORD_BYTES", "1024001"),
             ("MAX_RECORD_BYTES", "100"),
+            ("MAX_OBJECT_BYTES", "1GiB"),
         ];
         for (name, value) in cases {
             let error = config(&[("DELIVERY_STREAM_NAME", "s"), (name, value)]).unwrap_err();

@@ -1,106 +1,32 @@
-//! One object from S3 to Firehose: stream it, parse it, pack it, send it, retry what failed.
+//! One object from S3 to Firehose: the download, the engine thread and the sending side wired
+//! together, and the one place their outcomes are combined.
 //!
 //! ```text
-//!  ObjectSource body ──chunks──▶ blocking thread: RecordReader ─▶ Packer ─▶ BatchBuilder
-//!   (async pump)    (bounded)                                        │ batches (bounded)
-//!                                                                    ▼
-//!                                   up to `max_in_flight` PutRecordBatch calls, each retried
-//!                                   with backoff until every entry is accepted
+//!  lambda_adapter::bridge ──BodyReader──▶ produce (blocking thread) ──batches (bounded)──▶ send_all
+//!   (GetObject, resumed                    RecordReader ─▶ Packer ─▶ BatchBuilder          PutRecordBatch,
+//!    with Range + If-Match)                                                                 retried
 //! ```
 //!
-//! Parsing is CPU work, so it runs on a blocking thread fed through a bounded channel; batches
-//! come back through another. Every queue is bounded, so memory is a few batches whatever the
-//! object's size, and a slow Firehose slows the download instead of filling memory. Nothing is
-//! dropped: a batch is done only when Firehose accepted every entry, and an object is done only
-//! when all its batches are. Any failure or the deadline stops the work and is returned, so the
-//! invoker retries the object; lines delivered before that are delivered again, and their
-//! `RecordId` lets queries remove the duplicates.
+//! Every queue is bounded, so memory is a few chunks and batches whatever the object's size. The
+//! object is done only when every batch is. When something fails, the causes are ranked: a
+//! sending failure first (the producer then only saw its channel close), then the download's own
+//! failure (the engine only saw the bytes stop, whatever it made of them), then the engine's.
 
-use std::future::Future;
-use std::io::{self, Read};
-use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 
-use pipeline::ingest::{Limits, RecordReader, Stats};
-use pipeline::packing::{Batch, BatchBuilder, Packer};
-use tokio::io::{AsyncRead, AsyncReadExt};
+use lambda_adapter::{ObjectRef, ObjectSource, bridge};
+use pipeline::ingest::{Limits, Stats};
+use pipeline::packing::Packer;
 use tokio::sync::mpsc;
-use tokio::task::{JoinHandle, JoinSet};
+use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 use crate::Error;
-use crate::config::{Config, Tuning};
-use crate::event::ObjectRef;
-use crate::retry::Backoff;
-
-/// The bytes of an object, as they arrive.
-pub type Body = Pin<Box<dyn AsyncRead + Send>>;
-
-/// An object opened for reading.
-pub struct Object {
-    /// Its size, when the store says (`Content-Length`).
-    pub size: Option<u64>,
-    /// Its bytes.
-    pub body: Body,
-}
-
-/// Where raw log objects come from (S3 in Lambda; memory or generators in tests and benches).
-pub trait ObjectSource: Send + Sync {
-    /// Opens `bucket`/`key`. A missing object is [`Error::NotFound`].
-    fn get(&self, bucket: &str, key: &str) -> impl Future<Output = Result<Object, Error>> + Send;
-}
-
-/// A record Firehose did not accept in a call that otherwise succeeded.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct FailedEntry {
-    /// Its position in the records passed to [`RecordSink::put_batch`].
-    pub index: usize,
-    /// The per-entry error code (`ServiceUnavailableException`, `InternalFailure`).
-    pub code: String,
-}
-
-/// Where records go (Firehose in Lambda; a counting sink in benches).
-pub trait RecordSink: Send + Sync + 'static {
-    /// Sends `records` in one call. `Ok` lists the entries that were not accepted (empty when all
-    /// were); `Err` means the call as a whole failed and none can be assumed delivered.
-    fn put_batch(&self, records: &[Vec<u8>]) -> impl Future<Output = Result<Vec<FailedEntry>, Error>> + Send;
-}
-
-/// What delivering objects did, for logs and metrics.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Delivery {
-    /// Lines read and records made.
-    pub ingest: Stats,
-    /// Bytes downloaded (compressed size for gzip objects).
-    pub object_bytes: u64,
-    /// Firehose records accepted.
-    pub firehose_records: u64,
-    /// Bytes in those records.
-    pub firehose_bytes: u64,
-    /// Batches fully delivered.
-    pub firehose_batches: u64,
-    /// `PutRecordBatch` calls made, retries included.
-    pub put_calls: u64,
-    /// Entries sent again after a failure (each one a possible duplicate).
-    pub retried_entries: u64,
-    /// Billed 5 KB units of the accepted records.
-    pub billed_units: u64,
-}
-
-impl Delivery {
-    /// Adds another object's counts.
-    pub fn add(&mut self, other: &Delivery) {
-        self.ingest += other.ingest;
-        self.object_bytes += other.object_bytes;
-        self.firehose_records += other.firehose_records;
-        self.firehose_bytes += other.firehose_bytes;
-        self.firehose_batches += other.firehose_batches;
-        self.put_calls += other.put_calls;
-        self.retried_entries += other.retried_entries;
-        self.billed_units += other.billed_units;
-    }
-}
+use crate::config::Config;
+use crate::produce::produce;
+use crate::send::send_all;
+use crate::sink::RecordSink;
+use crate::stats::{Delivery, SendCounters};
 
 /// How an object went, when nothing failed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -114,7 +40,7 @@ pub enum Outcome {
 /// Streams one object into the sink, adding what happened to `delivery` even when it fails
 /// part-way. `deadline` is when work must stop (already less any safety margin).
 pub async fn deliver_object<S: ObjectSource, K: RecordSink>(
-    source: &S,
+    source: &Arc<S>,
     sink: &Arc<K>,
     object: &ObjectRef,
     config: &Config,
@@ -122,352 +48,72 @@ pub async fn deliver_object<S: ObjectSource, K: RecordSink>(
     delivery: &mut Delivery,
 ) -> Result<Outcome, Error> {
     let mut this = Delivery::default();
-    // Calls are counted as they are made, so a failed or cancelled object still reports them.
-    let calls = Arc::new(Calls::default());
-    let work = deliver(source, sink, object, config, deadline, &calls, &mut this);
+    let counters = Arc::new(SendCounters::default());
+    let work = deliver(source, sink, object, config, deadline, &counters, &mut this);
     let result = match deadline {
         Some(deadline) => tokio::time::timeout_at(deadline, work)
             .await
             .unwrap_or(Err(Error::OutOfTime)),
         None => work.await,
     };
-    this.put_calls = calls.put_calls.load(Ordering::Relaxed);
-    this.retried_entries = calls.retried_entries.load(Ordering::Relaxed);
+    counters.write_to(&mut this);
     delivery.add(&this);
     result
 }
 
-/// `PutRecordBatch` calls made for one object, shared by its send tasks.
-#[derive(Default)]
-struct Calls {
-    put_calls: AtomicU64,
-    retried_entries: AtomicU64,
-}
-
 async fn deliver<S: ObjectSource, K: RecordSink>(
-    source: &S,
+    source: &Arc<S>,
     sink: &Arc<K>,
     target: &ObjectRef,
     config: &Config,
     deadline: Option<Instant>,
-    calls: &Arc<Calls>,
+    counters: &Arc<SendCounters>,
     delivery: &mut Delivery,
 ) -> Result<Outcome, Error> {
     let tuning = config.tuning;
-    let object = open(source, target, &tuning, deadline).await?;
-    if object.size == Some(0) {
+    let download = bridge::open(source, &target.bucket, &target.key, tuning.read).await?;
+    if download.size == Some(0) {
         return Ok(Outcome::Empty);
     }
-
-    let downloaded = Arc::new(AtomicU64::new(0));
-    let (chunk_tx, chunk_rx) = mpsc::channel(tuning.queued_chunks.max(1));
-    let download = AbortOnDrop(tokio::spawn(pump(
-        object.body,
-        chunk_tx,
-        tuning.chunk_bytes.max(1),
-        Arc::clone(&downloaded),
-    )));
-
-    let (batch_tx, mut batch_rx) = mpsc::channel(tuning.queued_batches.max(1));
-    let log_file = target.log_file();
+    let packer = Packer::new(config.packing, config.max_record_bytes)?;
+    // Records no larger than what the packer carries (less gzip framing with `Packing::Gzip`):
+    // the packer never refuses a record the engine made.
     let limits = Limits {
-        max_record: config.max_record_bytes,
+        max_record: packer.max_record(),
+        max_decoded: config.max_object_bytes,
         ..Limits::default()
     };
-    let packer = Packer::new(config.packing, config.max_record_bytes)?;
+    let (batch_tx, mut batch_rx) = mpsc::channel(tuning.queued_batches.max(1));
+    let log_file = target.log_file();
+    let reader = download.reader;
+    let transfer = download.transfer;
     let mut producer = AbortOnDrop(tokio::task::spawn_blocking(move || {
-        produce(ChannelReader::new(chunk_rx), &log_file, limits, packer, batch_tx)
+        produce(reader, &log_file, limits, packer, batch_tx)
     }));
 
-    let sent = send_all(sink, &mut batch_rx, &tuning, deadline, calls, delivery).await;
-    delivery.object_bytes = downloaded.load(Ordering::Relaxed);
-    // After a sending failure, closing both channels stops the producer at once, whether it is
-    // waiting for bytes or for room for a batch.
+    let sent = send_all(sink, &mut batch_rx, &tuning, deadline, counters).await;
+    // After a sending failure, closing the batch channel and stopping the download ends the
+    // producer at once, whether it waits for bytes or for room for a batch.
     drop(batch_rx);
     if sent.is_err() {
-        drop(download);
+        transfer.stop();
     }
-    let produced = match (&mut producer.0).await {
+    let (stats, produced) = match (&mut producer.0).await {
         Ok(produced) => produced,
-        Err(error) => Err(Error::Internal(format!("parser thread failed: {error}"))),
+        Err(error) => (
+            Stats::default(),
+            Err(Error::Internal(format!("parser thread failed: {error}"))),
+        ),
     };
-    // A sending failure is the real cause; the producer then only saw its channel close.
+    delivery.ingest = stats;
+    delivery.object_bytes = transfer.received();
+    delivery.resumes = u64::from(transfer.resumes());
     sent?;
-    delivery.ingest = produced?;
-    delivery.object_bytes = downloaded.load(Ordering::Relaxed);
+    if let Some(failure) = transfer.take_failure() {
+        return Err(failure.into());
+    }
+    produced?;
     Ok(Outcome::Delivered)
-}
-
-/// Opens the object, retrying transient failures (the SDK's own retries are off).
-async fn open<S: ObjectSource>(
-    source: &S,
-    target: &ObjectRef,
-    tuning: &Tuning,
-    deadline: Option<Instant>,
-) -> Result<Object, Error> {
-    let mut backoff = Backoff::new(tuning.backoff_base, tuning.backoff_cap);
-    let mut attempt = 0;
-    loop {
-        attempt += 1;
-        match source.get(&target.bucket, &target.key).await {
-            Ok(object) => return Ok(object),
-            Err(error) if error.is_retryable() && attempt < tuning.max_attempts => {
-                wait(&mut backoff, attempt, deadline).await?;
-            }
-            Err(error) => return Err(error),
-        }
-    }
-}
-
-/// Sends batches as the producer makes them, a few calls at a time, until the producer is done
-/// and every call has succeeded, or anything fails.
-async fn send_all<K: RecordSink>(
-    sink: &Arc<K>,
-    batches: &mut mpsc::Receiver<(Batch, Stats)>,
-    tuning: &Tuning,
-    deadline: Option<Instant>,
-    calls: &Arc<Calls>,
-    delivery: &mut Delivery,
-) -> Result<(), Error> {
-    // Dropping the set (on error or deadline) aborts the calls still in flight.
-    let mut in_flight = JoinSet::new();
-    let mut producing = true;
-    let max_in_flight = tuning.max_in_flight.max(1);
-    loop {
-        tokio::select! {
-            received = batches.recv(), if producing && in_flight.len() < max_in_flight => match received {
-                Some((batch, stats)) => {
-                    delivery.ingest = stats;
-                    in_flight.spawn(send_batch(Arc::clone(sink), batch, *tuning, deadline, Arc::clone(calls)));
-                }
-                None => producing = false,
-            },
-            Some(joined) = in_flight.join_next(), if !in_flight.is_empty() => {
-                let sent = joined.map_err(|error| Error::Internal(format!("send task failed: {error}")))??;
-                delivery.firehose_records += sent.records;
-                delivery.firehose_bytes += sent.bytes;
-                delivery.billed_units += sent.billed_units;
-                delivery.firehose_batches += 1;
-            },
-            else => return Ok(()),
-        }
-    }
-}
-
-/// What one delivered batch carried.
-struct Sent {
-    records: u64,
-    bytes: u64,
-    billed_units: u64,
-}
-
-/// Delivers one batch: sends it, then resends exactly the entries that failed, with backoff,
-/// until all are accepted or the attempts or the time run out.
-async fn send_batch<K: RecordSink>(
-    sink: Arc<K>,
-    batch: Batch,
-    tuning: Tuning,
-    deadline: Option<Instant>,
-    calls: Arc<Calls>,
-) -> Result<Sent, Error> {
-    let sent = Sent {
-        records: batch.len() as u64,
-        bytes: batch.bytes() as u64,
-        billed_units: batch.billed_units(),
-    };
-    let mut pending = batch.into_records();
-    let mut backoff = Backoff::new(tuning.backoff_base, tuning.backoff_cap);
-    let mut attempt = 0;
-    loop {
-        attempt += 1;
-        calls.put_calls.fetch_add(1, Ordering::Relaxed);
-        if attempt > 1 {
-            calls
-                .retried_entries
-                .fetch_add(pending.len() as u64, Ordering::Relaxed);
-        }
-        let last_failure = match sink.put_batch(&pending).await {
-            Ok(failed) if failed.is_empty() => return Ok(sent),
-            Ok(failed) => {
-                let summary = format!(
-                    "{} of {} entries failed ({})",
-                    failed.len(),
-                    pending.len(),
-                    failed[0].code
-                );
-                pending = keep_failed(pending, &failed);
-                summary
-            }
-            Err(error) if error.is_retryable() => error.to_string(),
-            Err(error) => return Err(error),
-        };
-        if attempt >= tuning.max_attempts {
-            return Err(Error::RetriesExhausted {
-                entries: pending.len(),
-                attempts: attempt,
-                last: last_failure,
-            });
-        }
-        tracing::debug!(attempt, pending = pending.len(), error = %last_failure, "retrying PutRecordBatch");
-        wait(&mut backoff, attempt, deadline).await?;
-    }
-}
-
-/// The records at the failed positions, in order. An index out of range is ignored (the sink
-/// reports every entry as failed when it cannot tell which ones did).
-fn keep_failed(records: Vec<Vec<u8>>, failed: &[FailedEntry]) -> Vec<Vec<u8>> {
-    let mut retry = vec![false; records.len()];
-    for entry in failed {
-        if let Some(slot) = retry.get_mut(entry.index) {
-            *slot = true;
-        }
-    }
-    records
-        .into_iter()
-        .zip(retry)
-        .filter_map(|(record, retry)| retry.then_some(record))
-        .collect()
-}
-
-/// Sleeps before retry `attempt`, or gives up at once if the wait would pass the deadline.
-async fn wait(backoff: &mut Backoff, attempt: u32, deadline: Option<Instant>) -> Result<(), Error> {
-    let delay = backoff.delay(attempt);
-    if deadline.is_some_and(|deadline| Instant::now() + delay >= deadline) {
-        return Err(Error::OutOfTime);
-    }
-    tokio::time::sleep(delay).await;
-    Ok(())
-}
-
-/// Runs on the blocking thread: records out of the object, packed, batched, handed over with
-/// the object's counts so far. Returns the final counts.
-fn produce(
-    input: ChannelReader,
-    log_file: &str,
-    limits: Limits,
-    mut packer: Packer,
-    batches: mpsc::Sender<(Batch, Stats)>,
-) -> Result<Stats, Error> {
-    let mut reader = RecordReader::new(input, log_file, limits)?;
-    let mut builder = BatchBuilder::new();
-    let mut line = Vec::with_capacity(4096);
-    let hand_over = |batch: Batch, stats: Stats| {
-        batches
-            .blocking_send((batch, stats))
-            .map_err(|_| Error::Internal("batch receiver closed".to_owned()))
-    };
-    while reader.next_record(&mut line)? {
-        if let Some(record) = packer.push(&line)?
-            && let Some(batch) = builder.push(record)?
-        {
-            hand_over(batch, reader.stats())?;
-        }
-        line.clear();
-    }
-    if let Some(record) = packer.finish()
-        && let Some(batch) = builder.push(record)?
-    {
-        hand_over(batch, reader.stats())?;
-    }
-    if let Some(batch) = builder.finish() {
-        hand_over(batch, reader.stats())?;
-    }
-    Ok(reader.stats())
-}
-
-/// A piece of the download, or how it ended.
-enum Chunk {
-    Data(Vec<u8>),
-    End,
-    Failed(io::Error),
-}
-
-/// Moves the body into the channel in chunks of up to `chunk_bytes`. Waiting on a full channel
-/// is what bounds memory: the download goes no faster than parsing and sending.
-async fn pump(mut body: Body, chunks: mpsc::Sender<Chunk>, chunk_bytes: usize, downloaded: Arc<AtomicU64>) {
-    loop {
-        let mut buffer = vec![0; chunk_bytes];
-        let mut filled = 0;
-        let end = loop {
-            match body.read(&mut buffer[filled..]).await {
-                Ok(0) => break None,
-                Ok(n) => {
-                    filled += n;
-                    downloaded.fetch_add(n as u64, Ordering::Relaxed);
-                    if filled == buffer.len() {
-                        break Some(Ok(()));
-                    }
-                }
-                Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
-                Err(error) => break Some(Err(error)),
-            }
-        };
-        if filled > 0 {
-            buffer.truncate(filled);
-            if chunks.send(Chunk::Data(buffer)).await.is_err() {
-                return;
-            }
-        }
-        match end {
-            Some(Ok(())) => {}
-            None => {
-                let _ = chunks.send(Chunk::End).await;
-                return;
-            }
-            Some(Err(error)) => {
-                let _ = chunks.send(Chunk::Failed(error)).await;
-                return;
-            }
-        }
-    }
-}
-
-/// The blocking side of the download channel, as a `Read` for the pipeline.
-struct ChannelReader {
-    chunks: mpsc::Receiver<Chunk>,
-    current: Vec<u8>,
-    at: usize,
-    ended: bool,
-}
-
-impl ChannelReader {
-    fn new(chunks: mpsc::Receiver<Chunk>) -> Self {
-        ChannelReader {
-            chunks,
-            current: Vec::new(),
-            at: 0,
-            ended: false,
-        }
-    }
-}
-
-impl Read for ChannelReader {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        while self.at == self.current.len() {
-            if self.ended {
-                return Ok(0);
-            }
-            match self.chunks.blocking_recv() {
-                Some(Chunk::Data(data)) => {
-                    self.current = data;
-                    self.at = 0;
-                }
-                Some(Chunk::End) => self.ended = true,
-                Some(Chunk::Failed(error)) => return Err(error),
-                // The pump is gone without saying the object ended: never mistake that for EOF.
-                None => {
-                    return Err(io::Error::new(
-                        io::ErrorKind::BrokenPipe,
-                        "download stopped before the end of the object",
-                    ));
-                }
-            }
-        }
-        let n = buf.len().min(self.current.len() - self.at);
-        buf[..n].copy_from_slice(&self.current[self.at..self.at + n]);
-        self.at += n;
-        Ok(n)
-    }
 }
 
 /// Aborts a task when its owner goes away (error, deadline), so nothing outlives the object.
@@ -481,12 +127,20 @@ impl<T> Drop for AbortOnDrop<T> {
 
 #[cfg(test)]
 mod tests {
+    use std::io::{self, Write};
+    use std::pin::Pin;
     use std::sync::Mutex;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::task::{Context, Poll};
     use std::time::Duration;
 
+    use lambda_adapter::{Body, Disposition, Failure, Object, Resume};
+    use pipeline::ingest::RecordReader;
     use pipeline::packing::Packing;
+    use tokio::io::{AsyncRead, ReadBuf};
 
     use super::*;
+    use crate::sink::FailedEntry;
 
     /// Log-ish lines: the engine does not care whether they parse.
     fn text(lines: usize) -> Vec<u8> {
@@ -501,18 +155,38 @@ mod tests {
             .collect()
     }
 
-    /// The records the pipeline makes of `data`, concatenated.
-    fn records_of(data: &[u8], object: &ObjectRef) -> Vec<u8> {
-        let mut reader = RecordReader::new(data, &object.log_file(), Limits::default()).unwrap();
-        let mut out = Vec::new();
-        while reader.next_record(&mut out).unwrap() {}
-        out
+    fn target() -> ObjectRef {
+        ObjectRef::new("bucket", "logs/object", None)
     }
 
-    /// Serves one object from memory, optionally failing after some bytes.
+    /// The records the pipeline makes of `data`, one per line.
+    fn records_of(data: &[u8], limits: Limits) -> Vec<Vec<u8>> {
+        let mut reader = RecordReader::new(data, &target().log_file(), limits).unwrap();
+        let mut out = Vec::new();
+        while reader.next_record(&mut out).unwrap() {}
+        out.split_inclusive(|&b| b == b'\n').map(<[u8]>::to_vec).collect()
+    }
+
+    /// Serves one object from memory; each response breaks (connection reset) after
+    /// `break_after` bytes, up to `breaks` times.
     struct Memory {
         data: Vec<u8>,
-        fail_after: Option<usize>,
+        break_after: usize,
+        breaks: AtomicU64,
+    }
+
+    impl Memory {
+        fn new(data: Vec<u8>) -> Self {
+            Memory::breaking(data, 0, 0)
+        }
+
+        fn breaking(data: Vec<u8>, break_after: usize, breaks: u64) -> Self {
+            Memory {
+                data,
+                break_after,
+                breaks: AtomicU64::new(breaks),
+            }
+        }
     }
 
     struct Failing {
@@ -522,32 +196,51 @@ mod tests {
     impl AsyncRead for Failing {
         fn poll_read(
             mut self: Pin<&mut Self>,
-            _: &mut std::task::Context<'_>,
-            buf: &mut tokio::io::ReadBuf<'_>,
-        ) -> std::task::Poll<io::Result<()>> {
+            _: &mut Context<'_>,
+            buf: &mut ReadBuf<'_>,
+        ) -> Poll<io::Result<()>> {
             let mut chunk = [0u8; 1000];
-            let n = io::Read::read(&mut self.data, &mut chunk)?;
+            let n = io::Read::read(&mut self.data, &mut chunk[..buf.remaining().min(1000)])?;
             if n == 0 {
-                return std::task::Poll::Ready(Err(io::Error::new(io::ErrorKind::ConnectionReset, "reset")));
+                return Poll::Ready(Err(io::Error::new(io::ErrorKind::ConnectionReset, "reset")));
             }
-            buf.put_slice(&chunk[..n.min(buf.remaining())]);
-            std::task::Poll::Ready(Ok(()))
+            buf.put_slice(&chunk[..n]);
+            Poll::Ready(Ok(()))
         }
     }
 
     impl ObjectSource for Memory {
-        async fn get(&self, _: &str, key: &str) -> Result<Object, Error> {
+        async fn get(
+            &self,
+            bucket: &str,
+            key: &str,
+            resume: Option<Resume<'_>>,
+        ) -> Result<Object, lambda_adapter::Error> {
             if key == "missing" {
-                return Err(Error::NotFound(key.to_owned()));
+                return Err(lambda_adapter::Error::S3 {
+                    object: format!("s3://{bucket}/{key}"),
+                    message: "NoSuchKey".into(),
+                    failure: Failure::Gone,
+                });
             }
-            let body: Body = match self.fail_after {
-                Some(at) => Box::pin(Failing {
-                    data: io::Cursor::new(self.data[..at].to_vec()),
-                }),
-                None => Box::pin(io::Cursor::new(self.data.clone())),
+            let from = resume.map_or(0, |resume| resume.from as usize);
+            let rest = self.data[from..].to_vec();
+            let size = Some(rest.len() as u64);
+            let broken = self
+                .breaks
+                .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |left| left.checked_sub(1))
+                .is_ok();
+            let body: Body = if broken {
+                Box::pin(Failing {
+                    data: io::Cursor::new(rest[..self.break_after.min(rest.len())].to_vec()),
+                })
+            } else {
+                Box::pin(io::Cursor::new(rest))
             };
             Ok(Object {
-                size: Some(self.data.len() as u64),
+                size,
+                start: from as u64,
+                etag: Some("\"v1\"".into()),
                 body,
             })
         }
@@ -564,7 +257,7 @@ mod tests {
         partial_calls: Vec<u64>,
         /// Calls that fail as a whole, transiently.
         throttled_calls: Vec<u64>,
-        /// Every call fails, not retryably.
+        /// Every call fails, not transiently.
         broken: bool,
     }
 
@@ -578,13 +271,13 @@ mod tests {
             if self.broken {
                 return Err(Error::Firehose {
                     message: "ResourceNotFoundException".into(),
-                    retryable: false,
+                    failure: Failure::Rejected,
                 });
             }
             if self.throttled_calls.contains(&call) {
                 return Err(Error::Firehose {
                     message: "ThrottlingException".into(),
-                    retryable: true,
+                    failure: Failure::Transient,
                 });
             }
             let partial = self.partial_calls.contains(&call);
@@ -610,46 +303,56 @@ mod tests {
         config.max_record_bytes = max_record;
         config.tuning.backoff_base = Duration::from_millis(1);
         config.tuning.backoff_cap = Duration::from_millis(5);
+        config.tuning.read.backoff_base = Duration::from_millis(1);
+        config.tuning.read.backoff_cap = Duration::from_millis(2);
         config
     }
 
     async fn deliver(
-        source: &Memory,
+        source: Memory,
         sink: Recorder,
         config: &Config,
         deadline: Option<Instant>,
     ) -> (Result<Outcome, Error>, Delivery, Arc<Recorder>) {
-        let sink = Arc::new(sink);
+        let (source, sink) = (Arc::new(source), Arc::new(sink));
         let mut delivery = Delivery::default();
-        let object = ObjectRef::new("bucket", "logs/object", None);
-        let result = deliver_object(source, &sink, &object, config, deadline, &mut delivery).await;
+        let result = deliver_object(&source, &sink, &target(), config, deadline, &mut delivery).await;
         (result, delivery, sink)
     }
 
-    fn concat(sink: &Recorder) -> Vec<u8> {
-        sink.accepted.lock().unwrap().concat()
+    /// The accepted records, unpacked into lines and sorted (a multiset).
+    fn lines_of(sink: &Recorder) -> Vec<Vec<u8>> {
+        let packed = sink.accepted.lock().unwrap().concat();
+        let mut lines: Vec<Vec<u8>> = packed
+            .split_inclusive(|&b| b == b'\n')
+            .map(<[u8]>::to_vec)
+            .collect();
+        lines.sort();
+        lines
+    }
+
+    fn sorted(mut lines: Vec<Vec<u8>>) -> Vec<Vec<u8>> {
+        lines.sort();
+        lines
     }
 
     #[tokio::test]
     async fn delivers_every_record_whole_and_in_bounds() {
         let data = text(20_000);
-        let source = Memory {
-            data: data.clone(),
-            fail_after: None,
-        };
-        let expected = records_of(&data, &ObjectRef::new("bucket", "logs/object", None));
+        let expected = records_of(&data, Limits::default()).concat();
         for (packing, max_record) in [
             (Packing::Packed, 16 * 1024),
             (Packing::Packed, 1_000_000),
             (Packing::Line, 16 * 1024),
         ] {
             let mut config = config(packing, max_record);
-            config.tuning.chunk_bytes = 7_777;
-            let (result, delivery, sink) = deliver(&source, Recorder::default(), &config, None).await;
+            config.tuning.read.chunk_bytes = 7_777;
+            let (result, delivery, sink) =
+                deliver(Memory::new(data.clone()), Recorder::default(), &config, None).await;
             assert_eq!(result.unwrap(), Outcome::Delivered);
-            // Records are whole lines, in order, within the size.
-            assert_eq!(concat(&sink), expected, "{packing} {max_record}");
             let accepted = sink.accepted.lock().unwrap();
+            // Records are whole lines, in order, within the size.
+            assert_eq!(accepted.concat(), expected, "{packing} {max_record}");
             assert!(
                 accepted
                     .iter()
@@ -667,13 +370,9 @@ mod tests {
     #[tokio::test]
     async fn gzip_packing_delivers_gzip_members_of_every_record() {
         let data = text(20_000);
-        let source = Memory {
-            data: data.clone(),
-            fail_after: None,
-        };
-        let expected = records_of(&data, &ObjectRef::new("bucket", "logs/object", None));
+        let expected = records_of(&data, Limits::default()).concat();
         let config = config(Packing::Gzip, 16 * 1024);
-        let (result, delivery, sink) = deliver(&source, Recorder::default(), &config, None).await;
+        let (result, delivery, sink) = deliver(Memory::new(data), Recorder::default(), &config, None).await;
         assert_eq!(result.unwrap(), Outcome::Delivered);
         let accepted = sink.accepted.lock().unwrap();
         assert!(
@@ -682,7 +381,7 @@ mod tests {
                 .all(|r| r.len() <= 16 * 1024 && r.starts_with(&[0x1f, 0x8b]))
         );
         let mut lines = Vec::new();
-        std::io::Read::read_to_end(
+        io::Read::read_to_end(
             &mut flate2::read::MultiGzDecoder::new(&accepted.concat()[..]),
             &mut lines,
         )
@@ -696,66 +395,138 @@ mod tests {
         );
     }
 
+    /// Finding 1: with `Packing=gzip` a record up to the ingest limit but over what the packer
+    /// accepted (1,024 bytes less) made the object fail with nothing delivered.
+    #[tokio::test]
+    async fn gzip_packing_delivers_a_record_at_the_size_limit() {
+        let limits = Limits::default();
+        // The gzip packer used to accept 1,024 bytes less than ingest allowed.
+        let packer_max = limits.max_record - 1024;
+        // A quarantined line of quotes: its record grows by a fixed number of JSON bytes per
+        // quote, so a record a few bytes over that is one step from two measured.
+        let quotes = |n: usize| [vec![b'"'; n], b"\n".to_vec()].concat();
+        let size_of = |n: usize| records_of(&quotes(n), limits)[0].len();
+        let (at, step) = (200_000, 1_000);
+        let per_quote = (size_of(at + step) - size_of(at)) / step;
+        let line = quotes(at + (packer_max + per_quote - size_of(at)).div_ceil(per_quote));
+        let size = records_of(&line, limits)[0].len();
+        assert!(size > packer_max && size <= limits.max_record, "{size}");
+        let mut data = text(1_000);
+        data.extend_from_slice(&line);
+        data.extend(text(656));
+        let config = config(Packing::Gzip, limits.max_record);
+        let (result, delivery, sink) = deliver(Memory::new(data), Recorder::default(), &config, None).await;
+        assert_eq!(result.unwrap(), Outcome::Delivered);
+        assert_eq!(delivery.ingest.lines, 1_657);
+        let mut lines = Vec::new();
+        io::Read::read_to_end(
+            &mut flate2::read::MultiGzDecoder::new(&sink.accepted.lock().unwrap().concat()[..]),
+            &mut lines,
+        )
+        .unwrap();
+        assert_eq!(lines.split_inclusive(|&b| b == b'\n').count(), 1_657);
+    }
+
+    /// Finding 1: a gzip object cut short part-way was acknowledged with none of its readable
+    /// lines delivered (the producer dropped its pending batch on the error).
+    #[tokio::test]
+    async fn a_truncated_gzip_object_delivers_every_readable_line_and_is_acknowledged() {
+        let data = text(3_000);
+        let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        encoder.write_all(&data).unwrap();
+        let gzip = encoder.finish().unwrap();
+        let cut = gzip[..gzip.len() * 2 / 3].to_vec();
+        let mut readable = Vec::new();
+        let _ = io::Read::read_to_end(&mut flate2::read::MultiGzDecoder::new(&cut[..]), &mut readable);
+        let whole_lines = readable
+            .split_inclusive(|&b| b == b'\n')
+            .filter(|line| line.ends_with(b"\n"))
+            .count();
+        assert!(whole_lines > 1_000, "{whole_lines}");
+
+        let (result, _, sink) = deliver(
+            Memory::new(cut),
+            Recorder::default(),
+            &config(Packing::Packed, 1_000_000),
+            None,
+        )
+        .await;
+        assert_eq!(result.unwrap(), Outcome::Delivered);
+        let delivered = lines_of(&sink);
+        let expected = sorted(records_of(&data, Limits::default())[..whole_lines].to_vec());
+        // Every readable line arrived, and one quarantine record for the tail.
+        assert!(expected.iter().all(|line| delivered.binary_search(line).is_ok()));
+        assert_eq!(delivered.len(), whole_lines + 1);
+    }
+
+    /// Finding 2: a decoded-size cap; nothing past it is read, and the object is acknowledged.
+    #[tokio::test]
+    async fn the_object_cap_stops_a_gzip_bomb() {
+        let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+        for _ in 0..64 {
+            encoder.write_all(&vec![b'a'; 1 << 20]).unwrap();
+        }
+        let bomb = encoder.finish().unwrap();
+        let mut config = config(Packing::Packed, 1_000_000);
+        config.max_object_bytes = 4 << 20;
+        let (result, delivery, _) = deliver(Memory::new(bomb), Recorder::default(), &config, None).await;
+        assert_eq!(result.unwrap(), Outcome::Delivered);
+        assert!(delivery.ingest.bytes_in <= (4 << 20) + (1 << 20), "{delivery:?}");
+    }
+
     #[tokio::test]
     async fn resends_only_the_failed_entries() {
         let data = text(3_000);
-        let source = Memory {
-            data: data.clone(),
-            fail_after: None,
-        };
         let sink = Recorder {
             partial_calls: vec![0, 1, 2],
             throttled_calls: vec![3, 4],
             ..Recorder::default()
         };
-        let (result, delivery, sink) = deliver(&source, sink, &config(Packing::Line, 16 * 1024), None).await;
+        let (result, delivery, sink) = deliver(
+            Memory::new(data.clone()),
+            sink,
+            &config(Packing::Line, 16 * 1024),
+            None,
+        )
+        .await;
         result.unwrap();
         // Nothing twice, nothing missing, whatever order the retries landed in.
-        let mut got = sink.accepted.lock().unwrap().clone();
-        let mut want: Vec<Vec<u8>> = records_of(&data, &ObjectRef::new("bucket", "logs/object", None))
-            .split_inclusive(|&b| b == b'\n')
-            .map(<[u8]>::to_vec)
-            .collect();
-        got.sort();
-        want.sort();
-        assert_eq!(got, want);
+        assert_eq!(lines_of(&sink), sorted(records_of(&data, Limits::default())));
         assert_eq!(delivery.firehose_records, 3_000);
         assert_eq!(delivery.put_calls, delivery.firehose_batches + 5);
         assert!(delivery.retried_entries >= 3 * 250, "{delivery:?}");
     }
 
     #[tokio::test]
-    async fn gives_up_at_once_on_errors_a_retry_cannot_fix() {
-        let source = Memory {
-            data: text(100),
-            fail_after: None,
-        };
+    async fn gives_up_at_once_on_errors_a_retry_soon_cannot_fix() {
         let sink = Recorder {
             broken: true,
             ..Recorder::default()
         };
-        let (result, delivery, _) = deliver(&source, sink, &config(Packing::Packed, 16 * 1024), None).await;
-        assert!(
-            matches!(result, Err(Error::Firehose { retryable: false, .. })),
-            "{result:?}"
-        );
+        let (result, delivery, _) = deliver(
+            Memory::new(text(100)),
+            sink,
+            &config(Packing::Packed, 16 * 1024),
+            None,
+        )
+        .await;
+        let error = result.unwrap_err();
+        assert_eq!(error.failure(), Failure::Rejected, "{error}");
+        // Kept for retry all the same: fixing the stream and redriving delivers the object.
+        assert_eq!(error.disposition(), Disposition::Retry);
         assert_eq!(delivery.put_calls, 1);
         assert_eq!(delivery.firehose_records, 0);
     }
 
     #[tokio::test]
     async fn gives_up_after_the_attempts_and_at_the_deadline() {
-        let source = Memory {
-            data: text(100),
-            fail_after: None,
-        };
         let always = || Recorder {
             throttled_calls: (0..1000).collect(),
             ..Recorder::default()
         };
         let mut limited = config(Packing::Packed, 16 * 1024);
         limited.tuning.max_attempts = 4;
-        let (result, delivery, _) = deliver(&source, always(), &limited, None).await;
+        let (result, delivery, _) = deliver(Memory::new(text(100)), always(), &limited, None).await;
         assert!(
             matches!(result, Err(Error::RetriesExhausted { attempts: 4, .. })),
             "{result:?}"
@@ -763,10 +534,9 @@ mod tests {
         assert_eq!(delivery.put_calls, 4);
         // Each of the three retries resent the whole batch.
         let mut packer = Packer::new(Packing::Packed, 16 * 1024).unwrap();
-        let records = records_of(&source.data, &ObjectRef::new("bucket", "logs/object", None));
         let mut count = 0;
-        for line in records.split_inclusive(|&b| b == b'\n') {
-            count += u64::from(packer.push(line).unwrap().is_some());
+        for line in records_of(&text(100), Limits::default()) {
+            count += u64::from(packer.push(&line).unwrap().is_some());
         }
         count += u64::from(packer.finish().is_some());
         assert!(count > 1);
@@ -775,33 +545,50 @@ mod tests {
         let mut patient = config(Packing::Packed, 16 * 1024);
         patient.tuning.backoff_cap = Duration::from_millis(20);
         let deadline = Instant::now() + Duration::from_millis(150);
-        let (result, delivery, _) = deliver(&source, always(), &patient, Some(deadline)).await;
+        let (result, delivery, _) = deliver(Memory::new(text(100)), always(), &patient, Some(deadline)).await;
         assert!(matches!(result, Err(Error::OutOfTime)), "{result:?}");
         assert!(Instant::now() < deadline + Duration::from_millis(50));
         assert!(delivery.put_calls > 1);
     }
 
+    /// Finding 4: a download that breaks mid-object continues from the first byte not received;
+    /// every line is delivered exactly once.
     #[tokio::test]
-    async fn a_broken_download_fails_retryably_after_delivering_what_was_read() {
+    async fn a_broken_download_is_resumed_and_delivers_every_line_once() {
         let data = text(5_000);
-        let source = Memory {
-            data,
-            fail_after: Some(150_000),
-        };
+        let source = Memory::breaking(data.clone(), 150_000, 3);
         let (result, delivery, sink) = deliver(
-            &source,
+            source,
             Recorder::default(),
             &config(Packing::Line, 16 * 1024),
             None,
         )
         .await;
+        assert_eq!(result.unwrap(), Outcome::Delivered);
+        assert_eq!(lines_of(&sink), sorted(records_of(&data, Limits::default())));
+        assert_eq!(delivery.resumes, 3);
+        assert_eq!(delivery.object_bytes, data.len() as u64);
+    }
+
+    #[tokio::test]
+    async fn a_download_broken_beyond_resuming_is_kept_after_delivering_what_was_read() {
+        let data = text(5_000);
+        let mut config = config(Packing::Line, 16 * 1024);
+        config.tuning.read.max_resumes = 1;
+        let source = Memory::breaking(data, 100_000, 10);
+        let (result, delivery, sink) = deliver(source, Recorder::default(), &config, None).await;
         let error = result.unwrap_err();
         assert!(
-            matches!(error, Error::Read(_)) && error.is_retryable() && !error.is_permanent(),
+            matches!(error, Error::Adapter(lambda_adapter::Error::Broken { .. })),
             "{error}"
         );
-        // The lines before the break went out; the retry will send them again (duplicates).
-        assert!(delivery.firehose_records > 0);
+        assert_eq!(error.disposition(), Disposition::Retry);
+        // Nothing read was dropped: the lines of the 200,000 bytes received went out.
+        let received = records_of(&text(5_000)[..200_000], Limits::default());
+        assert!(
+            delivery.firehose_records as usize >= received.len() - 1,
+            "{delivery:?}"
+        );
         assert_eq!(
             delivery.firehose_records,
             sink.accepted.lock().unwrap().len() as u64
@@ -810,12 +597,8 @@ mod tests {
 
     #[tokio::test]
     async fn empty_and_missing_objects() {
-        let empty = Memory {
-            data: Vec::new(),
-            fail_after: None,
-        };
         let (result, delivery, sink) = deliver(
-            &empty,
+            Memory::new(Vec::new()),
             Recorder::default(),
             &config(Packing::Packed, 16 * 1024),
             None,
@@ -824,45 +607,12 @@ mod tests {
         assert_eq!(result.unwrap(), Outcome::Empty);
         assert_eq!((delivery.put_calls, sink.calls.load(Ordering::SeqCst)), (0, 0));
 
-        let sink = Arc::new(Recorder::default());
+        let (source, sink) = (Arc::new(Memory::new(Vec::new())), Arc::new(Recorder::default()));
         let mut delivery = Delivery::default();
         let missing = ObjectRef::new("bucket", "missing", None);
-        let result = deliver_object(
-            &empty,
-            &sink,
-            &missing,
-            &config(Packing::Packed, 16 * 1024),
-            None,
-            &mut delivery,
-        )
-        .await;
-        assert!(matches!(result, Err(Error::NotFound(_))), "{result:?}");
-    }
-
-    #[test]
-    fn keeps_the_failed_records_in_order() {
-        let records: Vec<Vec<u8>> = (0..5u8).map(|n| vec![n]).collect();
-        let failed = |indexes: &[usize]| -> Vec<FailedEntry> {
-            indexes
-                .iter()
-                .map(|&index| FailedEntry {
-                    index,
-                    code: "X".into(),
-                })
-                .collect()
-        };
-        let cases: [(&[usize], Vec<Vec<u8>>); 4] = [
-            (&[], vec![]),
-            (&[4, 1], vec![vec![1], vec![4]]),
-            (&[0, 1, 2, 3, 4], records.clone()),
-            (&[2, 99], vec![vec![2]]),
-        ];
-        for (indexes, expected) in cases {
-            assert_eq!(
-                keep_failed(records.clone(), &failed(indexes)),
-                expected,
-                "{indexes:?}"
-            );
-        }
+        let config = config(Packing::Packed, 16 * 1024);
+        let result = deliver_object(&source, &sink, &missing, &config, None, &mut delivery).await;
+        let error = result.unwrap_err();
+        assert_eq!(error.disposition(), Disposition::Permanent, "{error}");
     }
 }

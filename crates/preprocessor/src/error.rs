@@ -1,9 +1,11 @@
-//! The preprocessor's one error type, and which of its cases a retry can fix.
+//! The preprocessor's one error type, and the failure class of each case.
 //!
-//! The handler returns an error to Lambda only when trying again can help: then Lambda's own
-//! retries, the SQS redrive or the on-failure destination keep the event, so no line is lost.
-//! A bad line is never an error (it becomes a quarantined record).
+//! What becomes of an object that failed is not decided here: [`Error::failure`] names the class
+//! and [`lambda_adapter::Failure::disposition`] decides, the same for every event kind and for
+//! the postprocessor. A bad line is never an error (it becomes a quarantined record), and neither
+//! is content that cannot be read as lines (one quarantine record after the readable lines).
 
+use lambda_adapter::{Disposition, Failure};
 use lambda_runtime::Diagnostic;
 
 /// Why an event, an object or a start-up failed.
@@ -22,21 +24,11 @@ pub enum Error {
         /// What it should look like.
         expected: &'static str,
     },
-    /// The payload is none of the event kinds this function is wired to.
-    #[error("unrecognized event: {0}")]
-    UnknownEvent(String),
-    /// The object does not exist (deleted since the event, or a wrong key): nothing to deliver.
-    #[error("object not found: {0}")]
-    NotFound(String),
-    /// `GetObject` failed.
-    #[error("reading the object failed: {message}")]
-    Source {
-        /// What S3 or the connection said.
-        message: String,
-        /// Whether a retry may succeed.
-        retryable: bool,
-    },
-    /// The object's bytes could not be read or decoded.
+    /// The shared edge failed: an event (or an entry of it) that cannot be read, or reading the
+    /// object from S3 (gone, denied, throttled, broken beyond resuming).
+    #[error(transparent)]
+    Adapter(#[from] lambda_adapter::Error),
+    /// The engine could not read the object's bytes.
     #[error(transparent)]
     Read(#[from] pipeline::Error),
     /// `PutRecordBatch` failed as a whole.
@@ -44,8 +36,8 @@ pub enum Error {
     Firehose {
         /// What Firehose or the connection said.
         message: String,
-        /// Whether a retry may succeed (throttling, 5xx, timeouts, dropped connections).
-        retryable: bool,
+        /// The class of the failure (transient ones are retried in place).
+        failure: Failure,
     },
     /// Records still failed after the configured number of calls.
     #[error("firehose: {entries} record(s) still failing after {attempts} attempts (last: {last})")]
@@ -69,25 +61,24 @@ pub enum Error {
 }
 
 impl Error {
-    /// Whether trying the same call again soon may succeed: throttling, 5xx, timeouts, dropped
-    /// connections. The delivery loop retries these itself.
-    pub fn is_retryable(&self) -> bool {
+    /// The class of the failure, from which its disposition follows.
+    pub fn failure(&self) -> Failure {
         match self {
-            Error::Source { retryable, .. } | Error::Firehose { retryable, .. } => *retryable,
-            Error::Read(_) | Error::RetriesExhausted { .. } | Error::OutOfTime | Error::Internal(_) => true,
-            Error::MissingVariable(_)
-            | Error::InvalidVariable { .. }
-            | Error::UnknownEvent(_)
-            | Error::NotFound(_)
-            | Error::Pack(_) => false,
+            Error::MissingVariable(_) | Error::InvalidVariable { .. } => Failure::Rejected,
+            Error::Adapter(error) => error.failure(),
+            // Content the engine cannot read as lines is a quarantine record, not an error: what
+            // it still reports is an I/O failure under it, which another read may not meet.
+            Error::Read(_) => Failure::Transient,
+            Error::Firehose { failure, .. } => *failure,
+            Error::RetriesExhausted { .. } => Failure::Transient,
+            Error::OutOfTime => Failure::OutOfTime,
+            Error::Pack(_) | Error::Internal(_) => Failure::Internal,
         }
     }
 
-    /// Whether the object itself can never be delivered (gone, or refused by the packer), so keeping
-    /// the event for a retry would only repeat the failure. Every other error leaves lines
-    /// undelivered that a later retry can deliver, so the event must be kept.
-    pub fn is_permanent(&self) -> bool {
-        matches!(self, Error::NotFound(_) | Error::Pack(_))
+    /// What becomes of the object: [`Failure::disposition`] of its class.
+    pub fn disposition(&self) -> Disposition {
+        self.failure().disposition()
     }
 
     /// A short stable name for the kind of error, for `errorType` and logs.
@@ -95,9 +86,8 @@ impl Error {
         match self {
             Error::MissingVariable(_) => "MissingVariable",
             Error::InvalidVariable { .. } => "InvalidVariable",
-            Error::UnknownEvent(_) => "UnknownEvent",
-            Error::NotFound(_) => "NotFound",
-            Error::Source { .. } => "SourceError",
+            Error::Adapter(lambda_adapter::Error::Event(_)) => "UnknownEvent",
+            Error::Adapter(_) => "SourceError",
             Error::Read(_) => "ReadError",
             Error::Firehose { .. } => "FirehoseError",
             Error::RetriesExhausted { .. } => "RetriesExhausted",
@@ -124,46 +114,50 @@ mod tests {
 
     use super::*;
 
+    fn source(failure: Failure) -> Error {
+        Error::Adapter(lambda_adapter::Error::S3 {
+            object: "s3://b/k".into(),
+            message: failure.name().into(),
+            failure,
+        })
+    }
+
     #[test]
-    fn retries_only_what_a_retry_can_fix() {
+    fn every_case_has_its_class() {
         let cases = [
-            (Error::MissingVariable("X"), false),
-            (Error::NotFound("s3://b/k".into()), false),
-            (Error::Read(pipeline::Error::Io(io::Error::other("reset"))), true),
             (
-                Error::Source {
-                    message: "503".into(),
-                    retryable: true,
-                },
-                true,
+                Error::Adapter(lambda_adapter::Error::Event("x".into())),
+                Failure::Malformed,
+            ),
+            (source(Failure::Gone), Failure::Gone),
+            (source(Failure::Denied), Failure::Denied),
+            (
+                Error::Read(pipeline::Error::Io(io::Error::other("reset"))),
+                Failure::Transient,
             ),
             (
                 Error::Firehose {
-                    message: "ResourceNotFound".into(),
-                    retryable: false,
+                    message: "ResourceNotFoundException".into(),
+                    failure: Failure::Rejected,
                 },
-                false,
+                Failure::Rejected,
             ),
-            (Error::OutOfTime, true),
-        ];
-        for (error, retryable) in cases {
-            assert_eq!(error.is_retryable(), retryable, "{error}");
-        }
-        let permanent = [
-            (Error::NotFound("s3://b/k".into()), true),
             (
-                Error::Firehose {
-                    message: "ResourceNotFound".into(),
-                    retryable: false,
+                Error::RetriesExhausted {
+                    entries: 1,
+                    attempts: 2,
+                    last: "x".into(),
                 },
-                false,
+                Failure::Transient,
             ),
-            (Error::OutOfTime, false),
+            (Error::OutOfTime, Failure::OutOfTime),
+            (Error::Internal("lost".into()), Failure::Internal),
         ];
-        for (error, expected) in permanent {
-            assert_eq!(error.is_permanent(), expected, "{error}");
+        for (error, failure) in cases {
+            assert_eq!(error.failure(), failure, "{error}");
         }
-        let diagnostic = Diagnostic::from(Error::OutOfTime);
-        assert_eq!(diagnostic.error_type, "OutOfTime");
+        // Access denied keeps the event, whatever invoked the function.
+        assert_eq!(source(Failure::Denied).disposition(), Disposition::Retry);
+        assert_eq!(Diagnostic::from(Error::OutOfTime).error_type, "OutOfTime");
     }
 }

@@ -2,23 +2,30 @@
 //!
 //! ```text
 //! event (S3 | SQS | EventBridge | Batch Operations)
-//!   └─ event::      which objects, keys decoded, skips decided
-//!      └─ deliver:: GetObject stream ─▶ pipeline (parse, pack, batch) ─▶ PutRecordBatch, retried
-//!         └─ handler:: answer per event kind, one summary log per object, one EMF line
+//!   └─ lambda_adapter::Event  which objects, keys decoded
+//!      └─ handler:: skips, per object one disposition, answered per event kind; delivery markers
+//!         └─ deliver:: lambda_adapter::bridge ─▶ produce (engine thread) ─▶ send (PutRecordBatch, retried)
+//!            └─ stats::, metrics:: counts gathered one way, EMF lines
 //! ```
 //!
-//! Only [`aws`] knows the AWS SDK; the rest works on the [`ObjectSource`] and [`RecordSink`]
-//! traits, so the same engine is driven by tests, benches and the Lambda runtime alike.
+//! Only [`aws`] and the shared [`lambda_adapter`] know the AWS SDK; the rest works on the
+//! [`lambda_adapter::ObjectSource`] and [`RecordSink`] traits, so the same engine is driven by
+//! tests, benches and the Lambda runtime alike.
 
 pub mod aws;
 pub mod config;
 pub mod deliver;
 mod error;
-pub mod event;
 pub mod handler;
-pub mod retry;
+pub mod metrics;
+mod produce;
+mod send;
+pub mod sink;
+pub mod stats;
 
 pub use config::{Config, Tuning};
-pub use deliver::{FailedEntry, Object, ObjectSource, RecordSink};
 pub use error::Error;
-pub use handler::{Handler, Invocation, Totals};
+pub use handler::{Handler, Invocation};
+pub use metrics::Totals;
+pub use sink::{FailedEntry, RecordSink};
+pub use stats::Delivery;

@@ -6,18 +6,12 @@
 
 use lambda_runtime::{run, service_fn};
 use preprocessor::{Config, Handler, aws};
-use tracing_subscriber::EnvFilter;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    tracing_subscriber::fmt()
-        .json()
-        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")))
-        .with_current_span(false)
-        .with_target(false)
-        .init();
+    lambda_adapter::init_tracing();
     let config = Config::from_env()?;
-    let (source, sink) = aws::clients(&config).await;
-    let handler = Handler::new(config, source, sink);
+    let clients = aws::clients(&config).await;
+    let handler = Handler::new(config, clients.source, clients.sink).with_marks(clients.marks);
     run(service_fn(|event| handler.handle(event))).await
 }

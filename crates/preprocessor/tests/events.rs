@@ -12,10 +12,11 @@ use std::path::Path;
 use common::*;
 use flate2::Compression;
 use flate2::write::GzEncoder;
+use lambda_adapter::Event;
+use lambda_adapter::Failure;
 use lambda_runtime::{Context, LambdaEvent};
 use pipeline::packing::Packing;
 use preprocessor::Error;
-use preprocessor::event::Event;
 use serde_json::{Value, json};
 
 fn gzip(data: &[u8]) -> Vec<u8> {
@@ -146,9 +147,11 @@ async fn sqs_reports_only_the_bad_message() {
     expected.add(RAW, a, &text_a).add(RAW, b, &text_b);
     let result = check(&expected, &world.delivered().await);
     assert_eq!((result.lost, result.duplicates), (0, 0), "{result:?}");
-    // The bad message and the vanished object are counted as failures.
+    // The bad message is kept for retry (it alarms in the DLQ); the vanished object is gone,
+    // logged and counted as skipped.
     assert_eq!(invocation.totals.objects, 2);
-    assert_eq!(invocation.totals.failed, 2);
+    assert_eq!(invocation.totals.failed, 1);
+    assert_eq!(invocation.totals.skipped, 1);
 }
 
 #[tokio::test]
@@ -216,11 +219,12 @@ async fn batch_operations_answer_each_task() {
 }
 
 #[tokio::test]
-async fn batch_operations_tell_temporary_from_permanent_firehose_failures() {
+async fn batch_operations_keep_a_task_whose_stream_is_missing() {
     let world = World::start().await;
     let key = "logs/2024-02-01-00-00-00-NOSTREAM";
     world.put(key, &log_text(8, 50_000)).await;
-    // A stream that does not exist: retrying will not help until someone creates it.
+    // A stream that does not exist: the object can be delivered once someone creates it, so
+    // the task is kept (PermanentFailure is only for objects that can never be read).
     let mut config = world.config();
     config.delivery_stream = "no-such-stream".to_owned();
     let handler = world.handler(config).await;
@@ -228,7 +232,7 @@ async fn batch_operations_tell_temporary_from_permanent_firehose_failures() {
         .await
         .result
         .unwrap();
-    assert_eq!(answer["results"][0]["resultCode"], "PermanentFailure", "{answer}");
+    assert_eq!(answer["results"][0]["resultCode"], "TemporaryFailure", "{answer}");
     assert!(
         answer["results"][0]["resultString"]
             .as_str()
@@ -241,10 +245,8 @@ async fn batch_operations_tell_temporary_from_permanent_firehose_failures() {
     // and send to the on-failure destination), never acknowledged with its lines undelivered.
     let invocation = invoke(&handler, s3_event(&[("ObjectCreated:Put", RAW, key, 1)])).await;
     let error = invocation.result.unwrap_err();
-    assert!(
-        matches!(error, Error::Firehose { retryable: false, .. }),
-        "{error}"
-    );
+    assert_eq!(error.failure(), Failure::Rejected, "{error}");
+    assert!(matches!(error, Error::Firehose { .. }), "{error}");
     assert_eq!(invocation.totals.failed, 1);
 }
 
@@ -291,7 +293,8 @@ async fn an_unknown_payload_is_an_error() {
     let handler = world.handler(world.config()).await;
     let invocation = invoke(&handler, json!({"hello": "world"})).await;
     let error = invocation.result.unwrap_err();
-    assert!(matches!(error, Error::UnknownEvent(_)), "{error}");
+    assert_eq!(error.failure(), Failure::Malformed, "{error}");
+    assert_eq!(error.kind(), "UnknownEvent");
     // `handle` prints the metrics line and passes the error on for Lambda to report.
     let result = handler
         .handle(LambdaEvent::new(json!([1, 2, 3]), Context::default()))

@@ -260,12 +260,46 @@ impl Fault {
     ];
 }
 
+/// One way the proxy breaks an S3 `GetObject` call.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum S3Fault {
+    /// The headers and half the body, then the connection is reset.
+    ResetBody,
+    /// The headers (with the full `Content-Length`) and half the body, then a clean close.
+    TruncateBody,
+    /// 503 `SlowDown`, nothing forwarded.
+    SlowDown,
+    /// 500 `InternalError`, nothing forwarded.
+    Error500,
+    /// 403 `AccessDenied`, nothing forwarded.
+    Denied,
+    /// The whole body, in ten pieces spread over the scenario's delay.
+    SlowBody,
+}
+
+impl S3Fault {
+    fn name(self) -> &'static str {
+        match self {
+            S3Fault::ResetBody => "reset_body",
+            S3Fault::TruncateBody => "truncate_body",
+            S3Fault::SlowDown => "slowdown",
+            S3Fault::Error500 => "error500",
+            S3Fault::Denied => "denied",
+            S3Fault::SlowBody => "slow_body",
+        }
+    }
+}
+
 /// Which faults the proxy injects: the first `count` `PutRecordBatch` calls get `faults` in
-/// turn, later calls pass through.
+/// turn, the first `s3_count` `GetObject` calls (of keys containing `s3_key`) get `s3_faults`;
+/// later calls pass through.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Scenario {
     faults: Vec<Fault>,
     count: u32,
+    s3_faults: Vec<S3Fault>,
+    s3_count: u32,
+    s3_key: String,
     delay: Duration,
 }
 
@@ -280,8 +314,26 @@ impl Scenario {
         Scenario {
             faults: faults.to_vec(),
             count,
+            s3_faults: Vec::new(),
+            s3_count: 0,
+            s3_key: String::new(),
             delay: Duration::from_secs(1),
         }
+    }
+
+    /// No Firehose faults; the first `count` `GetObject` calls get `faults`, cycling.
+    pub fn s3(faults: &[S3Fault], count: u32) -> Self {
+        Scenario {
+            s3_faults: faults.to_vec(),
+            s3_count: count,
+            ..Scenario::pass()
+        }
+    }
+
+    /// Faults only `GetObject` calls of keys containing `key`.
+    pub fn for_key(mut self, key: &str) -> Self {
+        self.s3_key = key.to_owned();
+        self
     }
 
     /// Every fault in turn for the first `count` calls.
@@ -289,7 +341,7 @@ impl Scenario {
         Scenario::new(&Fault::ALL, count)
     }
 
-    /// How long [`Fault::Slow`] holds the answer.
+    /// How long [`Fault::Slow`] holds the answer and [`S3Fault::SlowBody`] spreads the body.
     pub fn with_delay(mut self, delay: Duration) -> Self {
         self.delay = delay;
         self
@@ -308,12 +360,16 @@ impl FaultProxy {
         let bin = venv_bin()?;
         let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("fault_proxy.py");
         let faults: Vec<&str> = scenario.faults.iter().map(|fault| fault.name()).collect();
+        let s3_faults: Vec<&str> = scenario.s3_faults.iter().map(|fault| fault.name()).collect();
         let mut command = Command::new(bin.join("python"));
         command
             .arg(script)
             .args(["--upstream", upstream])
             .args(["--faults", &faults.join(",")])
             .args(["--count", &scenario.count.to_string()])
+            .args(["--s3-faults", &s3_faults.join(",")])
+            .args(["--s3-count", &scenario.s3_count.to_string()])
+            .args(["--s3-key", &scenario.s3_key])
             .args(["--delay", &scenario.delay.as_secs_f64().to_string()])
             .stdout(Stdio::piped());
         let mut process = Process::spawn("fault_proxy", command)?;
@@ -342,7 +398,8 @@ impl FaultProxy {
     }
 
     /// The proxy's counters: `put_record_batch_calls`, `entries_received`, `entries_forwarded`,
-    /// `entries_failed` and `injected` (per fault).
+    /// `entries_failed`, `injected` (per fault), `get_object_calls`, `range_requests` and
+    /// `injected_s3` (per S3 fault).
     pub fn stats(&self) -> Result<serde_json::Value, Error> {
         let address = self.endpoint.trim_start_matches("http://");
         let mut stream = TcpStream::connect(address)?;

@@ -10,8 +10,9 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use aws_config::SdkConfig;
+use lambda_adapter::{S3Marks, S3Objects};
 use lambda_runtime::{Context, LambdaEvent};
-use preprocessor::aws::{FirehoseSink, S3Source};
+use preprocessor::aws::FirehoseSink;
 use preprocessor::{Config, Handler, Invocation, Tuning};
 use s3_access_log::{Outcome, RecordEncoder};
 use serde_json::{Value, json};
@@ -56,12 +57,13 @@ impl World {
         config.source_prefix = LOGS.to_owned();
         config.output_bucket = Some(LAKE.to_owned());
         config.output_prefix = RECORDS.to_owned();
+        config.state_bucket = Some(LAKE.to_owned());
         config.tuning = fast_tuning();
         config
     }
 
     /// The handler reading from moto and writing to moto's Firehose.
-    pub async fn handler(&self, config: Config) -> Handler<S3Source, FirehoseSink> {
+    pub async fn handler(&self, config: Config) -> Handler<S3Objects, FirehoseSink> {
         let endpoint = self.moto.endpoint().to_owned();
         self.handler_via(config, &endpoint).await
     }
@@ -71,10 +73,31 @@ impl World {
         &self,
         config: Config,
         firehose_endpoint: &str,
-    ) -> Handler<S3Source, FirehoseSink> {
+    ) -> Handler<S3Objects, FirehoseSink> {
         let firehose_sdk = testkit::sdk_config(firehose_endpoint).await;
         let sink = FirehoseSink::new(&firehose_sdk, &config);
-        Handler::new(config, S3Source::new(&self.sdk), sink)
+        let source = S3Objects::new(&self.sdk);
+        let marks = config
+            .state_bucket
+            .as_deref()
+            .map(|bucket| S3Marks::new(&source, bucket));
+        Handler::new(config, source, sink).with_marks(marks)
+    }
+
+    /// The handler reading S3 at `s3_endpoint` (a proxy) and writing to moto's Firehose.
+    pub async fn handler_reading_via(
+        &self,
+        config: Config,
+        s3_endpoint: &str,
+    ) -> Handler<S3Objects, FirehoseSink> {
+        let s3_sdk = testkit::sdk_config(s3_endpoint).await;
+        let sink = FirehoseSink::new(&self.sdk, &config);
+        let source = S3Objects::new(&s3_sdk);
+        let marks = config
+            .state_bucket
+            .as_deref()
+            .map(|bucket| S3Marks::new(&source, bucket));
+        Handler::new(config, source, sink).with_marks(marks)
     }
 
     pub async fn put(&self, key: &str, body: &[u8]) {
@@ -95,17 +118,20 @@ impl World {
 
 /// Retries fast enough for tests, deadlines as in Lambda.
 pub fn fast_tuning() -> Tuning {
-    Tuning {
+    let mut tuning = Tuning {
         backoff_base: Duration::from_millis(5),
         backoff_cap: Duration::from_millis(100),
         deadline_margin: Duration::from_millis(500),
         attempt_timeout: Duration::from_secs(5),
         ..Tuning::default()
-    }
+    };
+    tuning.read.backoff_base = Duration::from_millis(5);
+    tuning.read.backoff_cap = Duration::from_millis(50);
+    tuning
 }
 
 /// Runs the handler on a payload with no deadline.
-pub async fn invoke(handler: &Handler<S3Source, FirehoseSink>, payload: Value) -> Invocation {
+pub async fn invoke(handler: &Handler<S3Objects, FirehoseSink>, payload: Value) -> Invocation {
     handler.run(LambdaEvent::new(payload, Context::default())).await
 }
 

@@ -1,4 +1,6 @@
-//! What invoked the function, told apart by the payload's shape, and which objects it names.
+//! What invoked a function, told apart by the payload's shape, which objects it names, and the
+//! answer each kind expects. The functions see plain [`Event`]s and build their answers here;
+//! `aws_lambda_events` types stay in this module.
 //!
 //! One binary serves every wiring a user may choose: S3 event notifications (direct, or through
 //! SQS or SNS), EventBridge "Object Created" events, and S3 Batch Operations jobs for backfills.
@@ -7,27 +9,101 @@
 
 use aws_lambda_events::event::eventbridge::EventBridgeEvent;
 use aws_lambda_events::event::s3::S3Event;
-use aws_lambda_events::event::s3::batch_job::{S3BatchJobEvent, S3BatchJobTask};
-use aws_lambda_events::event::sqs::SqsEvent;
+use aws_lambda_events::event::s3::batch_job::{
+    S3BatchJobEvent, S3BatchJobResponse, S3BatchJobResult, S3BatchJobTask,
+};
+use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
 use serde_json::Value;
 
-use pipeline::event_key::decode_key;
-
 use crate::Error;
+use crate::disposition::Disposition;
+use crate::event_key::decode_key;
 
 /// A payload, by kind.
 #[derive(Debug)]
 pub enum Event {
-    /// An S3 event notification (`Records` with `eventSource` `aws:s3`).
-    S3(S3Event),
+    /// An S3 event notification (`Records` with `eventSource` `aws:s3`): its entries.
+    S3(Vec<Target>),
     /// The `s3:TestEvent` S3 sends when a notification is set up: acknowledged, nothing to do.
     S3Test,
     /// SQS messages, each carrying a notification.
-    Sqs(SqsEvent),
-    /// An EventBridge event from `aws.s3`.
-    EventBridge(EventBridgeEvent<Value>),
+    Sqs(Vec<Message>),
+    /// An EventBridge event from `aws.s3`: its one entry.
+    EventBridge(Target),
     /// An S3 Batch Operations "Invoke Lambda" job (schema 1.0 or 2.0).
-    BatchJob(S3BatchJobEvent),
+    BatchJob(BatchJob),
+}
+
+/// One SQS message.
+#[derive(Debug)]
+pub struct Message {
+    /// `messageId`, which names it in `batchItemFailures`.
+    pub id: Option<String>,
+    /// The entries of the notification in its body, or why the body cannot be read.
+    pub targets: Result<Vec<Target>, Error>,
+}
+
+/// A Batch Operations job: its tasks, and what its answer must repeat.
+#[derive(Debug)]
+pub struct BatchJob {
+    schema_version: Option<String>,
+    invocation_id: Option<String>,
+    /// The tasks, in order.
+    pub tasks: Vec<Task>,
+}
+
+/// One Batch Operations task.
+#[derive(Debug)]
+pub struct Task {
+    /// `taskId`.
+    pub id: Option<String>,
+    /// The object it names, or why it names none.
+    pub target: Result<ObjectRef, Error>,
+}
+
+impl BatchJob {
+    /// The job's answer: one result per task, in order, each a disposition and a text for the
+    /// completion report. A key that vanished before its task ran is a `PermanentFailure`.
+    pub fn answer(&self, results: impl IntoIterator<Item = (Disposition, String)>) -> Value {
+        let results = self
+            .tasks
+            .iter()
+            .zip(results)
+            .map(|(task, (disposition, text))| {
+                let mut result = S3BatchJobResult::default();
+                result.task_id = task.id.clone();
+                result.result_code = Some(disposition.batch_result_code().as_str().to_owned());
+                result.result_string = Some(text);
+                result
+            })
+            .collect();
+        let mut response = S3BatchJobResponse::default();
+        response.invocation_schema_version = self.schema_version.clone();
+        response.invocation_id = self.invocation_id.clone();
+        response.treat_missing_keys_as = Some("PermanentFailure".to_owned());
+        response.results = results;
+        to_value(response)
+    }
+}
+
+/// The SQS answer: the messages to redeliver (`batchItemFailures`), by `messageId`. Honoured only
+/// with `FunctionResponseTypes: [ReportBatchItemFailures]` on the event source mapping.
+pub fn sqs_answer(kept: impl IntoIterator<Item = String>) -> Value {
+    let mut response = SqsBatchResponse::default();
+    response.batch_item_failures = kept
+        .into_iter()
+        .map(|id| {
+            let mut failure = BatchItemFailure::default();
+            failure.item_identifier = id;
+            failure
+        })
+        .collect();
+    to_value(response)
+}
+
+/// The answer types are plain strings and lists, which always serialize.
+fn to_value(response: impl serde::Serialize) -> Value {
+    serde_json::to_value(response).unwrap_or(Value::Null)
 }
 
 /// One object an event points at.
@@ -39,6 +115,8 @@ pub struct ObjectRef {
     pub key: String,
     /// Size from the event, when the event says.
     pub size: Option<u64>,
+    /// Version from the event (`ETag`), when the event says: names the delivery marker.
+    pub etag: Option<String>,
 }
 
 impl ObjectRef {
@@ -48,7 +126,14 @@ impl ObjectRef {
             bucket: bucket.into(),
             key: key.into(),
             size,
+            etag: None,
         }
+    }
+
+    /// The same reference, naming version `etag`.
+    pub fn with_etag(mut self, etag: Option<&str>) -> Self {
+        self.etag = etag.filter(|etag| !etag.is_empty()).map(str::to_owned);
+        self
     }
 
     /// `s3://bucket/key`, the record's `LogFile`.
@@ -67,15 +152,43 @@ pub enum Target {
 }
 
 impl Event {
-    /// Recognizes a payload by its shape.
+    /// Recognizes a payload by its shape and reads the objects it names.
     pub fn from_value(value: Value) -> Result<Event, Error> {
         let shape = Shape::of(&value);
         let event = match shape {
-            Shape::BatchJob => Event::BatchJob(deserialize(value, "S3 Batch Operations job")?),
+            Shape::BatchJob => {
+                let job: S3BatchJobEvent = deserialize(value, "S3 Batch Operations job")?;
+                let tasks = job
+                    .tasks
+                    .iter()
+                    .map(|task| Task {
+                        id: task.task_id.clone(),
+                        target: batch_task_target(task),
+                    })
+                    .collect();
+                Event::BatchJob(BatchJob {
+                    schema_version: job.invocation_schema_version,
+                    invocation_id: job.invocation_id,
+                    tasks,
+                })
+            }
             Shape::S3Test => Event::S3Test,
-            Shape::Sqs => Event::Sqs(deserialize(value, "SQS event")?),
-            Shape::S3 => Event::S3(deserialize(value, "S3 event notification")?),
-            Shape::EventBridge => Event::EventBridge(deserialize(value, "EventBridge event")?),
+            Shape::Sqs => {
+                let event: SqsEvent = deserialize(value, "SQS event")?;
+                let messages = event
+                    .records
+                    .into_iter()
+                    .map(|message| Message {
+                        targets: sqs_body_targets(message.body.as_deref().unwrap_or_default()),
+                        id: message.message_id,
+                    })
+                    .collect();
+                Event::Sqs(messages)
+            }
+            Shape::S3 => Event::S3(s3_targets(&deserialize(value, "S3 event notification")?)),
+            Shape::EventBridge => {
+                Event::EventBridge(eventbridge_target(&deserialize(value, "EventBridge event")?)?)
+            }
             Shape::Sns | Shape::Unknown => return Err(unknown(&value)),
         };
         Ok(event)
@@ -85,9 +198,9 @@ impl Event {
 /// The objects named in the body of one SQS message: an S3 notification, an `s3:TestEvent`, an
 /// EventBridge event (an EventBridge rule targeting the queue), or any of these wrapped in an
 /// SNS notification (a topic fanning out to the queue).
-pub fn sqs_body_targets(body: &str) -> Result<Vec<Target>, Error> {
+fn sqs_body_targets(body: &str) -> Result<Vec<Target>, Error> {
     let value: Value = serde_json::from_str(body)
-        .map_err(|error| Error::UnknownEvent(format!("SQS message body is not JSON: {error}")))?;
+        .map_err(|error| Error::Event(format!("SQS message body is not JSON: {error}")))?;
     match Shape::of(&value) {
         Shape::S3 => Ok(s3_targets(&deserialize(value, "S3 event notification")?)),
         Shape::S3Test => Ok(vec![Target::Ignore("s3:TestEvent".to_owned())]),
@@ -104,7 +217,7 @@ pub fn sqs_body_targets(body: &str) -> Result<Vec<Target>, Error> {
 }
 
 /// The objects of an S3 notification: every record, `ObjectCreated:*` only, keys decoded.
-pub fn s3_targets(event: &S3Event) -> Vec<Target> {
+fn s3_targets(event: &S3Event) -> Vec<Target> {
     event
         .records
         .iter()
@@ -115,11 +228,14 @@ pub fn s3_targets(event: &S3Event) -> Vec<Target> {
             }
             let object = &record.s3.object;
             match (&record.s3.bucket.name, &object.key) {
-                (Some(bucket), Some(key)) => Target::Object(ObjectRef::new(
-                    bucket.as_str(),
-                    decode_key(key),
-                    object.size.and_then(|size| u64::try_from(size).ok()),
-                )),
+                (Some(bucket), Some(key)) => Target::Object(
+                    ObjectRef::new(
+                        bucket.as_str(),
+                        decode_key(key),
+                        object.size.and_then(|size| u64::try_from(size).ok()),
+                    )
+                    .with_etag(object.e_tag.as_deref()),
+                ),
                 _ => Target::Ignore("notification record without bucket or key".to_owned()),
             }
         })
@@ -129,7 +245,7 @@ pub fn s3_targets(event: &S3Event) -> Vec<Target> {
 /// The object of an EventBridge event. Only `Object Created` from `aws.s3` names one; keys in
 /// EventBridge events are not URL-encoded.
 /// <https://docs.aws.amazon.com/AmazonS3/latest/userguide/ev-events.html>
-pub fn eventbridge_target(event: &EventBridgeEvent<Value>) -> Result<Target, Error> {
+fn eventbridge_target(event: &EventBridgeEvent<Value>) -> Result<Target, Error> {
     if event.source != "aws.s3" || event.detail_type != "Object Created" {
         return Ok(Target::Ignore(format!(
             "EventBridge event {:?} from {:?} is not an S3 Object Created event",
@@ -140,9 +256,10 @@ pub fn eventbridge_target(event: &EventBridgeEvent<Value>) -> Result<Target, Err
     let bucket = detail.pointer("/bucket/name").and_then(Value::as_str);
     let key = detail.pointer("/object/key").and_then(Value::as_str);
     let size = detail.pointer("/object/size").and_then(Value::as_u64);
+    let etag = detail.pointer("/object/etag").and_then(Value::as_str);
     match (bucket, key) {
-        (Some(bucket), Some(key)) => Ok(Target::Object(ObjectRef::new(bucket, key, size))),
-        _ => Err(Error::UnknownEvent(
+        (Some(bucket), Some(key)) => Ok(Target::Object(ObjectRef::new(bucket, key, size).with_etag(etag))),
+        _ => Err(Error::Event(
             "EventBridge Object Created event without detail.bucket.name or detail.object.key".to_owned(),
         )),
     }
@@ -151,7 +268,7 @@ pub fn eventbridge_target(event: &EventBridgeEvent<Value>) -> Result<Target, Err
 /// The object of a Batch Operations task. Schema 1.0 names the bucket by ARN, 2.0 by name
 /// (`s3Bucket`); in both the key is URL-encoded, as in the job's CSV manifest.
 /// <https://docs.aws.amazon.com/AmazonS3/latest/userguide/batch-ops-invoke-lambda.html>
-pub fn batch_task_target(task: &S3BatchJobTask) -> Result<ObjectRef, Error> {
+fn batch_task_target(task: &S3BatchJobTask) -> Result<ObjectRef, Error> {
     let bucket = task
         .other
         .get("s3Bucket")
@@ -159,7 +276,7 @@ pub fn batch_task_target(task: &S3BatchJobTask) -> Result<ObjectRef, Error> {
         .or_else(|| task.s3_bucket_arn.as_deref().and_then(bucket_from_arn));
     match (bucket, task.s3_key.as_deref()) {
         (Some(bucket), Some(key)) if !bucket.is_empty() => Ok(ObjectRef::new(bucket, decode_key(key), None)),
-        _ => Err(Error::UnknownEvent(
+        _ => Err(Error::Event(
             "Batch Operations task without s3Key and s3Bucket or s3BucketArn".to_owned(),
         )),
     }
@@ -215,7 +332,7 @@ impl Shape {
 }
 
 fn deserialize<T: serde::de::DeserializeOwned>(value: Value, what: &str) -> Result<T, Error> {
-    serde_json::from_value(value).map_err(|error| Error::UnknownEvent(format!("malformed {what}: {error}")))
+    serde_json::from_value(value).map_err(|error| Error::Event(format!("malformed {what}: {error}")))
 }
 
 fn unknown(value: &Value) -> Error {
@@ -223,7 +340,7 @@ fn unknown(value: &Value) -> Error {
         .as_object()
         .map(|object| object.keys().map(String::as_str).take(8).collect())
         .unwrap_or_default();
-    Error::UnknownEvent(format!(
+    Error::Event(format!(
         "not an S3 notification, SQS, EventBridge or Batch Operations payload (top-level keys: {keys:?})"
     ))
 }
@@ -256,18 +373,17 @@ mod tests {
             s3_record("ObjectRemoved:Delete", "raw", "logs/gone", 0),
             s3_record("ObjectCreated:CompleteMultipartUpload", "raw", "logs/second", 0),
         ]});
-        let Event::S3(event) = Event::from_value(payload).unwrap() else {
+        let Event::S3(targets) = Event::from_value(payload).unwrap() else {
             panic!("not S3")
         };
-        let targets = s3_targets(&event);
         assert_eq!(
             targets[0],
-            Target::Object(ObjectRef::new("raw", "logs/a b=c", Some(10)))
+            Target::Object(ObjectRef::new("raw", "logs/a b=c", Some(10)).with_etag(Some("e")))
         );
         assert!(matches!(targets[1], Target::Ignore(_)));
         assert_eq!(
             targets[2],
-            Target::Object(ObjectRef::new("raw", "logs/second", Some(0)))
+            Target::Object(ObjectRef::new("raw", "logs/second", Some(0)).with_etag(Some("e")))
         );
     }
 
@@ -288,13 +404,13 @@ mod tests {
             "detail": {"version": "0", "bucket": {"name": "raw"},
                 "object": {"key": "logs/a+b", "size": 5, "etag": "e", "sequencer": "1"},
                 "request-id": "R", "requester": "123456789012", "reason": "PutObject"}});
-        let Ok(Event::EventBridge(event)) = Event::from_value(eventbridge) else {
+        let Ok(Event::EventBridge(target)) = Event::from_value(eventbridge) else {
             panic!("not EventBridge")
         };
         // EventBridge keys are not URL-encoded: `+` stays.
         assert_eq!(
-            eventbridge_target(&event).unwrap(),
-            Target::Object(ObjectRef::new("raw", "logs/a+b", Some(5)))
+            target,
+            Target::Object(ObjectRef::new("raw", "logs/a+b", Some(5)).with_etag(Some("e")))
         );
 
         assert!(matches!(
@@ -307,7 +423,7 @@ mod tests {
             json!({"Records": [{"eventSource": "aws:kinesis"}]}),
         ] {
             let error = Event::from_value(unknown).unwrap_err();
-            assert!(matches!(error, Error::UnknownEvent(_)), "{error}");
+            assert!(matches!(error, Error::Event(_)), "{error}");
         }
     }
 
@@ -323,8 +439,9 @@ mod tests {
             let Ok(Event::BatchJob(job)) = Event::from_value(payload) else {
                 panic!("not a batch job")
             };
+            assert_eq!(job.tasks[0].id.as_deref(), Some("t1"));
             assert_eq!(
-                batch_task_target(&job.tasks[0]).unwrap(),
+                *job.tasks[0].target.as_ref().unwrap(),
                 ObjectRef::new("raw", "logs/a+b c", None)
             );
         }
@@ -335,7 +452,9 @@ mod tests {
     #[test]
     fn reads_sqs_bodies_of_every_wiring() {
         let notification = json!({"Records": [s3_record("ObjectCreated:Put", "raw", "logs/k%20x", 3)]});
-        let expected = vec![Target::Object(ObjectRef::new("raw", "logs/k x", Some(3)))];
+        let expected = vec![Target::Object(
+            ObjectRef::new("raw", "logs/k x", Some(3)).with_etag(Some("e")),
+        )];
         assert_eq!(sqs_body_targets(&notification.to_string()).unwrap(), expected);
         let via_sns = json!({"Type": "Notification", "MessageId": "m", "TopicArn": "arn:aws:sns:us-east-1:1:t",
             "Message": notification.to_string()});
@@ -347,5 +466,31 @@ mod tests {
         ));
         assert!(sqs_body_targets("not json").is_err());
         assert!(sqs_body_targets("{\"unrelated\": true}").is_err());
+    }
+
+    #[test]
+    fn answers_each_kind_in_its_format() {
+        assert_eq!(
+            sqs_answer(["m-2".to_owned()]),
+            json!({"batchItemFailures": [{"itemIdentifier": "m-2"}]})
+        );
+        assert_eq!(sqs_answer([]), json!({"batchItemFailures": []}));
+        let payload = json!({"invocationSchemaVersion": "2.0", "invocationId": "inv", "job": {"id": "job"},
+            "tasks": [{"taskId": "t1", "s3Key": "k", "s3VersionId": null, "s3Bucket": "raw"},
+                      {"taskId": "t2", "s3Key": "k2", "s3VersionId": null, "s3Bucket": "raw"}]});
+        let Ok(Event::BatchJob(job)) = Event::from_value(payload) else {
+            panic!("not a batch job")
+        };
+        let answer = job.answer([
+            (Disposition::Acknowledge, "delivered".to_owned()),
+            (Disposition::Retry, "throttled".to_owned()),
+        ]);
+        assert_eq!(answer["invocationSchemaVersion"], "2.0");
+        assert_eq!(answer["invocationId"], "inv");
+        assert_eq!(answer["treatMissingKeysAs"], "PermanentFailure");
+        assert_eq!(answer["results"][0]["taskId"], "t1");
+        assert_eq!(answer["results"][0]["resultCode"], "Succeeded");
+        assert_eq!(answer["results"][1]["resultCode"], "TemporaryFailure");
+        assert_eq!(answer["results"][1]["resultString"], "throttled");
     }
 }

@@ -1,11 +1,11 @@
 //! Exponential backoff with full jitter, written out so its behaviour is ours and testable.
 //!
-//! The SDK's own retries are switched off for Firehose: a `PutRecordBatch` that half succeeds is
-//! answered with HTTP 200, so only the caller can resend exactly the failed entries, and one
-//! policy for both kinds of failure keeps the timing predictable under the invocation deadline.
-//! Full jitter (a uniformly random wait below an exponentially growing ceiling) spreads the
-//! retries of concurrent invocations, as the AWS Architecture Blog's "Exponential Backoff And
-//! Jitter" recommends.
+//! Used where the functions retry in place rather than through the SDK: resuming a broken
+//! `GetObject` body, and the preprocessor's `PutRecordBatch` calls (a call that half succeeds is
+//! answered with HTTP 200, so only the caller can resend exactly the failed entries). Full
+//! jitter (a uniformly random wait below an exponentially growing ceiling) spreads the retries of
+//! concurrent invocations, as the AWS Architecture Blog's "Exponential Backoff And Jitter"
+//! recommends.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};

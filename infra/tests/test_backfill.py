@@ -1,0 +1,281 @@
+"""The backfill and org-wide parts of template.yaml, as deployed with their parameters set.
+
+* `BackfillCommand` is run by bash with `aws` replaced by a recorder, and each `create-job` it makes
+  is turned into the CreateJob request the AWS CLI would send (tests/e2e/backfill_command.py) and
+  checked against the S3 Control API model with botocore's parameter validator and request
+  serializer (no network), for backfill sources in both key layouts of server access log delivery.
+* The Batch Operations role and the preprocessor's extra reading are exactly what a backfill needs.
+* With an external output bucket, Firehose, its role, the Glue table and the policy the bucket owner
+  must hold all name that bucket.
+
+The stack is resolved by the end-to-end test's resolver (tests/e2e/stack.py), which evaluates every
+intrinsic function the template uses for a made-up account and Region.
+"""
+
+import fnmatch
+import json
+import re
+import sys
+import unittest
+
+from botocore.serialize import create_serializer
+from botocore.validate import ParamValidator
+
+import cfn
+
+sys.path.insert(0, str(cfn.ROOT / "tests" / "e2e"))
+import backfill_command  # noqa: E402
+from stack import ACCOUNT_ID, PARTITION, REGION, Stack  # noqa: E402
+
+# Where old logs lie, one entry per key layout of log delivery (S3 API reference, PutBucketLogging
+# TargetObjectKeyFormat):
+#   SimplePrefix       [DestinationPrefix][YYYY]-[MM]-[DD]-[hh]-[mm]-[ss]-[UniqueString]
+#   PartitionedPrefix  [DestinationPrefix][SourceAccountId]/[SourceRegion]/[SourceBucket]/[YYYY]/[MM]/[DD]/
+#                      [YYYY]-[MM]-[DD]-[hh]-[mm]-[ss]-[UniqueString]
+# The simple entry narrows to one month by the date in the key; the partitioned one to one source
+# bucket and year.
+LOG_BUCKET = "old-access-logs"
+SIMPLE = f"{LOG_BUCKET}/logs/2024-03-"
+PARTITIONED = f"{LOG_BUCKET}/partitioned/{ACCOUNT_ID}/{REGION}/shop-assets/2024/"
+LAYOUT_KEYS = {
+    SIMPLE: "logs/2024-03-14-10-15-42-0A1B2C3D4E5F6789",
+    PARTITIONED: f"partitioned/{ACCOUNT_ID}/{REGION}/shop-assets/2024/03/14/2024-03-14-00-00-00-0A1B2C3D4E5F6789",
+}
+EXTERNAL_BUCKET = "log-archive-records"
+EXTERNAL_KEY = "arn:aws:kms:us-east-1:999988887777:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+FIREHOSE_ACTIONS = [
+    "s3:AbortMultipartUpload", "s3:GetBucketLocation", "s3:GetObject", "s3:ListBucket",
+    "s3:ListBucketMultipartUploads", "s3:PutObject",
+]
+
+
+def _stack(**parameters):
+    return Stack(cfn.TEMPLATE_PATH, parameters)
+
+
+def _output(stack, name):
+    output = stack.template["Outputs"][name]
+    if "Condition" in output and not stack.condition(output["Condition"]):
+        return None
+    return stack.resolve(output["Value"])
+
+
+def _statements(resource):
+    (policy,) = resource.properties["Policies"]
+    return {s["Sid"]: s for s in policy["PolicyDocument"]["Statement"]}
+
+
+class BackfillCommand(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.stack = _stack(BackfillSources=f"{SIMPLE},{PARTITIONED}")
+        cls.command = _output(cls.stack, "BackfillCommand")
+        cls.model = backfill_command.create_job_model()
+        cls.window = {"BACKFILL_FROM": "2024-01-01T00:00:00Z", "BACKFILL_UNTIL": "2025-01-01T00:00:00Z"}
+        cls.calls = backfill_command.run(cls.command, cls.window)
+
+    def request(self, argv):
+        return backfill_command.create_job_request(argv, self.model)
+
+    def validate(self, params):
+        report = ParamValidator().validate(params, self.model.input_shape)
+        self.assertFalse(report.has_errors(), report.generate_report())
+        # The request serializes as the CLI would send it (the account id becomes the host prefix).
+        create_serializer("rest-xml").serialize_to_request(params, self.model)
+
+    def test_one_valid_create_job_per_source(self):
+        self.assertEqual(len(self.calls), 2)
+        for argv, source in zip(self.calls, (SIMPLE, PARTITIONED)):
+            with self.subTest(source=source):
+                region, params = self.request(argv)
+                self.validate(params)
+                bucket, prefix = source.split("/", 1)
+                self.assertEqual(region, REGION)
+                self.assertEqual(params["AccountId"], ACCOUNT_ID)
+                self.assertIs(params["ConfirmationRequired"], False)
+                self.assertEqual(params["RoleArn"], self.stack.get_att("BackfillRole", "Arn"))
+                self.assertEqual(
+                    params["Operation"],
+                    {"LambdaInvoke": {"FunctionArn": self.stack.get_att("Preprocessor", "Arn"), "InvocationSchemaVersion": "2.0"}},
+                )
+                self.assertNotIn("Manifest", params, "the manifest generator lists the objects")
+                generator = params["ManifestGenerator"]["S3JobManifestGenerator"]
+                self.assertEqual(generator["SourceBucket"], f"arn:{PARTITION}:s3:::{bucket}")
+                self.assertEqual(generator["ExpectedBucketOwner"], ACCOUNT_ID)
+                self.assertEqual(
+                    generator["Filter"],
+                    {
+                        "KeyNameConstraint": {"MatchAnyPrefix": [prefix]},
+                        "CreatedAfter": self.window["BACKFILL_FROM"],
+                        "CreatedBefore": self.window["BACKFILL_UNTIL"],
+                    },
+                )
+                report = params["Report"]
+                self.assertEqual(report["ReportScope"], "FailedTasksOnly")
+                self.assertTrue(report["Enabled"])
+                self.assertEqual(report["Bucket"], f"arn:{PARTITION}:s3:::{self.stack.physical_id('OutputBucket')}")
+                self.assertTrue(report["Prefix"].startswith("_backfill/"))
+
+    def test_default_window_is_everything_up_to_now(self):
+        calls = backfill_command.run(self.command, {})
+        self.assertEqual(len(calls), 2)
+        for argv in calls:
+            _, params = self.request(argv)
+            self.validate(params)
+            window = params["ManifestGenerator"]["S3JobManifestGenerator"]["Filter"]
+            # S3 opened in March 2006: nothing was created before.
+            self.assertEqual(window["CreatedAfter"], "2006-03-01T00:00:00Z")
+            self.assertRegex(window["CreatedBefore"], r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
+
+    def test_validation_catches_a_malformed_request(self):
+        # The check above can fail: the model rejects what the API would.
+        _, params = self.request(self.calls[0])
+        params["Operation"]["LambdaInvoke"]["InvocationSchemaVersion"] = 2
+        params["ManifestGenerator"]["S3JobManifestGenerator"]["Filter"]["KeyNameConstraint"]["MatchAnyPrefix"] = [""]
+        del params["Report"]
+        report = ParamValidator().validate(params, self.model.input_shape).generate_report()
+        for problem in ("InvocationSchemaVersion", "MatchAnyPrefix", "Report"):
+            self.assertIn(problem, report)
+
+    def test_both_key_layouts_are_listed_and_readable(self):
+        reads = _statements(self.stack.resources["PreprocessorRole"])["ReadBackfillSources"]["Resource"]
+        for argv, (source, key) in zip(self.calls, LAYOUT_KEYS.items()):
+            with self.subTest(source=source):
+                _, params = self.request(argv)
+                generator = params["ManifestGenerator"]["S3JobManifestGenerator"]
+                (prefix,) = generator["Filter"]["KeyNameConstraint"]["MatchAnyPrefix"]
+                self.assertTrue(key.startswith(prefix), "the manifest generator lists the delivered key")
+                arn = f"{generator['SourceBucket']}/{key}"
+                self.assertTrue(any(fnmatch.fnmatchcase(arn, r) for r in reads), "the preprocessor may read it")
+                for outside in (f"arn:aws:s3:::{LOG_BUCKET}-other/{key}", f"arn:aws:s3:::{LOG_BUCKET}/elsewhere/{key}"):
+                    self.assertFalse(any(fnmatch.fnmatchcase(outside, r) for r in reads), outside)
+
+
+class BackfillPermissions(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.plain = _stack()
+        cls.backfill = _stack(BackfillSources=f"{SIMPLE},{PARTITIONED}")
+
+    def test_nothing_without_sources(self):
+        self.assertNotIn("BackfillRole", self.plain.resources)
+        self.assertNotIn("ReadBackfillSources", _statements(self.plain.resources["PreprocessorRole"]))
+        self.assertIsNone(_output(self.plain, "BackfillCommand"))
+        env = self.plain.resources["Preprocessor"].properties["Environment"]["Variables"]
+        self.assertEqual(env["SOURCE_BUCKET"], self.plain.physical_id("RawLogBucket"))
+
+    def test_preprocessor_reads_exactly_the_sources(self):
+        read = _statements(self.backfill.resources["PreprocessorRole"])["ReadBackfillSources"]
+        self.assertEqual(read["Action"], "s3:GetObject")
+        self.assertEqual(read["Resource"], [f"arn:aws:s3:::{SIMPLE}*", f"arn:aws:s3:::{PARTITIONED}*"])
+        # The function would skip the other buckets' objects as outside SOURCE_BUCKET: the role's
+        # statements limit its reading instead, and its own output stays excluded.
+        env = self.backfill.resources["Preprocessor"].properties["Environment"]["Variables"]
+        self.assertNotIn("SOURCE_BUCKET", env)
+        self.assertNotIn("SOURCE_PREFIX", env)
+        self.assertEqual(env["OUTPUT_BUCKET"], self.backfill.physical_id("OutputBucket"))
+
+    def test_every_partition_reads_the_same_prefixes(self):
+        # The stack resolver only knows the aws partition; the aws-cn and aws-us-gov branches of the
+        # raw template must be the same expression with their own ARN prefix.
+        (statement,) = [
+            s["Fn::If"][1] for s in cfn.load_template()["Resources"]["PreprocessorRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
+            if isinstance(s, dict) and "Fn::If" in s and s["Fn::If"][0] == "HasBackfillSources"
+        ]
+        china, (gov, aws) = statement["Resource"]["Fn::If"][1], statement["Resource"]["Fn::If"][2]["Fn::If"][1:]
+        for partition, branch in (("aws-cn", china), ("aws-us-gov", gov)):
+            self.assertEqual(json.dumps(branch), json.dumps(aws).replace("arn:aws:", f"arn:{partition}:"))
+
+    def test_batch_operations_role_is_least_privilege(self):
+        role = self.backfill.resources["BackfillRole"].properties
+        (trust,) = role["AssumeRolePolicyDocument"]["Statement"]
+        self.assertEqual(trust, {"Effect": "Allow", "Principal": {"Service": "batchoperations.s3.amazonaws.com"}, "Action": "sts:AssumeRole"})
+        self.assertNotIn("ManagedPolicyArns", role)
+        statements = _statements(self.backfill.resources["BackfillRole"])
+        records = self.backfill.physical_id("OutputBucket")
+        self.assertEqual(
+            {sid: (s["Action"], s["Resource"]) for sid, s in statements.items()},
+            {
+                "InvokePreprocessor": ("lambda:InvokeFunction", self.backfill.get_att("Preprocessor", "Arn")),
+                "ListSourceBuckets": ("s3:ListBucket", "arn:aws:s3:::*"),
+                "ReportBucketLocation": ("s3:GetBucketLocation", f"arn:aws:s3:::{records}"),
+                "Reports": (["s3:GetObject", "s3:PutObject"], f"arn:aws:s3:::{records}/_backfill/*"),
+            },
+        )
+        self.assertEqual(statements["ListSourceBuckets"]["Condition"], {"StringEquals": {"aws:ResourceAccount": ACCOUNT_ID}})
+        for statement in statements.values():
+            self.assertEqual(statement["Effect"], "Allow")
+        # Reports stay outside the records: the table and the postprocessor's trigger start at
+        # RecordsPrefix, which cannot start with an underscore.
+        pattern = self.backfill.template["Parameters"]["RecordsPrefix"]["AllowedPattern"]
+        self.assertNotRegex("_backfill/", pattern)
+
+    def test_source_entries_are_safe_in_shell_and_iam(self):
+        pattern = self.backfill.template["Parameters"]["BackfillSources"]["AllowedPattern"]
+        for good in ("", SIMPLE, PARTITIONED, "my.bucket-1/logs/", "b12/year=2024/"):
+            self.assertRegex(good, pattern)
+        for bad in ("old-logs", "old-logs/", "old-logs/*", "old-logs/a b/", "old-logs/$(id)/", "old-logs/'x'/",
+                    "old-logs/a;b", "Old-Logs/logs/", "old-logs/!x/"):
+            self.assertNotRegex(bad, pattern)
+
+
+class ExternalOutput(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.plain = _stack()
+        cls.external = _stack(ExternalOutputBucketArn=f"arn:aws:s3:::{EXTERNAL_BUCKET}")
+        cls.keyed = _stack(ExternalOutputBucketArn=f"arn:aws:s3:::{EXTERNAL_BUCKET}", ExternalOutputKmsKeyArn=EXTERNAL_KEY)
+
+    def destination(self, stack):
+        return stack.one_of_type("AWS::KinesisFirehose::DeliveryStream").properties["ExtendedS3DestinationConfiguration"]
+
+    def test_records_are_written_and_read_in_the_external_bucket_only(self):
+        for stack, bucket in ((self.plain, self.plain.physical_id("OutputBucket")), (self.external, EXTERNAL_BUCKET)):
+            with self.subTest(bucket=bucket):
+                self.assertEqual(self.destination(stack)["BucketARN"], f"arn:aws:s3:::{bucket}")
+                delivery = _statements(stack.resources["FirehoseRole"])["DeliverToOutputBucket"]
+                self.assertEqual(delivery["Resource"], [f"arn:aws:s3:::{bucket}", f"arn:aws:s3:::{bucket}/*"])
+                self.assertEqual(sorted(delivery["Action"]), FIREHOSE_ACTIONS)
+                read = _statements(stack.resources["PostprocessorRole"])["ReadRecords"]
+                self.assertEqual(read["Resource"], f"arn:aws:s3:::{bucket}/records/*")
+                table = stack.one_of_type("AWS::Glue::Table").properties["TableInput"]
+                self.assertEqual(table["StorageDescriptor"]["Location"], f"s3://{bucket}/records/")
+                self.assertTrue(table["Parameters"]["storage.location.template"].startswith(f"s3://{bucket}/records/year="))
+
+    def test_kms_only_with_a_key(self):
+        for stack in (self.plain, self.external):
+            self.assertNotIn("EncryptForExternalOutput", _statements(stack.resources["FirehoseRole"]))
+            self.assertEqual(self.destination(stack)["EncryptionConfiguration"], {"NoEncryptionConfig": "NoEncryption"})
+        self.assertEqual(self.destination(self.keyed)["EncryptionConfiguration"], {"KMSEncryptionConfig": {"AWSKMSKeyARN": EXTERNAL_KEY}})
+        kms = _statements(self.keyed.resources["FirehoseRole"])["EncryptForExternalOutput"]
+        self.assertEqual((sorted(kms["Action"]), kms["Resource"]), (["kms:Decrypt", "kms:GenerateDataKey"], EXTERNAL_KEY))
+        self.assertEqual(kms["Condition"]["StringEquals"], {"kms:ViaService": f"s3.{REGION}.amazonaws.com"})
+        self.assertEqual(kms["Condition"]["StringLike"], {"kms:EncryptionContext:aws:s3:arn": f"arn:aws:s3:::{EXTERNAL_BUCKET}/*"})
+        # A key without an external bucket changes nothing.
+        alone = _stack(ExternalOutputKmsKeyArn=EXTERNAL_KEY)
+        self.assertEqual(self.destination(alone)["EncryptionConfiguration"], {"NoEncryptionConfig": "NoEncryption"})
+
+    def test_bucket_policy_output_grants_what_the_role_uses(self):
+        self.assertIsNone(_output(self.plain, "ExternalOutputBucketPolicy"))
+        statement = json.loads(_output(self.external, "ExternalOutputBucketPolicy"))
+        self.assertRegex(statement["Sid"], r"^[A-Za-z0-9]+$")
+        self.assertEqual(statement["Principal"], {"AWS": self.external.get_att("FirehoseRole", "Arn")})
+        delivery = _statements(self.external.resources["FirehoseRole"])["DeliverToOutputBucket"]
+        self.assertEqual(sorted(statement["Action"]), sorted(delivery["Action"]))
+        self.assertEqual(statement["Resource"], delivery["Resource"])
+        self.assertEqual(statement["Effect"], "Allow")
+
+    def test_parameter_patterns(self):
+        parameters = self.plain.template["Parameters"]
+        bucket, key = parameters["ExternalOutputBucketArn"]["AllowedPattern"], parameters["ExternalOutputKmsKeyArn"]["AllowedPattern"]
+        for good in ("", f"arn:aws:s3:::{EXTERNAL_BUCKET}", "arn:aws-cn:s3:::a.b-c"):
+            self.assertRegex(good, bucket)
+        for bad in (EXTERNAL_BUCKET, f"arn:aws:s3:::{EXTERNAL_BUCKET}/records/", "arn:aws:s3:::*"):
+            self.assertNotRegex(bad, bucket)
+        self.assertRegex(EXTERNAL_KEY, key)
+        self.assertNotRegex("alias/records", key)
+        self.assertTrue(re.fullmatch(key, ""))
+
+
+if __name__ == "__main__":
+    unittest.main()
