@@ -1,8 +1,8 @@
 """The CloudWatch dashboard and the opt-in high-severity alarms in template.yaml.
 
-Every metric the dashboard draws must be one that exists: the S3AccessLogs ones with exactly the
-dimensions the functions print them with (EMF_METRICS, the list the alarm tests use), the AWS ones
-on this stack's functions, stream and failed-events queue. The dashboard must show what an operator
+Every metric the dashboard draws must be one that exists: the S3AccessLogs ones named in the
+functions' code and with exactly the dimensions they are printed with (EMF_METRICS, the list the
+alarm tests use), the AWS ones on this stack's functions, stream and failed-events queue. The dashboard must show what an operator
 needs (detection hits, parse errors, quarantined content by reason, Lambda errors, duration and
 throttles, Firehose freshness, failed events), and there is one opt-in alarm per high-severity
 detection of the catalogue, off by default.
@@ -32,6 +32,10 @@ AWS_METRICS = {
     ("AWS/Firehose", "DeliveryToS3.DataFreshness"): ("DeliveryStreamName", {"RECORDS-STREAM"}),
     ("AWS/SQS", "ApproximateNumberOfMessagesVisible"): ("QueueName", {"FAILED-QUEUE"}),
 }
+# The crates whose code prints the functions' EMF lines.
+FUNCTION_CRATES = ("preprocessor", "postprocessor", "pipeline", "lambda-adapter")
+# A metric named in the code: `.metric("Name", ...)` or the preprocessor's `count(line, "Name", ...)`.
+METRIC_IN_CODE = re.compile(r'(?:\.metric\(|count\(line, )"(\w+)"')
 # SEARCH('{Namespace,Dim,...} MetricName="Name" Dim="value" ...', ...)
 SEARCH = re.compile(r"""SEARCH\('\{([^}]*)\}\s+MetricName="([^"]+)"((?:\s+\w+="[^"]*")*)'""")
 
@@ -86,6 +90,16 @@ class Dashboard(unittest.TestCase):
                     name, values = AWS_METRICS[(namespace, metric)]
                     self.assertEqual(set(dimensions), {name})
                     self.assertIn(dimensions[name], values)
+
+    def test_every_custom_metric_is_printed_by_the_code(self):
+        printed = set()
+        for crate in FUNCTION_CRATES:
+            for source in (cfn.ROOT / "crates" / crate / "src").rglob("*.rs"):
+                # Only the code, not its tests.
+                code = source.read_text().split("#[cfg(test)]")[0]
+                printed |= set(METRIC_IN_CODE.findall(code))
+        drawn = {metric for namespace, metric, _ in self.drawn if namespace == "S3AccessLogs"}
+        self.assertEqual(drawn - printed, set())
 
     def test_it_shows_what_an_operator_needs(self):
         drawn = {(ns, m, tuple(sorted(d.items(), key=lambda kv: kv[0]))) for ns, m, d in self.drawn}
