@@ -27,7 +27,7 @@ EMF_METRICS = {
     **{m: {"Function"} for m in (
         "LinesRead", "Records", "ParseErrors", "FirehoseRecords", "FirehoseBatches",
         "RetriedEntries", "Billed5KBUnits", "BytesIn", "DurationMs", "BadLines",
-        "ObjectsRead", "ObjectsSkipped", "ObjectsFailed",
+        "ObjectsRead", "ObjectsSkipped", "ObjectsFailed", "DamagedObjects", "WindowEvictions",
     )},
     "Hits": {"Function", "Rule"},
     "QuarantinedContent": {"Function", "Reason"},
