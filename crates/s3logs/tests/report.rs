@@ -208,3 +208,31 @@ fn the_page_says_which_top_lists_are_approximate() {
     assert_eq!(caption("Top operations"), "Exact counts.");
     assert_eq!(caption("Top remote IPs"), "Exact counts.");
 }
+
+#[test]
+fn a_gzip_cut_short_fails_the_run_but_its_records_before_the_cut_are_counted() {
+    let scratch = Scratch::new("report-cut-gzip");
+    let [_, records, _] = three_formats(&scratch);
+    let mut gzip = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    std::io::Write::write_all(&mut gzip, &fs::read(&records).unwrap()).unwrap();
+    let whole = gzip.finish().unwrap();
+    let cut = scratch.write("cut.ndjson.gz", &whole[..whole.len() / 2]);
+    let out = scratch.path("report.html");
+    let output = command(&["report", path_str(&cut), "-o", path_str(&out)], &scratch.0)
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("the records before it are in the report"),
+        "{stderr}"
+    );
+    let page = fs::read_to_string(out).unwrap();
+    assert!(page.contains("<p id=\"inputs\">1 input: 1 NDJSON records; 1 problem(s) while reading"));
+    let requests = &page[page.find("<dt>Requests</dt><dd>").unwrap() + 21..];
+    let requests: u64 = requests[..requests.find('<').unwrap()]
+        .replace(',', "")
+        .parse()
+        .unwrap();
+    assert!(requests > 0 && requests < 1_772, "{requests}");
+}

@@ -67,17 +67,22 @@ pub fn run(args: ReportArgs) -> anyhow::Result<ExitCode> {
     let mut kinds = Vec::new();
     for input in &expansion.inputs {
         let name = input.name();
-        let read = source::records(input).and_then(|(kind, records)| {
-            let tee = Tee::new(records, |line: &[u8]| traffic.observe(line));
-            let object = auditor.audit_object(tee, &name, Format::Records, u64::MAX, &mut hits)?;
-            Ok((kind, object))
-        });
-        match read {
-            Ok((kind, object)) => {
-                kinds.push(kind);
-                problems.extend(describe_problems(&name, &object));
+        let (kind, records) = match source::records(input) {
+            Ok(opened) => opened,
+            Err(error) => {
+                problems.push(Problem::fatal(format!("{name}: {error:#}")));
+                continue;
             }
-            Err(error) => problems.push(Problem::fatal(format!("{name}: {error:#}"))),
+        };
+        kinds.push(kind);
+        let tee = Tee::new(records, |line: &[u8]| traffic.observe(line));
+        match auditor.audit_object(tee, &name, Format::Records, u64::MAX, &mut hits) {
+            Ok(object) => problems.extend(describe_problems(&name, &object)),
+            // A damaged file (a gzip stream cut short) fails part-way: what was read before is
+            // counted, as `s3logs audit` audits the lines before damage.
+            Err(error) => problems.push(Problem::fatal(format!(
+                "{name}: {error:#} (the records before it are in the report)"
+            ))),
         }
     }
     auditor.finish(&mut hits).context("counting hits")?;
