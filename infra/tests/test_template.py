@@ -12,6 +12,7 @@ import re
 import tomllib
 import unittest
 
+import catalogue
 import cfn
 
 PREPROCESSOR_ENV = {
@@ -26,7 +27,7 @@ EMF_METRICS = {
     **{m: {"Function"} for m in (
         "LinesRead", "Records", "ParseErrors", "FirehoseRecords", "FirehoseBatches",
         "RetriedEntries", "Billed5KBUnits", "BytesIn", "DurationMs", "BadLines",
-        "ObjectsRead", "ObjectsSkipped", "ObjectsFailed",
+        "ObjectsRead", "ObjectsSkipped", "ObjectsFailed", "DamagedObjects", "WindowEvictions",
     )},
     "Hits": {"Function", "Rule"},
     "QuarantinedContent": {"Function", "Reason"},
@@ -336,6 +337,12 @@ class TemplateConsistency(unittest.TestCase):
                 ("Hits", (("Function", "postprocessor"), ("Rule", "sigv2"))),
                 *{("ObjectsFailed", (("Function", f),)) for f in FUNCTIONS},
                 *{("QuarantinedContent", (("Function", "preprocessor"), ("Reason", r))) for r in QUARANTINE_REASONS},
+                # The opt-in alarms of test_dashboard.py.
+                *{
+                    ("Hits", (("Function", "postprocessor"), ("Rule", rule)))
+                    for rule, severity in catalogue.severities().items()
+                    if severity == "high"
+                },
             },
         )
         for name, p in custom.items():
