@@ -19,8 +19,13 @@ PREPROCESSOR_ENV = {
     "DELIVERY_STREAM_NAME", "SOURCE_BUCKET", "SOURCE_PREFIX", "OUTPUT_BUCKET", "OUTPUT_PREFIX",
     "PACKING", "MAX_RECORD_BYTES", "MAX_OBJECT_BYTES", "RUST_LOG",
 }
-POSTPROCESSOR_ENV = {"RULES", "EXCLUDE_USER_AGENT", "OUTPUT", "MAX_DECOMPRESSED_BYTES", "RUST_LOG"}
-AUDIT_RULES = ["sigv2", "tls-legacy", "acl-required", "access-denied", "anonymous", "parse-errors"]
+POSTPROCESSOR_ENV = {"RULES", "DETECTION_SETTINGS", "EXCLUDE_USER_AGENT", "OUTPUT", "MAX_DECOMPRESSED_BYTES", "RUST_LOG"}
+# The detection catalogue's ids, twice written down outside the template: the rows of the catalogue table
+# in docs/detections.md (whose sections crates/pipeline/tests/detections.rs holds to the engine) and the
+# Athena files infra/athena/detections/<id>.sql.
+DETECTIONS_DOC = cfn.ROOT / "docs" / "detections.md"
+CATALOGUE_ROW = re.compile(r"^\| `([a-z0-9-]+)` \| (?:high|medium|low|info) \|", re.MULTILINE)
+DETECTION_FILES = cfn.ROOT / "infra" / "athena" / "detections"
 # The EMF metrics the functions print, with the dimension set each is printed with
 # (docs/record.md and the metrics contract: namespace S3AccessLogs, Function = the function's name).
 EMF_METRICS = {
@@ -297,14 +302,34 @@ class TemplateConsistency(unittest.TestCase):
     def test_environment_is_the_contract(self):
         self.assertEqual(set(self.env("Preprocessor")), PREPROCESSOR_ENV)
         self.assertEqual(set(self.env("Postprocessor")), POSTPROCESSOR_ENV)
-        pattern = self.t["Parameters"]["AuditRules"]["AllowedPattern"]
-        for rule in AUDIT_RULES:
+        # Empty keeps every default threshold (the postprocessor reads an empty list as no settings).
+        self.assertEqual(self.env("Postprocessor")["DETECTION_SETTINGS"], {"Ref": "DetectionSettings"})
+        self.assertEqual(self.t["Parameters"]["DetectionSettings"]["Default"], "")
+
+    def test_audit_rules_accept_exactly_the_catalogue(self):
+        catalogue = CATALOGUE_ROW.findall(DETECTIONS_DOC.read_text())
+        self.assertGreaterEqual(len(catalogue), 15, "docs/detections.md's catalogue table was not found")
+        self.assertEqual(sorted(catalogue), sorted(p.stem for p in DETECTION_FILES.glob("*.sql")))
+        parameter = self.t["Parameters"]["AuditRules"]
+        pattern = parameter["AllowedPattern"]
+        for rule in catalogue:
             self.assertRegex(rule, pattern)
-        self.assertRegex(",".join(AUDIT_RULES), pattern)
+            self.assertRegex(f"sigv2,{rule}", pattern)
+            # Nothing but whole ids: a prefix or an extension of an id is no rule.
+            self.assertNotRegex(rule[:-1], pattern)
+            self.assertNotRegex(rule + "s", pattern)
+        self.assertRegex(",".join(catalogue), pattern)
         self.assertRegex("all", pattern)
         self.assertNotRegex("sigv2,", pattern)
         self.assertNotRegex("all,sigv2", pattern)
         self.assertNotRegex("sigv4", pattern)
+        # The pattern's alternatives are the catalogue, no more: a rule removed from the engine must go.
+        alternatives = re.findall(r"\(([a-z0-9|-]+)\)", pattern)
+        self.assertTrue(alternatives)
+        for alternative in alternatives:
+            self.assertEqual(sorted(alternative.split("|")), sorted(catalogue))
+        listed = parameter["ConstraintDescription"].removeprefix("all, or a comma list of ").rstrip(".").split(", ")
+        self.assertEqual(sorted(listed), sorted(catalogue), "ConstraintDescription names every rule")
 
     def test_functions_build_with_cargo_lambda(self):
         for function, package in (("Preprocessor", "preprocessor"), ("Postprocessor", "postprocessor")):
