@@ -9,7 +9,8 @@ GET .../invocation/next, POST .../invocation/ID/response or /error). When the re
 the function's own peak RSS (VmHWM of its process, start-up included, which is what Lambda reports
 as "Max Memory Used") is read, and the process is stopped.
 
-Prints object size, seconds from event to response, MB/s, peak RSS, the response, and the lines
+Prints object size, seconds from event to response, MB/s, the function's CPU seconds (start-up
+included), peak RSS, the response, and the lines
 of the object against the LinesRead and Records of the function's metrics line (EMF on stdout).
 Exits non-zero if the function answered with an error or did not answer in time.
 
@@ -138,6 +139,15 @@ def peak_rss_kib(pid: int) -> int:
     raise RuntimeError(f"no VmHWM for process {pid}")
 
 
+def cpu_seconds(pid: int) -> float:
+    """User plus system CPU time of process `pid` so far: unlike wall time, not inflated by
+    other work on a shared machine."""
+    # The fields after the command name, which is in parentheses and may hold spaces.
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    user, system = int(fields[11]), int(fields[12])
+    return (user + system) / os.sysconf("SC_CLK_TCK")
+
+
 def metrics(stdout: Path) -> dict:
     """The function's EMF metrics line (the JSON line with an `_aws` key), or {} if none."""
     for line in stdout.read_text(errors="replace").splitlines():
@@ -196,7 +206,9 @@ def main(argv: list[str]) -> int:
         with stdout.open("wb") as out, subprocess.Popen([str(args.binary)], env=environment, stdout=out) as function:
             try:
                 answered = api.answered.wait(TIMEOUT_SECONDS + 60)
-                rss_kib = peak_rss_kib(function.pid) if function.poll() is None else None
+                running = function.poll() is None
+                rss_kib = peak_rss_kib(function.pid) if running else None
+                cpu = cpu_seconds(function.pid) if running else None
             finally:
                 function.kill()
         emf = metrics(stdout)
@@ -212,7 +224,7 @@ def main(argv: list[str]) -> int:
     size = head["ContentLength"]
     seconds = max(api.answered_at - api.handed_out_at, 0.001)
     print(f"{size / 1e6:9.1f} MB  {seconds:7.2f} s  {size / seconds / 1e6:7.1f} MB/s  "
-          f"peak RSS {rss_kib / 1024:6.1f} MiB   response {response}")
+          f"CPU {cpu:6.2f} s  peak RSS {rss_kib / 1024:6.1f} MiB   response {response}")
     lines_read, records = (f"{emf[name]:.0f}" if name in emf else "?" for name in ("LinesRead", "Records"))
     print(f"{'':12}lines in the object {count_lines(args.file)}, LinesRead {lines_read}, Records {records}")
     return 0

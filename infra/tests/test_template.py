@@ -17,7 +17,7 @@ import cfn
 
 PREPROCESSOR_ENV = {
     "DELIVERY_STREAM_NAME", "SOURCE_BUCKET", "SOURCE_PREFIX", "OUTPUT_BUCKET", "OUTPUT_PREFIX",
-    "PACKING", "MAX_RECORD_BYTES", "MAX_OBJECT_BYTES", "RUST_LOG",
+    "PACKING", "MAX_RECORD_BYTES", "MAX_OBJECT_BYTES", "RUST_LOG", "MALLOC_MMAP_THRESHOLD_",
 }
 POSTPROCESSOR_ENV = {"RULES", "DETECTION_SETTINGS", "EXCLUDE_USER_AGENT", "OUTPUT", "MAX_DECOMPRESSED_BYTES", "RUST_LOG"}
 # The detection catalogue's ids, twice written down outside the template: the rows of the catalogue table
@@ -298,6 +298,11 @@ class TemplateConsistency(unittest.TestCase):
             }
             with self.subTest(mode=mode):
                 self.assertEqual(alarmed, dead_letter)
+
+    def test_preprocessor_keeps_large_buffers_mmapped(self):
+        # A fixed glibc mmap threshold is what keeps the function's peak memory flat in object
+        # size (scripts/bench-preprocessor-moto.sh); glibc reads it only as a whole byte count.
+        self.assertEqual(self.env("Preprocessor")["MALLOC_MMAP_THRESHOLD_"], "131072")
 
     def test_environment_is_the_contract(self):
         self.assertEqual(set(self.env("Preprocessor")), PREPROCESSOR_ENV)
