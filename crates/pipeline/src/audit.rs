@@ -14,7 +14,7 @@
 //! The parts, each in its module: `catalogue` (each detection's id, title, severity, MITRE
 //! ATT&CK ids and description: the one definition every output reads), `rules` (what each rule
 //! selects, the configuration), `settings` (the thresholds), `reader` (an object's record lines,
-//! raw or records), `auditor` (the rules applied, counted), `windows` (the bounded counters of
+//! raw or records), `parquet` (a Parquet object's rows as those records), `auditor` (the rules applied, counted), `windows` (the bounded counters of
 //! the rules over a time window), `report` (totals, per-object reports, metrics) and `output`
 //! (hit and summary lines), with the byte-level `precheck` and the borrowed `view` of a record
 //! underneath. `docs/detections.md` describes every detection for users.
@@ -41,6 +41,7 @@
 mod auditor;
 mod catalogue;
 mod output;
+mod parquet;
 mod precheck;
 mod reader;
 mod report;
