@@ -1,8 +1,8 @@
 //! The audit rules: find the requests that an S3 change will break, and the requests a security
 //! team wants to see, in records or raw logs.
 //!
-//! One engine serves the postprocessor Lambda (records from Firehose), `s3logs audit` (raw
-//! logs or records) and `s3logs run`. Each rule selects records; each hit becomes one compact
+//! One engine serves the postprocessor Lambda (records from Firehose, gzip NDJSON or Parquet),
+//! `s3logs audit` (raw logs, records or Parquet files of records) and `s3logs run`. Each rule selects records; each hit becomes one compact
 //! JSON object on one line with top-level keys, so CloudWatch Logs Insights discovers the fields
 //! and `filter SignatureVersion = 'SigV2' | stats count(*) by RemoteIP, Bucket, Operation,
 //! UserAgent` works as written. In summary mode, hits are counted per client instead.
