@@ -2,10 +2,11 @@
 //! team wants to see, in records or raw logs.
 //!
 //! One engine serves the postprocessor Lambda (records from Firehose, gzip NDJSON or Parquet),
-//! `s3logs audit` (raw logs, records or Parquet files of records) and `s3logs run`. Each rule selects records; each hit becomes one compact
-//! JSON object on one line with top-level keys, so CloudWatch Logs Insights discovers the fields
-//! and `filter SignatureVersion = 'SigV2' | stats count(*) by RemoteIP, Bucket, Operation,
-//! UserAgent` works as written. In summary mode, hits are counted per client instead.
+//! `s3logs audit` (raw logs, records or Parquet files of records) and `s3logs run`. Each rule
+//! selects records; each hit becomes one compact JSON object on one line with top-level keys, so
+//! CloudWatch Logs Insights discovers the fields and `filter SignatureVersion = 'SigV2' | stats
+//! count(*) by RemoteIP, Bucket, Operation, UserAgent` works as written. In summary mode, hits
+//! are counted per client instead.
 //!
 //! Raw log lines are first encoded into records with [`s3_access_log::RecordEncoder`] (through
 //! [`crate::ingest::RecordReader`], exactly as the preprocessor does) and then audited as
