@@ -7,8 +7,9 @@
 //!   and AWS-internal traffic; set it empty to exclude nothing).
 //! * `OUTPUT`: `lines` (one line per hit, default) or `summary` (one line per client and rule
 //!   with a `Count`, cheaper in CloudWatch Logs on busy buckets).
-//! * `MAX_DECOMPRESSED_BYTES`: cap on decoded bytes per object, a guard against gzip bombs
-//!   (default 10 GiB, far above Firehose's 128 MiB buffer at any compression ratio).
+//! * `MAX_DECOMPRESSED_BYTES`: cap on decoded bytes per object (for Parquet, the NDJSON bytes
+//!   its rows make), a guard against gzip bombs (default 10 GiB, far above Firehose's 128 MiB
+//!   buffer at any compression ratio).
 //! * `MAX_SPOOL_BYTES`: largest Parquet object copied to ephemeral storage (`/tmp`) to be read
 //!   (default 256 MiB: twice Firehose's largest buffer, within Lambda's default 512 MB of
 //!   `/tmp`). A larger object fails its event, which is kept for retry and then in the
