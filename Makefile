@@ -10,8 +10,9 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
 ## run: the sample logs in samples/ through the whole pipeline locally: records packed into
 ## gzipped objects under Hive-style partitions in out/, then audited as the postprocessor would
+## (--fresh: every time, though `s3logs run` would otherwise skip inputs already in out/)
 run:
-	cargo run --release --quiet -p s3logs -- run samples/ --out out
+	cargo run --release --quiet -p s3logs -- run samples/ --out out --fresh
 
 ## test: every check CI runs
 test: venv lint unit template e2e
@@ -48,10 +49,12 @@ e2e: venv
 
 ## bench: whole-process MB/s and peak RSS on a generated corpus; the real preprocessor binary
 ## under a local Lambda Runtime API against moto, MB/s and peak RSS for a 20 MB and a 1 GB object;
+## `s3logs run` over a year of history (1 GB, 8,760 hours) with one worker and with all cores;
 ## then the parser's criterion bench
 bench: venv
 	scripts/bench.sh
 	scripts/bench-preprocessor-moto.sh
+	scripts/bench-run-history.sh
 	cargo bench -p s3-access-log --bench parse
 
 ## fuzz: fuzz the parser for a minute (needs nightly: rustup toolchain install nightly)

@@ -26,7 +26,7 @@ mkdir -p "$DATA"
 if [[ ! -s $OBJECT || "$(cat "$DATA/raw-bytes" 2>/dev/null)" != "$RAW_BYTES" ]]; then
     echo "making the object from $RAW_BYTES bytes of corpus log lines..." >&2
     target/release/examples/corpus --bytes "$RAW_BYTES" > "$DATA/access.log"
-    "$S3LOGS" run "$DATA/access.log" --out "$DATA/run" --rules sigv2 --json > /dev/null
+    "$S3LOGS" run "$DATA/access.log" --out "$DATA/run" --fresh --rules sigv2 --json > /dev/null
     # Concatenated gzip files are one multi-member gzip stream, the shape Firehose writes.
     find "$DATA/run/records" -name '*.gz' | sort | xargs cat > "$OBJECT"
     echo "$RAW_BYTES" > "$DATA/raw-bytes"

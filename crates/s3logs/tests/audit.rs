@@ -291,9 +291,25 @@ fn run_packs_hive_partitions_and_audits_them_like_the_raw_logs() {
     let raw = s3logs(&["audit", "--json", "samples"], &dir);
     assert_eq!(sorted_lines(&output), sorted_lines(&raw));
 
-    // Partitioned by each record's hour; objects are gzip NDJSON.
-    let object =
-        dir.join("out/records/year=2019/month=06/day=12/hour=14/s3logs-run-1-2019-06-12-14-00-00-0000.gz");
+    // Partitioned by each record's hour; objects are gzip NDJSON, named like Firehose's with
+    // the job, unit and sequence where Firehose has a UUID.
+    let hour = dir.join("out/records/year=2019/month=06/day=12/hour=14");
+    let names = |dir: &std::path::Path| -> Vec<String> {
+        let mut names: Vec<String> = fs::read_dir(dir)
+            .unwrap()
+            .map(|entry| entry.unwrap().file_name().into_string().unwrap())
+            .collect();
+        names.sort();
+        names
+    };
+    let objects = names(&hour);
+    assert_eq!(objects.len(), 1, "{objects:?}");
+    assert!(
+        objects[0].starts_with("s3logs-run-1-2019-06-12-14-00-00-"),
+        "{objects:?}"
+    );
+    assert!(objects[0].ends_with("-0000-0000.gz"), "{objects:?}");
+    let object = hour.join(&objects[0]);
     let mut text = String::new();
     std::io::Read::read_to_string(
         &mut flate2::read::MultiGzDecoder::new(fs::File::open(&object).unwrap()),
@@ -306,21 +322,30 @@ fn run_packs_hive_partitions_and_audits_them_like_the_raw_logs() {
             .all(|line| line.contains(r#""Timestamp":"2019-06-12 14:"#))
     );
 
-    // Small objects roll over; a second run replaces the first one's output.
+    // Small objects roll over; with --fresh a second run replaces the first one's output.
     let output = s3logs(
-        &["run", "samples", "--out", "out", "--object-bytes", "2000"],
+        &[
+            "run",
+            "samples",
+            "--out",
+            "out",
+            "--object-bytes",
+            "2000",
+            "--fresh",
+        ],
         &dir,
     );
     assert!(output.status.success(), "{}", stderr(&output));
-    assert!(
-        dir.join("out/records/year=2019/month=06/day=12/hour=14/s3logs-run-1-2019-06-12-14-00-00-0003.gz")
-            .exists()
-    );
+    let objects = names(&hour);
+    assert!(objects.len() > 1, "{objects:?}");
+    for (sequence, name) in objects.iter().enumerate() {
+        assert!(name.ends_with(&format!("-0000-{sequence:04}.gz")), "{objects:?}");
+    }
     assert!(stdout(&output).contains("sigv2 [low] (requests signed with Signature Version 2): 12 hits"));
 
     // Anything else in records/ is never deleted.
     fs::write(dir.join("out/records/notes.txt"), "mine").unwrap();
-    let output = s3logs(&["run", "samples", "--out", "out"], &dir);
+    let output = s3logs(&["run", "samples", "--out", "out", "--fresh"], &dir);
     assert!(!output.status.success());
     assert!(
         stderr(&output).contains("holds files that `s3logs run` did not write"),

@@ -8,12 +8,275 @@ mod support;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::io::Write;
-use std::path::Path;
-use std::time::Duration;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
 
 use support::{
     Scratch, command, files_under, log_line, log_lines, object_records, path_str, run_guarded, watch,
 };
+
+/// Every record of every object under `records`, as sorted JSON lines per partition
+/// directory: what must not depend on how the work was split.
+fn records_per_partition(records: &Path) -> BTreeMap<String, Vec<String>> {
+    let mut partitions: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for (name, records) in packed(records) {
+        let (directory, _) = name.rsplit_once('/').unwrap();
+        let lines = partitions.entry(directory.to_owned()).or_default();
+        lines.extend(records.iter().map(ToString::to_string));
+    }
+    for lines in partitions.values_mut() {
+        lines.sort();
+    }
+    partitions
+}
+
+/// Every file under `dir` with its size and modification time.
+fn snapshot(dir: &Path) -> BTreeMap<PathBuf, (u64, SystemTime)> {
+    files_under(dir)
+        .into_iter()
+        .map(|file| {
+            let metadata = fs::metadata(&file).unwrap();
+            (file, (metadata.len(), metadata.modified().unwrap()))
+        })
+        .collect()
+}
+
+/// The RecordIds of every record under `records`, failing the test if one appears twice.
+fn unique_ids(records: &Path) -> BTreeSet<String> {
+    let mut ids = BTreeSet::new();
+    for (name, records) in packed(records) {
+        for record in records {
+            let id = record["RecordId"].as_str().unwrap().to_owned();
+            assert!(ids.insert(id.clone()), "{id} twice (in {name})");
+        }
+    }
+    ids
+}
+
+/// `count` lines climbing one hour every 40 lines from `first_hour`, every 7th one a line
+/// that does not parse (no Timestamp: it goes with the record before it), numbered from `n`.
+fn history(first_hour: u32, count: u32, n: u32) -> String {
+    (0..count)
+        .map(|i| match i % 7 {
+            6 => format!("not a log line {}\n", n + i),
+            _ => log_line(first_hour + i / 40, n + i),
+        })
+        .collect()
+}
+
+#[test]
+fn one_worker_and_four_write_the_same_objects_and_cut_files_read_like_whole_ones() {
+    let scratch = Scratch::new("jobs");
+    scratch.write("logs/a.log", history(0, 3000, 0).as_bytes());
+    scratch.write("logs/b.log", history(100, 500, 10_000).as_bytes());
+    scratch.write("logs/c.log", history(90, 400, 20_000).as_bytes());
+    let gzipped = {
+        let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        encoder.write_all(history(50, 2000, 30_000).as_bytes()).unwrap();
+        encoder.finish().unwrap()
+    };
+    scratch.write("logs/d.log.gz", &gzipped);
+    let lines = 3000 + 500 + 400 + 2000;
+
+    let mut results = Vec::new();
+    // Whole files by one worker; then files cut into ranges of 100 kB (a.log into about 20,
+    // the gzip file whole, b and c grouped) by one worker and by four.
+    for (out, args) in [
+        ("whole", &["--jobs", "1"][..]),
+        ("cut-1", &["--jobs", "1", "--unit-bytes", "100000"]),
+        ("cut-4", &["--jobs", "4", "--unit-bytes", "100000"]),
+    ] {
+        let mut all = vec!["run", "logs", "--out", out, "--rules", "sigv2", "--json"];
+        all.extend_from_slice(args);
+        let run = run_guarded(command(&all, &scratch.0), &scratch.0, None);
+        assert!(run.status.success(), "{}", run.stderr);
+        assert!(run.stderr.contains(&format!("{lines} records")), "{}", run.stderr);
+        let records = scratch.path(out).join("records");
+        assert_eq!(unique_ids(&records).len(), lines as usize);
+        let objects: BTreeMap<PathBuf, Vec<u8>> = files_under(&records)
+            .into_iter()
+            .map(|object| {
+                (
+                    object.strip_prefix(&records).unwrap().to_owned(),
+                    fs::read(&object).unwrap(),
+                )
+            })
+            .collect();
+        results.push((objects, records_per_partition(&records)));
+    }
+    assert_eq!(
+        results[0].1, results[1].1,
+        "cut files give the records of whole ones"
+    );
+    assert!(
+        results[1] == results[2],
+        "--jobs 4 writes the objects of --jobs 1, byte for byte"
+    );
+    assert!(results[1].0.len() > results[0].0.len(), "the cut made more units");
+}
+
+#[test]
+fn a_rerun_writes_nothing_new_and_a_new_file_is_all_it_reads() {
+    let scratch = Scratch::new("rerun");
+    scratch.write("logs/a.log", history(0, 2000, 0).as_bytes());
+    scratch.write("logs/b.log", history(30, 300, 5_000).as_bytes());
+    let run = |args: &[&str]| {
+        let mut all = vec!["run", "logs", "--out", "out", "--unit-bytes", "100000"];
+        all.extend_from_slice(args);
+        let run = run_guarded(command(&all, &scratch.0), &scratch.0, None);
+        assert!(run.status.success(), "{}", run.stderr);
+        run.stderr
+    };
+    let first = run(&[]);
+    assert!(first.contains("2 inputs, 2300 records"), "{first}");
+    assert!(
+        !first.contains("lines/s"),
+        "no progress bar when stderr is a file: {first}"
+    );
+    let before = snapshot(&scratch.path("out"));
+    assert!(
+        before
+            .keys()
+            .any(|file| file.starts_with(scratch.path("out/manifest")))
+    );
+
+    let again = run(&["--jobs", "3"]);
+    assert!(again.contains("0 inputs, 0 records"), "{again}");
+    assert!(again.contains("2 inputs already processed"), "{again}");
+    assert_eq!(snapshot(&scratch.path("out")), before, "same files, same times");
+
+    scratch.write("logs/c.log", history(10, 700, 9_000).as_bytes());
+    let third = run(&[]);
+    assert!(third.contains("1 inputs, 700 records"), "{third}");
+    assert!(third.contains("2 inputs already processed"), "{third}");
+    let after = snapshot(&scratch.path("out/records"));
+    for (file, stamp) in snapshot(&scratch.path("out/records")) {
+        if before.contains_key(&file) {
+            assert_eq!(before[&file], stamp, "{} was rewritten", file.display());
+        }
+    }
+    assert!(
+        before
+            .keys()
+            .all(|file| !file.starts_with(scratch.path("out/records")) || after.contains_key(file))
+    );
+    assert_eq!(unique_ids(&scratch.path("out/records")).len(), 3000);
+
+    // --fresh starts over: the same records, written again.
+    let fresh = run(&["--fresh"]);
+    assert!(fresh.contains("3 inputs, 3000 records"), "{fresh}");
+    assert_eq!(unique_ids(&scratch.path("out/records")).len(), 3000);
+}
+
+#[test]
+fn a_changed_file_is_read_again_with_a_warning_and_its_old_records_stay() {
+    let scratch = Scratch::new("changed");
+    let log = scratch.write("logs/a.log", history(0, 300, 0).as_bytes());
+    let run = || {
+        let run = run_guarded(
+            command(&["run", "logs", "--out", "out"], &scratch.0),
+            &scratch.0,
+            None,
+        );
+        assert!(run.status.success(), "{}", run.stderr);
+        run.stderr
+    };
+    run();
+    // Grown since, as a log still being written would be.
+    fs::OpenOptions::new()
+        .append(true)
+        .open(&log)
+        .unwrap()
+        .write_all(history(20, 10, 300).as_bytes())
+        .unwrap();
+    let again = run();
+    assert!(
+        again.contains("warning: logs/a.log changed since it was processed into out"),
+        "{again}"
+    );
+    assert!(again.contains("1 inputs, 310 records"), "{again}");
+    let mut per_id: BTreeMap<String, usize> = BTreeMap::new();
+    for (_, records) in packed(&scratch.path("out/records")) {
+        for record in records {
+            *per_id
+                .entry(record["RecordId"].as_str().unwrap().to_owned())
+                .or_default() += 1;
+        }
+    }
+    // Its first 300 lines twice (one RecordId each, for the de-duplicated view), the new ones once.
+    assert_eq!(per_id.len(), 310);
+    assert_eq!(per_id.values().filter(|&&count| count == 2).count(), 300);
+}
+
+#[test]
+fn an_interrupted_run_is_finished_by_the_next_with_every_record_once() {
+    let scratch = Scratch::new("interrupted-rerun");
+    scratch.write("logs/a.log", history(0, 400, 0).as_bytes());
+    let fifo = scratch.fifo("feed");
+    let manifest = scratch.path("out/manifest");
+    let records = scratch.path("out/records");
+    // One worker: a.log first, committed; then the FIFO, whose records span more hours than a
+    // writer holds open, so complete objects of its job are in place when the run is killed.
+    let mut child = command(
+        &["run", "logs", path_str(&fifo), "--out", "out", "--jobs", "1"],
+        &scratch.0,
+    )
+    .spawn()
+    .unwrap();
+    let fed = history(200, 3000, 100_000);
+    let mut feed = fs::OpenOptions::new().write(true).open(&fifo).unwrap();
+    feed.write_all(fed.as_bytes()).unwrap();
+    let committed_and_more = || {
+        let jobs = manifest.exists() && fs::read_dir(&manifest).unwrap().count() == 1;
+        let objects = records.exists()
+            && files_under(&records)
+                .iter()
+                .filter(|f| f.extension().unwrap() == "gz")
+                .count()
+                > 12;
+        jobs && objects
+    };
+    let mut waited = 0;
+    while !committed_and_more() {
+        assert!(child.try_wait().unwrap().is_none(), "run ended early");
+        assert!(waited < 6000, "run wrote too little");
+        std::thread::sleep(Duration::from_millis(20));
+        waited += 1;
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    drop(feed);
+
+    // What the FIFO held arrives as a file; a.log was done and is not read again.
+    scratch.write("logs/b.log", fed.as_bytes());
+    let rerun = run_guarded(
+        command(&["run", "logs", "--out", "out"], &scratch.0),
+        &scratch.0,
+        None,
+    );
+    assert!(rerun.status.success(), "{}", rerun.stderr);
+    assert!(
+        rerun.stderr.contains("that an interrupted run left unfinished"),
+        "{}",
+        rerun.stderr
+    );
+    assert!(
+        rerun.stderr.contains("1 inputs, 3000 records"),
+        "{}",
+        rerun.stderr
+    );
+    assert!(
+        rerun.stderr.contains("1 inputs already processed"),
+        "{}",
+        rerun.stderr
+    );
+    assert_eq!(unique_ids(&records).len(), 3400, "every record exactly once");
+    assert!(
+        files_under(&records)
+            .iter()
+            .all(|f| f.extension().unwrap() == "gz")
+    );
+}
 
 /// Hours spanned by the span test: far more than `run` holds open at once.
 const HOURS: u32 = 3000;
@@ -112,9 +375,10 @@ fn an_interrupted_run_leaves_no_partial_object_and_the_next_run_cleans_up() {
     assert!(watch(&mut rerun, None).success());
     let objects = packed(&records);
     let names: Vec<&str> = objects.keys().map(String::as_str).collect();
-    assert_eq!(
-        names,
-        ["year=2025/month=01/day=01/hour=00/s3logs-run-1-2025-01-01-00-00-00-0000.gz"]
+    assert_eq!(names.len(), 1, "{names:?}");
+    assert!(
+        names[0].starts_with("year=2025/month=01/day=01/hour=00/s3logs-run-1-2025-01-01-00-00-00-"),
+        "{names:?}"
     );
     assert_eq!(objects.values().next().unwrap().len(), 2);
 }
@@ -123,19 +387,30 @@ fn an_interrupted_run_leaves_no_partial_object_and_the_next_run_cleans_up() {
 fn a_previous_run_is_neither_read_again_nor_deleted_as_an_input() {
     let scratch = Scratch::new("run-own-output");
     scratch.write("logs/a.log", log_lines(3, 0).as_bytes());
-    let object = scratch
-        .path("logs/out/records/year=2025/month=01/day=01/hour=00/s3logs-run-1-2025-01-01-00-00-00-0000.gz");
 
-    for _ in 0..2 {
+    for (processed, skipped) in [(3, 0), (0, 1)] {
         let run = run_guarded(
             command(&["run", "logs", "--out", "logs/out"], &scratch.0),
             &scratch.0,
             None,
         );
         assert!(run.status.success(), "{}", run.stderr);
-        assert!(run.stderr.contains("3 records"), "{}", run.stderr);
-        assert_eq!(object_records(&object).len(), 3);
+        assert!(
+            run.stderr.contains(&format!("{processed} records")),
+            "{}",
+            run.stderr
+        );
+        assert!(
+            run.stderr
+                .contains(&format!("{skipped} inputs already processed")),
+            "{}",
+            run.stderr
+        );
     }
+    let objects = files_under(&scratch.path("logs/out/records"));
+    assert_eq!(objects.len(), 1);
+    let object = &objects[0];
+    assert_eq!(object_records(object).len(), 3);
     let again = run_guarded(
         command(&["run", "logs", "--out", "logs/out"], &scratch.0),
         &scratch.0,
@@ -151,11 +426,11 @@ fn a_previous_run_is_neither_read_again_nor_deleted_as_an_input() {
 
     // Named as input, an object of the run it would replace is refused, not deleted.
     let run = run_guarded(
-        command(&["run", path_str(&object), "--out", "logs/out"], &scratch.0),
+        command(&["run", path_str(object), "--out", "logs/out"], &scratch.0),
         &scratch.0,
         None,
     );
     assert_eq!(run.status.code(), Some(1));
     assert!(run.stderr.contains("refusing"), "{}", run.stderr);
-    assert_eq!(object_records(&object).len(), 3);
+    assert_eq!(object_records(object).len(), 3);
 }

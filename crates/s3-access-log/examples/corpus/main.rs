@@ -5,6 +5,9 @@
 //! cargo run --release -p s3-access-log --example corpus -- --bytes 200000000 > bench-data/access.log
 //! ```
 //!
+//! `--span-hours H` after `--bytes N` makes time pass faster so the lines span about H hours
+//! (by default about one second per line).
+//!
 //! The same bytes come out on every machine (see `generator.rs`, which the criterion bench
 //! shares). The line count and average line length go to stderr.
 
@@ -17,19 +20,29 @@ mod generator;
 const CHUNK: usize = 1 << 20;
 
 fn main() -> ExitCode {
-    let mut args = std::env::args().skip(1);
-    let bytes = match (
-        args.next().as_deref(),
-        args.next().map(|n| n.parse::<u64>()),
-        args.next(),
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let number = |at: usize| args.get(at).and_then(|n| n.parse::<u64>().ok());
+    let (bytes, span_hours) = match (
+        args.len(),
+        args.first().map(String::as_str),
+        args.get(2).map(String::as_str),
     ) {
-        (Some("--bytes"), Some(Ok(bytes)), None) => bytes,
-        _ => {
-            eprintln!("usage: corpus --bytes N > file   (writes at least N bytes of log lines)");
-            return ExitCode::FAILURE;
-        }
+        (2, Some("--bytes"), None) => (number(1), None),
+        (4, Some("--bytes"), Some("--span-hours")) => (number(1), number(3)),
+        _ => (None, None),
+    };
+    let Some(bytes) = bytes.filter(|_| args.len() == 2 || span_hours.is_some()) else {
+        eprintln!("usage: corpus --bytes N [--span-hours H] > file   (writes at least N bytes of log lines)");
+        return ExitCode::FAILURE;
     };
     let mut generator = generator::Generator::new();
+    if let Some(hours) = span_hours {
+        // The pace is one second per line; the line count is estimated from a sample.
+        let mut sample = Vec::new();
+        let sample_lines = generator::Generator::new().fill(&mut sample, CHUNK) as u64;
+        let lines = (bytes * sample_lines / sample.len() as u64).max(1);
+        generator.stretch_time((hours * 3600 + lines / 2) / lines);
+    }
     let mut stdout = std::io::stdout().lock();
     let mut chunk = Vec::with_capacity(CHUNK + (1 << 18));
     let (mut written, mut lines) = (0u64, 0u64);

@@ -1,0 +1,576 @@
+//! The object side of `s3logs run`: records partitioned by hour into object files under
+//! `records/`, as Firehose writes them, and the housekeeping of that tree.
+//!
+//! Layout: `records/year=YYYY/month=MM/day=DD/hour=HH/<name>.<ext>`. Names follow Firehose's
+//! `<stream>-<version>-<YYYY-MM-DD-HH-MM-SS>-<id>`, where the id is the job (a manifest entry,
+//! see `manifest`), the unit of work within it and a sequence number:
+//! `s3logs-run-1-2025-01-01-00-00-00-<job:16 hex>-<unit:4>-<sequence:4>.gz`. The job in the
+//! name is what lets a later run find and remove the objects of a job that never reached the
+//! manifest (an interrupted run).
+//!
+//! The file format sits behind [`ObjectFormat`]: gzip NDJSON (Firehose's format) today, and a
+//! Parquet writer can be another implementation without touching the partitioning.
+
+use std::cell::RefCell;
+use std::collections::{BTreeMap, HashMap};
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use anyhow::{Context, bail};
+use flate2::{Compress, Compression, Crc, FlushCompress, Status};
+use memchr::memmem::Finder;
+use s3_access_log::LogTime;
+
+use super::manifest::JobId;
+
+/// Records of one partition are handed to the format once this many bytes are held: with
+/// [`OPEN_PARTITIONS`] partitions, at most 8 MiB of records wait per writer, which keeps a
+/// worker within its memory budget, and gzip members of this size compress as well as larger
+/// ones.
+const MEMBER_BYTES: usize = 256 * 1024;
+
+/// Partitions a writer holds open at once; with at most [`MEMBER_BYTES`] (plus one record)
+/// pending in each, this bounds the memory of a writer whatever the span of hours. Inputs
+/// sorted by time, as S3 writes them, keep only a few hours open, so this many rarely splits
+/// an object.
+pub const OPEN_PARTITIONS: usize = 32;
+
+/// Suffix of an object being written; removed by a rename once the object is complete.
+const PARTIAL_SUFFIX: &str = ".partial";
+
+/// Start of every object name `run` writes.
+const NAME_PREFIX: &str = "s3logs-run-1-";
+
+/// How records become an object file.
+pub trait ObjectFormat: Sync {
+    /// File name extension of the objects, without the dot (`gz`).
+    fn extension(&self) -> &'static str;
+    /// What the objects are, for the summary line (`gzip`).
+    fn description(&self) -> &'static str;
+    /// Starts an object at `path`.
+    fn create(&self, path: &Path) -> io::Result<Box<dyn ObjectFile>>;
+}
+
+/// One object being written.
+pub trait ObjectFile {
+    /// Appends records: whole NDJSON lines, each ending in `\n`.
+    fn write_records(&mut self, records: &[u8]) -> io::Result<()>;
+    /// Completes the file; it is renamed into place afterwards.
+    fn finish(self: Box<Self>) -> io::Result<()>;
+}
+
+/// Firehose's format: NDJSON records compressed as a sequence of gzip members.
+pub struct GzipNdjson;
+
+impl ObjectFormat for GzipNdjson {
+    fn extension(&self) -> &'static str {
+        "gz"
+    }
+
+    fn description(&self) -> &'static str {
+        "gzip"
+    }
+
+    fn create(&self, path: &Path) -> io::Result<Box<dyn ObjectFile>> {
+        File::create(path)?;
+        Ok(Box::new(GzipObject(path.to_owned())))
+    }
+}
+
+/// A gzip object, reopened for each member so that a writer holding many partitions holds no
+/// file descriptors between members.
+struct GzipObject(PathBuf);
+
+/// The header of a gzip member: deflate, no name, no time, unknown OS (as flate2 writes it).
+const GZIP_HEADER: [u8; 10] = [0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff];
+
+thread_local! {
+    /// One deflate state and output buffer per worker thread, reset for every member: a new
+    /// deflate state per member costs a few hundred kilobytes of fresh pages, and a year of
+    /// hours makes tens of thousands of small members.
+    static DEFLATE: RefCell<(Compress, Vec<u8>)> =
+        RefCell::new((Compress::new(Compression::default(), false), Vec::new()));
+}
+
+impl ObjectFile for GzipObject {
+    fn write_records(&mut self, records: &[u8]) -> io::Result<()> {
+        DEFLATE.with_borrow_mut(|(deflate, member)| {
+            member.clear();
+            member.extend_from_slice(&GZIP_HEADER);
+            deflate.reset();
+            // Room for the whole member up front (deflate never grows data by more than a few
+            // bytes per 16 KiB block), so it is compressed in one call: the bytes then do not
+            // depend on how much room earlier members left, and objects are the same
+            // whichever worker wrote them.
+            member.reserve(records.len() + records.len() / 256 + 1024);
+            loop {
+                member.reserve(1024);
+                let consumed = deflate.total_in() as usize;
+                match deflate.compress_vec(&records[consumed..], member, FlushCompress::Finish) {
+                    Ok(Status::StreamEnd) => break,
+                    Ok(_) => {}
+                    Err(error) => return Err(io::Error::other(error)),
+                }
+            }
+            let mut crc = Crc::new();
+            crc.update(records);
+            member.extend_from_slice(&crc.sum().to_le_bytes());
+            // ISIZE is the length modulo 2^32, as the gzip format defines it.
+            member.extend_from_slice(&(records.len() as u32).to_le_bytes());
+            OpenOptions::new().append(true).open(&self.0)?.write_all(member)
+        })
+    }
+
+    fn finish(self: Box<Self>) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// An hour partition: the first 13 bytes of a record `Timestamp`, `YYYY-MM-DD HH`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Hour([u8; 13]);
+
+impl Hour {
+    fn part(&self, range: std::ops::Range<usize>) -> &str {
+        // Only ever built from ASCII digits and separators (see `record_hour`, `current_hour`).
+        std::str::from_utf8(&self.0[range]).unwrap_or("0")
+    }
+
+    /// `year=YYYY/month=MM/day=DD/hour=HH`.
+    fn directory(&self) -> PathBuf {
+        PathBuf::from(format!(
+            "year={}/month={}/day={}/hour={}",
+            self.part(0..4),
+            self.part(5..7),
+            self.part(8..10),
+            self.part(11..13)
+        ))
+    }
+
+    /// `YYYY-MM-DD-HH`, for object names.
+    fn stamp(&self) -> String {
+        format!(
+            "{}-{}-{}-{}",
+            self.part(0..4),
+            self.part(5..7),
+            self.part(8..10),
+            self.part(11..13)
+        )
+    }
+}
+
+/// Finds the hour of a record our encoder wrote.
+pub struct HourFinder(Finder<'static>);
+
+impl HourFinder {
+    /// A finder of the `Timestamp` key.
+    pub fn new() -> Self {
+        HourFinder(Finder::new(b",\"Timestamp\":\""))
+    }
+
+    /// The hour of `record`: its `Timestamp` is the fifth key, after keys whose string values
+    /// escape every `"`, so the first `,"Timestamp":"` is the key itself. `None` for a record
+    /// without a time (a line that could not be parsed).
+    pub fn hour(&self, record: &[u8]) -> Option<Hour> {
+        let at = self.0.find(record)? + self.0.needle().len();
+        let text: [u8; 13] = record.get(at..at + 13)?.try_into().ok()?;
+        let shape_ok = text.iter().enumerate().all(|(i, b)| match i {
+            4 | 7 => *b == b'-',
+            10 => *b == b' ',
+            _ => b.is_ascii_digit(),
+        });
+        shape_ok.then_some(Hour(text))
+    }
+}
+
+/// The current UTC hour, for records that carry no time of their own.
+pub fn current_hour() -> Hour {
+    let seconds = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let mut text = Vec::with_capacity(19);
+    LogTime::from_unix_seconds(seconds).write_utc(&mut text);
+    let mut hour = [b'0'; 13];
+    hour.copy_from_slice(&text[..13]);
+    Hour(hour)
+}
+
+/// The job an object belongs to, from its file name; `None` for a name `run` did not give.
+fn job_of(name: &str) -> Option<JobId> {
+    // `YYYY-MM-DD-HH-00-00-<job>-...` after the prefix: the job is the seventh field.
+    let job = name.strip_prefix(NAME_PREFIX)?.split('-').nth(6)?;
+    (job.len() == 16).then(|| u64::from_str_radix(job, 16).ok().map(JobId))?
+}
+
+/// Prepares `records_dir` for a run: removes every object whose job is not `committed` (the
+/// leftovers of an interrupted run, objects being written included) and the partition
+/// directories left empty. Refused, before anything is removed, if the tree holds anything
+/// `run` did not write, so a mistyped `--out` cannot delete anything else. With `committed`
+/// always false it empties the tree (`--fresh`). Returns how many objects were removed.
+pub fn remove_uncommitted(records_dir: &Path, committed: &dyn Fn(JobId) -> bool) -> anyhow::Result<usize> {
+    fn collect(dir: &Path, files: &mut Vec<PathBuf>, dirs: &mut Vec<PathBuf>) -> io::Result<bool> {
+        for entry in fs::read_dir(dir)? {
+            let entry = entry?;
+            let name = entry.file_name();
+            let name = name.to_string_lossy();
+            let file_type = entry.file_type()?;
+            let ours = if file_type.is_dir() {
+                ["year=", "month=", "day=", "hour="]
+                    .iter()
+                    .any(|p| name.starts_with(p))
+                    && collect(&entry.path(), files, dirs)?
+            } else {
+                file_type.is_file() && name.starts_with(NAME_PREFIX)
+            };
+            if !ours {
+                return Ok(false);
+            }
+            match file_type.is_dir() {
+                true => dirs.push(entry.path()),
+                false => files.push(entry.path()),
+            }
+        }
+        Ok(true)
+    }
+    match fs::symlink_metadata(records_dir) {
+        Err(error) if error.kind() == io::ErrorKind::NotFound => return Ok(0),
+        Err(error) => return Err(error).with_context(|| format!("cannot read {}", records_dir.display())),
+        Ok(metadata) if !metadata.is_dir() => {
+            bail!("{} exists and is not a directory", records_dir.display())
+        }
+        Ok(_) => {}
+    }
+    let (mut files, mut dirs) = (Vec::new(), Vec::new());
+    if !collect(records_dir, &mut files, &mut dirs)
+        .with_context(|| format!("cannot read {}", records_dir.display()))?
+    {
+        bail!(
+            "{} holds files that `s3logs run` did not write; choose another --out",
+            records_dir.display()
+        );
+    }
+    let mut removed = 0;
+    for file in files {
+        let name = file.file_name().map(|n| n.to_string_lossy().into_owned());
+        let keep = !name.as_deref().is_some_and(|n| n.ends_with(PARTIAL_SUFFIX))
+            && name.as_deref().and_then(job_of).is_some_and(committed);
+        if !keep {
+            fs::remove_file(&file).with_context(|| format!("cannot remove {}", file.display()))?;
+            removed += 1;
+        }
+    }
+    if removed == 0 {
+        return Ok(0);
+    }
+    // Deepest first, so a directory is empty by the time it is tried.
+    dirs.sort_by_key(|dir| std::cmp::Reverse(dir.components().count()));
+    for dir in dirs {
+        // A directory that still holds objects stays: the error says so and is expected.
+        let _ = fs::remove_dir(&dir);
+    }
+    Ok(removed)
+}
+
+/// One hour partition being written.
+struct Partition {
+    /// Records not yet handed to the object.
+    pending: Vec<u8>,
+    /// Uncompressed bytes already in the current object.
+    written: u64,
+    /// Number of the current object within the partition.
+    sequence: u32,
+    /// The current object, once records went to it, under its temporary name.
+    object: Option<(PathBuf, Box<dyn ObjectFile>)>,
+    /// When a record last went to this partition, in records pushed, to find the least
+    /// recently used one.
+    last_used: u64,
+}
+
+/// Writes records into objects per hour partition, as Firehose does with its buffers.
+///
+/// At most [`OPEN_PARTITIONS`] partitions are held at once, so memory does not grow with the
+/// number of hours the input spans: a record for another hour first finishes the least
+/// recently used partition as a complete object; if that hour comes back, a new object is
+/// started for it (as Firehose does when a buffer is flushed). Each object is written under a
+/// temporary name in its directory and renamed once complete, so an interrupted run leaves no
+/// partial object under an object's name.
+pub struct ObjectWriter<'a> {
+    root: PathBuf,
+    format: &'a dyn ObjectFormat,
+    /// `<job>-<unit>`, the part of object names that tells whose objects they are.
+    tag: String,
+    object_bytes: u64,
+    open: BTreeMap<Hour, Partition>,
+    /// Sequence number of the next object of each hour whose partition was finished: one
+    /// number per hour, so a returning hour never overwrites an object.
+    next_sequence: HashMap<Hour, u32>,
+    /// Records pushed so far, the clock of `last_used`.
+    pushed: u64,
+    objects: Vec<PathBuf>,
+}
+
+impl<'a> ObjectWriter<'a> {
+    /// A writer of the objects of unit `unit` of job `job` under `root`, each holding at most
+    /// `object_bytes` of records (but at least one).
+    pub fn new(root: &Path, format: &'a dyn ObjectFormat, job: JobId, unit: u32, object_bytes: u64) -> Self {
+        ObjectWriter {
+            root: root.to_owned(),
+            format,
+            tag: format!("{job}-{unit:04}"),
+            object_bytes: object_bytes.max(1),
+            open: BTreeMap::new(),
+            next_sequence: HashMap::new(),
+            pushed: 0,
+            objects: Vec::new(),
+        }
+    }
+
+    /// Adds one record (a whole NDJSON line) to the partition of `hour`.
+    pub fn push(&mut self, hour: Hour, record: &[u8]) -> io::Result<()> {
+        if !self.open.contains_key(&hour) && self.open.len() >= OPEN_PARTITIONS {
+            self.finish_least_recently_used()?;
+        }
+        self.pushed += 1;
+        let sequence = self.next_sequence.get(&hour).copied().unwrap_or(0);
+        let partition = self.open.entry(hour).or_insert_with(|| Partition {
+            pending: Vec::new(),
+            written: 0,
+            sequence,
+            object: None,
+            last_used: 0,
+        });
+        partition.last_used = self.pushed;
+        let held = partition.written + partition.pending.len() as u64;
+        if held > 0 && held + record.len() as u64 > self.object_bytes {
+            self.finish_object(hour)?;
+        }
+        let partition = self
+            .open
+            .get_mut(&hour)
+            .ok_or_else(|| io::Error::other("partition vanished"))?;
+        partition.pending.extend_from_slice(record);
+        if partition.pending.len() >= MEMBER_BYTES {
+            self.write_pending(hour)?;
+        }
+        Ok(())
+    }
+
+    fn finish_least_recently_used(&mut self) -> io::Result<()> {
+        let oldest = self
+            .open
+            .iter()
+            .min_by_key(|(_, partition)| partition.last_used)
+            .map(|(hour, _)| *hour);
+        if let Some(hour) = oldest {
+            self.finish_object(hour)?;
+            if let Some(partition) = self.open.remove(&hour) {
+                self.next_sequence.insert(hour, partition.sequence);
+            }
+        }
+        Ok(())
+    }
+
+    /// Finishes every object and returns them all, in path order.
+    pub fn finish(mut self) -> io::Result<Vec<PathBuf>> {
+        let hours: Vec<Hour> = self.open.keys().copied().collect();
+        for hour in hours {
+            self.finish_object(hour)?;
+        }
+        self.objects.sort();
+        Ok(self.objects)
+    }
+
+    /// Writes what is pending, then gives the partition's current object its final name; the
+    /// partition's next object gets the next sequence number.
+    fn finish_object(&mut self, hour: Hour) -> io::Result<()> {
+        self.write_pending(hour)?;
+        let Some(partition) = self.open.get_mut(&hour) else {
+            return Ok(());
+        };
+        if let Some((partial, object)) = partition.object.take() {
+            object.finish()?;
+            let complete = partial.with_extension("");
+            fs::rename(&partial, &complete)?;
+            self.objects.push(complete);
+            partition.sequence += 1;
+        }
+        partition.written = 0;
+        Ok(())
+    }
+
+    /// Hands the pending records of a partition to its current object, starting the object if
+    /// need be.
+    fn write_pending(&mut self, hour: Hour) -> io::Result<()> {
+        let Some(partition) = self.open.get_mut(&hour) else {
+            return Ok(());
+        };
+        if partition.pending.is_empty() {
+            return Ok(());
+        }
+        if partition.object.is_none() {
+            let dir = self.root.join(hour.directory());
+            fs::create_dir_all(&dir)?;
+            // Firehose's names are `<stream>-<version>-<YYYY-MM-DD-HH-MM-SS>-<uuid>`.
+            let path = dir.join(format!(
+                "{NAME_PREFIX}{}-00-00-{}-{:04}.{}{PARTIAL_SUFFIX}",
+                hour.stamp(),
+                self.tag,
+                partition.sequence,
+                self.format.extension()
+            ));
+            let object = self.format.create(&path)?;
+            partition.object = Some((path, object));
+        }
+        if let Some((_, object)) = &mut partition.object {
+            object.write_records(&partition.pending)?;
+        }
+        partition.written += partition.pending.len() as u64;
+        partition.pending.clear();
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_the_hour_of_a_record() {
+        let finder = HourFinder::new();
+        let cases: &[(&str, Option<&str>)] = &[
+            (
+                r#"{"SchemaVersion":1,"Bucket":"b","Timestamp":"2025-03-14 09:26:53","X":1}"#,
+                Some("2025-03-14 09"),
+            ),
+            (r#"{"SchemaVersion":1,"Bucket":"b","Timestamp":null}"#, None),
+            (
+                r#"{"SchemaVersion":1,"Bucket":"b","Timestamp":"2025-3-14 09:26:53"}"#,
+                None,
+            ),
+            (r#"{"SchemaVersion":1,"Timestamp":"2025-03-14"}"#, None),
+        ];
+        for &(record, expected) in cases {
+            let hour = finder
+                .hour(record.as_bytes())
+                .map(|hour| String::from_utf8(hour.0.to_vec()).unwrap());
+            assert_eq!(hour.as_deref(), expected, "{record}");
+        }
+        let hour = Hour(*b"2025-03-14 09");
+        assert_eq!(
+            hour.directory(),
+            PathBuf::from("year=2025/month=03/day=14/hour=09")
+        );
+        assert_eq!(hour.stamp(), "2025-03-14-09");
+    }
+
+    #[test]
+    fn holds_a_bounded_number_of_partitions_and_renames_complete_objects() {
+        let root = std::env::temp_dir().join(format!("s3logs-run-writer-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&root);
+        let mut writer = ObjectWriter::new(&root, &GzipNdjson, JobId(0xab), 3, u64::MAX);
+        let hours: Vec<Hour> = (0..3 * OPEN_PARTITIONS)
+            .map(|n| {
+                Hour(
+                    *format!("2025-01-{:02} {:02}", n / 24 + 1, n % 24)
+                        .as_bytes()
+                        .first_chunk()
+                        .unwrap(),
+                )
+            })
+            .collect();
+        // Every hour, then the first one again after it was finished.
+        for hour in hours.iter().chain(&hours[..1]) {
+            writer.push(*hour, b"{}\n").unwrap();
+            assert!(writer.open.len() <= OPEN_PARTITIONS);
+        }
+        let objects = writer.finish().unwrap();
+        assert_eq!(objects.len(), hours.len() + 1);
+        assert!(objects.iter().all(|object| object.extension().unwrap() == "gz"));
+        let first = root.join("year=2025/month=01/day=01/hour=00");
+        let mut names: Vec<_> = fs::read_dir(&first)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        names.sort();
+        assert_eq!(
+            names,
+            [
+                "s3logs-run-1-2025-01-01-00-00-00-00000000000000ab-0003-0000.gz",
+                "s3logs-run-1-2025-01-01-00-00-00-00000000000000ab-0003-0001.gz"
+            ]
+        );
+        assert_eq!(job_of(&names[0]), Some(JobId(0xab)));
+        fs::remove_dir_all(root).unwrap();
+    }
+
+    #[test]
+    fn gzip_objects_are_members_any_gzip_reader_reads_back() {
+        use std::io::Read;
+        let path = std::env::temp_dir().join(format!("s3logs-run-gzip-{}.gz", std::process::id()));
+        let mut object = GzipNdjson.create(&path).unwrap();
+        let first: Vec<u8> = (0..20_000)
+            .flat_map(|n| format!("{{\"n\":{n}}}\n").into_bytes())
+            .collect();
+        object.write_records(&first).unwrap();
+        object.write_records(b"{\"last\":true}\n").unwrap();
+        object.finish().unwrap();
+        let mut text = Vec::new();
+        flate2::read::MultiGzDecoder::new(File::open(&path).unwrap())
+            .read_to_end(&mut text)
+            .unwrap();
+        let mut expected = first;
+        expected.extend_from_slice(b"{\"last\":true}\n");
+        assert_eq!(text, expected);
+        let status = std::process::Command::new("gzip")
+            .arg("-t")
+            .arg(&path)
+            .status()
+            .unwrap();
+        assert!(status.success(), "gzip -t");
+        fs::remove_file(path).unwrap();
+    }
+
+    #[test]
+    fn removes_uncommitted_and_partial_objects_and_refuses_foreign_files() {
+        let root = std::env::temp_dir().join(format!("s3logs-run-tree-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&root);
+        let hour = root.join("year=2025/month=01/day=01/hour=00");
+        let other_hour = root.join("year=2025/month=01/day=01/hour=01");
+        fs::create_dir_all(&hour).unwrap();
+        fs::create_dir_all(&other_hour).unwrap();
+        let name = |job: u64, suffix: &str| {
+            format!("s3logs-run-1-2025-01-01-00-00-00-{job:016x}-0000-0000.gz{suffix}")
+        };
+        let kept = hour.join(name(1, ""));
+        for path in [
+            kept.clone(),
+            hour.join(name(1, ".partial")),
+            hour.join(name(2, "")),
+            other_hour.join(name(2, "")),
+            hour.join("s3logs-run-1-2025-01-01-00-00-00-0000.gz"),
+        ] {
+            fs::write(path, b"").unwrap();
+        }
+        let removed = remove_uncommitted(&root, &|job| job == JobId(1)).unwrap();
+        assert_eq!(removed, 4);
+        assert!(kept.exists());
+        assert!(!other_hour.exists(), "emptied partitions go too");
+
+        fs::write(hour.join("notes.txt"), b"mine").unwrap();
+        assert!(remove_uncommitted(&root, &|_| false).is_err());
+        assert!(kept.exists(), "nothing removed when refused");
+        fs::remove_dir_all(root).unwrap();
+    }
+
+    #[test]
+    fn the_current_hour_has_the_record_hour_shape() {
+        let Hour(text) = current_hour();
+        assert!(text.iter().enumerate().all(|(i, b)| match i {
+            4 | 7 => *b == b'-',
+            10 => *b == b' ',
+            _ => b.is_ascii_digit(),
+        }));
+    }
+}
