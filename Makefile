@@ -6,7 +6,7 @@ VENV := .venv
 # Tests find moto_server, cargo-lambda and zig in the project's venv.
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: run test venv lint unit template e2e build bench fuzz clean
+.PHONY: run test venv chromium lint unit template e2e build bench fuzz clean
 
 ## run: the sample logs in samples/ through the whole pipeline locally: records packed into
 ## gzipped objects under Hive-style partitions in out/, then audited as the postprocessor would
@@ -15,7 +15,7 @@ run:
 	cargo run --release --quiet -p s3logs -- run samples/ --out out --fresh
 
 ## test: every check CI runs
-test: venv lint unit template e2e
+test: venv chromium lint unit template e2e
 
 ## venv: Python tools for the tests, pinned in requirements-dev.txt
 venv: $(VENV)/.installed
@@ -24,11 +24,23 @@ $(VENV)/.installed: requirements-dev.txt
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	touch $@
 
+## chromium: the headless browser the `s3logs report` test renders the page in (Debian's
+## `chromium`); installed with apt when missing and running as root, else the command is named
+chromium:
+	@if ! command -v chromium >/dev/null; then \
+		if [ "$$(id -u)" -eq 0 ] && command -v apt-get >/dev/null; then \
+			apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium; \
+		else \
+			echo "chromium is missing; install it with: sudo apt-get update && sudo apt-get install -y chromium" >&2; \
+			exit 1; \
+		fi; \
+	fi
+
 lint:
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets -- -D warnings
 
-unit:
+unit: chromium
 	cargo test --workspace
 
 ## template: cfn-lint, sam validate --lint, checkov and the infra tests on template.yaml

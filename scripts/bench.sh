@@ -12,7 +12,7 @@ data=bench-data
 corpus=$data/corpus-$bytes.log
 mkdir -p "$data"
 
-cargo build --release --quiet -p s3logs -p s3-access-log --example corpus
+cargo build --release --quiet -p s3logs --bin s3logs -p s3-access-log --example corpus
 if [[ ! -s $corpus ]]; then
     echo "generating $corpus ($bytes bytes)"
     ./target/release/examples/corpus --bytes "$bytes" > "$corpus.tmp"

@@ -12,21 +12,27 @@ import re
 import tomllib
 import unittest
 
+import catalogue
 import cfn
 
 PREPROCESSOR_ENV = {
     "DELIVERY_STREAM_NAME", "SOURCE_BUCKET", "SOURCE_PREFIX", "OUTPUT_BUCKET", "OUTPUT_PREFIX",
     "PACKING", "MAX_RECORD_BYTES", "MAX_OBJECT_BYTES", "RUST_LOG",
 }
-POSTPROCESSOR_ENV = {"RULES", "EXCLUDE_USER_AGENT", "OUTPUT", "MAX_DECOMPRESSED_BYTES", "RUST_LOG"}
-AUDIT_RULES = ["sigv2", "tls-legacy", "acl-required", "access-denied", "anonymous", "parse-errors"]
+POSTPROCESSOR_ENV = {"RULES", "DETECTION_SETTINGS", "EXCLUDE_USER_AGENT", "OUTPUT", "MAX_DECOMPRESSED_BYTES", "RUST_LOG"}
+# The detection catalogue's ids, twice written down outside the template: the rows of the catalogue table
+# in docs/detections.md (whose sections crates/pipeline/tests/detections.rs holds to the engine) and the
+# Athena files infra/athena/detections/<id>.sql.
+DETECTIONS_DOC = cfn.ROOT / "docs" / "detections.md"
+CATALOGUE_ROW = re.compile(r"^\| `([a-z0-9-]+)` \| (?:high|medium|low|info) \|", re.MULTILINE)
+DETECTION_FILES = cfn.ROOT / "infra" / "athena" / "detections"
 # The EMF metrics the functions print, with the dimension set each is printed with
 # (docs/record.md and the metrics contract: namespace S3AccessLogs, Function = the function's name).
 EMF_METRICS = {
     **{m: {"Function"} for m in (
         "LinesRead", "Records", "ParseErrors", "FirehoseRecords", "FirehoseBatches",
         "RetriedEntries", "Billed5KBUnits", "BytesIn", "DurationMs", "BadLines",
-        "ObjectsRead", "ObjectsSkipped", "ObjectsFailed",
+        "ObjectsRead", "ObjectsSkipped", "ObjectsFailed", "DamagedObjects", "WindowEvictions",
     )},
     "Hits": {"Function", "Rule"},
     "QuarantinedContent": {"Function", "Reason"},
@@ -180,7 +186,7 @@ class TemplateConsistency(unittest.TestCase):
                         for action in listed:
                             self.assertNotIn("*", action)
                         self.assertNotEqual(statement["Resource"], "*")
-        pre = {"s3:GetObject", "s3:PutObject", "firehose:PutRecordBatch", "logs:CreateLogStream", "logs:PutLogEvents", "sqs:SendMessage"}
+        pre = {"s3:GetObject", "s3:PutObject", "s3:ListBucket", "firehose:PutRecordBatch", "logs:CreateLogStream", "logs:PutLogEvents", "sqs:SendMessage"}
         polling = {"sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"}
         post = {"s3:GetObject", "logs:CreateLogStream", "logs:PutLogEvents", "sqs:SendMessage"}
         self.assertEqual(actions(self.modes["direct"], "Preprocessor"), pre)
@@ -197,6 +203,11 @@ class TemplateConsistency(unittest.TestCase):
         self.assertEqual(
             cfn.sub(state["Resource"], self.vars), f"arn:aws:s3:::{self.bucket_name('OutputBucket')}/{STATE_PREFIX}*"
         )
+        # Listing is only for the markers' prefix, so a missing marker reads as 404, not 403.
+        (lookup,) = [s for s in self.modes["direct"]["PreprocessorRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
+                     if s["Action"] == "s3:ListBucket"]
+        self.assertEqual(cfn.sub(lookup["Resource"], self.vars), f"arn:aws:s3:::{self.bucket_name('OutputBucket')}")
+        self.assertEqual(lookup["Condition"], {"StringLike": {"s3:prefix": f"{STATE_PREFIX}*"}})
         rules = {r["Id"]: r for r in self.props("OutputBucket")["LifecycleConfiguration"]["Rules"]}
         self.assertEqual(rules["expire-state"], {"Id": "expire-state", "Status": "Enabled", "Prefix": STATE_PREFIX, "ExpirationInDays": 7})
         # The postprocessor's trigger and the Glue table both start at RecordsPrefix, which can
@@ -291,14 +302,34 @@ class TemplateConsistency(unittest.TestCase):
     def test_environment_is_the_contract(self):
         self.assertEqual(set(self.env("Preprocessor")), PREPROCESSOR_ENV)
         self.assertEqual(set(self.env("Postprocessor")), POSTPROCESSOR_ENV)
-        pattern = self.t["Parameters"]["AuditRules"]["AllowedPattern"]
-        for rule in AUDIT_RULES:
+        # Empty keeps every default threshold (the postprocessor reads an empty list as no settings).
+        self.assertEqual(self.env("Postprocessor")["DETECTION_SETTINGS"], {"Ref": "DetectionSettings"})
+        self.assertEqual(self.t["Parameters"]["DetectionSettings"]["Default"], "")
+
+    def test_audit_rules_accept_exactly_the_catalogue(self):
+        catalogue = CATALOGUE_ROW.findall(DETECTIONS_DOC.read_text())
+        self.assertGreaterEqual(len(catalogue), 15, "docs/detections.md's catalogue table was not found")
+        self.assertEqual(sorted(catalogue), sorted(p.stem for p in DETECTION_FILES.glob("*.sql")))
+        parameter = self.t["Parameters"]["AuditRules"]
+        pattern = parameter["AllowedPattern"]
+        for rule in catalogue:
             self.assertRegex(rule, pattern)
-        self.assertRegex(",".join(AUDIT_RULES), pattern)
+            self.assertRegex(f"sigv2,{rule}", pattern)
+            # Nothing but whole ids: a prefix or an extension of an id is no rule.
+            self.assertNotRegex(rule[:-1], pattern)
+            self.assertNotRegex(rule + "s", pattern)
+        self.assertRegex(",".join(catalogue), pattern)
         self.assertRegex("all", pattern)
         self.assertNotRegex("sigv2,", pattern)
         self.assertNotRegex("all,sigv2", pattern)
         self.assertNotRegex("sigv4", pattern)
+        # The pattern's alternatives are the catalogue, no more: a rule removed from the engine must go.
+        alternatives = re.findall(r"\(([a-z0-9|-]+)\)", pattern)
+        self.assertTrue(alternatives)
+        for alternative in alternatives:
+            self.assertEqual(sorted(alternative.split("|")), sorted(catalogue))
+        listed = parameter["ConstraintDescription"].removeprefix("all, or a comma list of ").rstrip(".").split(", ")
+        self.assertEqual(sorted(listed), sorted(catalogue), "ConstraintDescription names every rule")
 
     def test_functions_build_with_cargo_lambda(self):
         for function, package in (("Preprocessor", "preprocessor"), ("Postprocessor", "postprocessor")):
@@ -331,6 +362,12 @@ class TemplateConsistency(unittest.TestCase):
                 ("Hits", (("Function", "postprocessor"), ("Rule", "sigv2"))),
                 *{("ObjectsFailed", (("Function", f),)) for f in FUNCTIONS},
                 *{("QuarantinedContent", (("Function", "preprocessor"), ("Reason", r))) for r in QUARANTINE_REASONS},
+                # The opt-in alarms of test_dashboard.py.
+                *{
+                    ("Hits", (("Function", "postprocessor"), ("Rule", rule)))
+                    for rule, severity in catalogue.severities().items()
+                    if severity == "high"
+                },
             },
         )
         for name, p in custom.items():

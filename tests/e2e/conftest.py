@@ -266,11 +266,11 @@ def expected_records(settings: Settings, first_delivery: Phase) -> dict[str, lis
 
 
 @pytest.fixture(scope="session")
-def audit_settings(deployment: Deployment) -> tuple[list[str], str]:
-    """(rules, exclusion regex) the postprocessor runs with, from its environment."""
+def audit_settings(deployment: Deployment) -> exp.AuditSettings:
+    """The rules, exclusion regex and detection settings the postprocessor runs with, from its
+    environment."""
     env = deployment.function("postprocessor").environment
-    rules = [r.strip() for r in env.get("RULES", "sigv2").split(",") if r.strip()]
-    return rules, env.get("EXCLUDE_USER_AGENT", DEFAULT_EXCLUDE_USER_AGENT)
+    return exp.AuditSettings.from_environment(env, DEFAULT_EXCLUDE_USER_AGENT)
 
 
 @pytest.fixture(scope="session")

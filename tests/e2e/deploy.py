@@ -25,8 +25,11 @@ ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / "template.yaml"
 
 # The stack parameters this test deploys with, as `sam deploy --parameter-overrides` would give
-# them. Every audit rule is on, so each kind of finding goes end to end; ExcludeUserAgent keeps
-# its default (empty), so the postprocessor's built-in exclusion is what applies.
+# them. Every detection of the catalogue is on, named one by one (so each id must pass the
+# AuditRules AllowedPattern), so each kind of finding goes end to end; DetectionSettings lowers the
+# burst thresholds to what hand-written input reaches (tests/e2e/data/raw/2025-11-24-...) and moves
+# business hours to Europe/Berlin; ExcludeUserAgent keeps its default (empty), so the
+# postprocessor's built-in exclusion is what applies.
 # MaxRecordBytes is set low so one object's records span several Firehose records and batches.
 # E2E_PACKING=gzip runs every check again with records gzipped by the preprocessor and stored
 # as they come by the stream (the template switches Firehose's compression off for it).
@@ -35,7 +38,12 @@ TEMPLATE = ROOT / "template.yaml"
 # PartitionedPrefix) in a bucket the test creates as the user's existing log bucket.
 BACKFILL_BUCKET = "e2e-old-access-logs-123456789012"
 PARAMETER_OVERRIDES = {
-    "AuditRules": "sigv2,tls-legacy,acl-required,access-denied,anonymous,parse-errors",
+    "AuditRules": ",".join([
+        "sigv2", "tls-legacy", "acl-required", "access-denied", "anonymous", "parse-errors",
+        "public-read", "suspicious-user-agent", "off-hours", "large-response", "large-object",
+        "bucket-config-change", "enumeration", "mass-deletion", "bulk-download",
+    ]),
+    "DetectionSettings": "enumeration.count=5;mass-deletion.count=6;mass-deletion.minutes=5;off-hours.time-zone=Europe/Berlin",
     "MaxRecordBytes": "16384",
     "Packing": os.environ.get("E2E_PACKING", "packed"),
     "RawEventsVia": os.environ.get("E2E_RAW_EVENTS_VIA", "direct"),

@@ -36,6 +36,22 @@ def _all(expected_records: dict[str, list[dict[str, Any]]]) -> list[dict[str, An
     return [r for records in expected_records.values() for r in records]
 
 
+def _as_delivered(phase: Phase, mirror_bucket: Path, expected_records: dict[str, list[dict[str, Any]]]) -> list[list[dict[str, Any]]]:
+    """The expected records (from `s3logs parse`), grouped and ordered as each object the
+    postprocessor read holds them: its windows span one object. Only which line went where is
+    taken from the delivered objects (test_firehose_output_is_every_line_as_its_record checks
+    that they hold exactly the expected records)."""
+    by_line: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for record in _all(expected_records):
+        by_line.setdefault((record["LogFile"], record["RecordId"]), []).append(record)
+    objects = []
+    for obj in phase.delivered:
+        with gzip.open(mirror_bucket / obj.key, "rt", encoding="utf-8") as handle:
+            delivered = [json.loads(line) for line in handle if line.strip()]
+        objects.append([by_line[(r["LogFile"], r["RecordId"])][0] for r in delivered])
+    return objects
+
+
 # --- the wiring of the template -------------------------------------------------------------------
 
 
@@ -125,14 +141,18 @@ def test_firehose_objects_are_laid_out_as_the_template_says(first_delivery: Phas
 # --- postprocessor ---------------------------------------------------------------------------------
 
 
-def test_every_finding_is_one_hit_line(first_delivery: Phase, expected_records, audit_settings) -> None:
-    """Every SigV2, legacy-TLS, ACL-required, AccessDenied (and anonymous, parse-error) request of
-    the input is exactly one line on the postprocessor's stdout, with the record's fields."""
-    rules, exclude = audit_settings
-    want = exp.hits_for(_all(expected_records), rules, exclude)
+def test_every_finding_is_one_hit_line(first_delivery: Phase, expected_records, audit_settings, deployment) -> None:
+    """Every finding of every detection is exactly one line on the postprocessor's stdout, with
+    the record's fields: a request for the rules on single records, the request that took a
+    window to its threshold for the windowed ones."""
+    assert sorted(audit_settings.rules) == sorted(exp.RULE_META), "the e2e deploys every detection"
+    objects = _as_delivered(first_delivery, first_delivery.mirror / deployment.output_bucket, expected_records)
+    want = exp.hits_for(objects, audit_settings)
     by_rule = Counter(h["Rule"] for h in want)
     for rule in ("sigv2", "tls-legacy", "acl-required", "access-denied"):
         assert by_rule[rule] >= 3, f"the input has too few {rule} requests to test: {by_rule}"
+    for rule in exp.RULE_META:
+        assert by_rule[rule] >= 1, f"the input has no {rule} hit to test: {by_rule}"
     problems = exp.compare(want, first_delivery.hits)
     assert not problems, "\n".join(problems[:40])
 
@@ -226,10 +246,11 @@ def test_athena_query(sql_file: Path, first_delivery: Phase, deployment, records
 # --- duplicate delivery ---------------------------------------------------------------------------
 
 
-def test_duplicate_delivery_duplicates_hits(second_delivery: Phase, redelivered, expected_records, audit_settings) -> None:
+def test_duplicate_delivery_duplicates_hits(second_delivery: Phase, redelivered, expected_records, audit_settings,
+                                            deployment) -> None:
     """S3 delivering the same event twice makes the same hit lines a second time."""
-    rules, exclude = audit_settings
-    want = exp.hits_for(expected_records[redelivered.log_file], rules, exclude)
+    again = {redelivered.log_file: expected_records[redelivered.log_file]}
+    want = exp.hits_for(_as_delivered(second_delivery, second_delivery.mirror / deployment.output_bucket, again), audit_settings)
     assert want, "the redelivered object should have findings"
     problems = exp.compare(want, second_delivery.hits)
     assert not problems, "\n".join(problems[:40])

@@ -14,6 +14,9 @@
 //!   (default 256 MiB: twice Firehose's largest buffer, within Lambda's default 512 MB of
 //!   `/tmp`). A larger object fails its event, which is kept for retry and then in the
 //!   failed-events queue: raise this and the function's `EphemeralStorage`, then redrive it.
+//! * `DETECTION_SETTINGS`: the detections' thresholds as `NAME=VALUE` entries separated by `;`,
+//!   the text `s3logs audit --set` takes (`enumeration.count=20;off-hours.time-zone=Europe/Berlin`);
+//!   unset or empty keeps every default (`s3logs audit --list` shows them).
 
 use std::path::PathBuf;
 
@@ -64,7 +67,7 @@ impl Config {
             value: output_text.clone(),
             reason: error.to_string(),
         })?;
-        let audit = AuditConfig::new(&rules, &exclude, output).map_err(|error| {
+        let mut audit = AuditConfig::new(&rules, &exclude, output).map_err(|error| {
             let (name, value) = match error {
                 pipeline::audit::ConfigError::BadExcludePattern(_) => ("EXCLUDE_USER_AGENT", exclude.clone()),
                 _ => ("RULES", rules.clone()),
@@ -75,6 +78,16 @@ impl Config {
                 reason: error.to_string(),
             }
         })?;
+        if let Some(settings) = lookup("DETECTION_SETTINGS") {
+            audit
+                .thresholds
+                .apply(&settings)
+                .map_err(|error| Error::InvalidVariable {
+                    name: "DETECTION_SETTINGS",
+                    value: settings.clone(),
+                    reason: error.to_string(),
+                })?;
+        }
         let max_decompressed_bytes =
             bytes_variable(&lookup, "MAX_DECOMPRESSED_BYTES", DEFAULT_MAX_DECOMPRESSED_BYTES)?;
         let max_spool_bytes = bytes_variable(&lookup, "MAX_SPOOL_BYTES", DEFAULT_MAX_SPOOL_BYTES)?;
@@ -108,7 +121,7 @@ fn bytes_variable(
 mod tests {
     use std::collections::HashMap;
 
-    use pipeline::audit::Rule;
+    use pipeline::audit::{Rule, Thresholds};
 
     use super::*;
 
@@ -136,6 +149,10 @@ mod tests {
             ("OUTPUT", "summary"),
             ("MAX_DECOMPRESSED_BYTES", "1048576"),
             ("MAX_SPOOL_BYTES", "2097152"),
+            (
+                "DETECTION_SETTINGS",
+                "enumeration.count=7; off-hours.time-zone=Europe/Berlin;;large-object.bytes=10",
+            ),
         ])
         .unwrap();
         assert_eq!(config.audit.rules.to_string(), "tls-legacy,acl-required");
@@ -143,6 +160,26 @@ mod tests {
         assert_eq!(config.audit.output, OutputMode::Summary);
         assert_eq!(config.max_decompressed_bytes, 1 << 20);
         assert_eq!(config.max_spool_bytes, 2 << 20);
+        let thresholds = &config.audit.thresholds;
+        assert_eq!(thresholds.enumeration.threshold, 7);
+        assert_eq!(thresholds.large_object_bytes, 10);
+        assert_eq!(thresholds.business_hours.zone.iana_name(), Some("Europe/Berlin"));
+        // The settings not named keep their defaults.
+        let defaults = Thresholds::default();
+        assert_eq!(thresholds.enumeration.minutes, defaults.enumeration.minutes);
+        assert_eq!(thresholds.large_response_bytes, defaults.large_response_bytes);
+        assert_eq!(thresholds.mass_deletion, defaults.mass_deletion);
+    }
+
+    #[test]
+    fn detection_settings_unset_or_blank_keep_the_defaults() {
+        for vars in [
+            &[][..],
+            &[("DETECTION_SETTINGS", "")],
+            &[("DETECTION_SETTINGS", " ; ")],
+        ] {
+            assert_eq!(config(vars).unwrap().audit.thresholds, Thresholds::default());
+        }
     }
 
     #[test]
@@ -157,6 +194,18 @@ mod tests {
                 "EXCLUDE_USER_AGENT=\"(\" is invalid",
             ),
             (&[("OUTPUT", "table")], "OUTPUT=\"table\" is invalid"),
+            (
+                &[("DETECTION_SETTINGS", "enumeration.count=0")],
+                "DETECTION_SETTINGS=\"enumeration.count=0\" is invalid: enumeration.count=\"0\" is invalid",
+            ),
+            (
+                &[("DETECTION_SETTINGS", "large-object.bytes=1;enumeration.size=5")],
+                "is invalid: unknown setting `enumeration.size`; known settings",
+            ),
+            (
+                &[("DETECTION_SETTINGS", "off-hours.time-zone=Mars/Olympus")],
+                "DETECTION_SETTINGS=\"off-hours.time-zone=Mars/Olympus\" is invalid",
+            ),
             (
                 &[("MAX_DECOMPRESSED_BYTES", "10GiB")],
                 "MAX_DECOMPRESSED_BYTES=\"10GiB\" is invalid",

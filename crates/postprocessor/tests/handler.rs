@@ -345,6 +345,46 @@ async fn bad_lines_are_counted_and_the_rest_is_audited() {
 }
 
 #[tokio::test]
+async fn detection_settings_set_the_thresholds() {
+    // Three denials by one requester in one minute, each from its own IP: a burst only when
+    // DETECTION_SETTINGS lowers enumeration.count from its default of 50.
+    let denied = Req {
+        status: "403",
+        error: "AccessDenied",
+        ..BASE
+    };
+    let ndjson = records(&[raw(1, &denied), raw(2, &denied), raw(3, &denied)]);
+    let cases = [("", None), ("enumeration.count=3", Some("albums/img_3.jpg"))];
+    for (n, (settings, firing_key)) in cases.into_iter().enumerate() {
+        let vars = [("RULES", "enumeration"), ("DETECTION_SETTINGS", settings)];
+        let bucket = format!("settings-{n}");
+        let (result, findings) = run(
+            &bucket,
+            "burst.gz",
+            "burst.gz",
+            gzip_members(&ndjson, 2),
+            config(&vars),
+        )
+        .await;
+        assert_eq!(result.unwrap().records, 3);
+        let hits: Vec<(&str, &str, u64)> = findings
+            .hits
+            .iter()
+            .map(|hit| {
+                (
+                    hit["WindowBy"].as_str().unwrap(),
+                    hit["Key"].as_str().unwrap(),
+                    hit["WindowTotal"].as_u64().unwrap(),
+                )
+            })
+            .collect();
+        let expected: Vec<(&str, &str, u64)> =
+            firing_key.map(|key| ("Requester", key, 3)).into_iter().collect();
+        assert_eq!(hits, expected, "DETECTION_SETTINGS={settings:?}");
+    }
+}
+
+#[tokio::test]
 async fn summary_mode_prints_one_line_per_client() {
     let lines: Vec<String> = (0..40u32)
         .map(|n| {

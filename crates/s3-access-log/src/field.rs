@@ -66,6 +66,27 @@ pub enum Field {
     SourceRegion,
 }
 
+/// Defines [`Field::json_key`] and `Field::json_member` from one list, so a key and its member
+/// prefix cannot disagree.
+macro_rules! json_keys {
+    ($($field:ident => $key:literal,)*) => {
+        /// The key of this field in the JSON record, which is also its Glue column name.
+        pub const fn json_key(self) -> &'static str {
+            match self {
+                $(Field::$field => $key,)*
+            }
+        }
+
+        /// What the record writer puts before this field's value: `,"Key":`. One static
+        /// string per key, so writing it is one copy.
+        pub(crate) const fn json_member(self) -> &'static str {
+            match self {
+                $(Field::$field => concat!(",\"", $key, "\":"),)*
+            }
+        }
+    };
+}
+
 impl Field {
     /// Every field in line order.
     pub const ALL: [Field; 27] = [
@@ -101,37 +122,34 @@ impl Field {
     /// Fields every line has had since 2009; shorter lines are truncated.
     pub const MIN_COUNT: usize = 17;
 
-    /// The key of this field in the JSON record, which is also its Glue column name.
-    pub const fn json_key(self) -> &'static str {
-        match self {
-            Field::BucketOwner => "BucketOwner",
-            Field::Bucket => "Bucket",
-            Field::Timestamp => "Timestamp",
-            Field::RemoteIp => "RemoteIP",
-            Field::Requester => "Requester",
-            Field::RequestId => "RequestID",
-            Field::Operation => "Operation",
-            Field::Key => "Key",
-            Field::RequestUri => "RequestURI",
-            Field::HttpStatus => "HTTPstatus",
-            Field::ErrorCode => "ErrorCode",
-            Field::BytesSent => "BytesSent",
-            Field::ObjectSize => "ObjectSize",
-            Field::TotalTime => "TotalTime",
-            Field::TurnAroundTime => "TurnAroundTime",
-            Field::Referrer => "Referrer",
-            Field::UserAgent => "UserAgent",
-            Field::VersionId => "VersionId",
-            Field::HostId => "HostId",
-            Field::SignatureVersion => "SignatureVersion",
-            Field::CipherSuite => "CipherSuite",
-            Field::AuthenticationType => "AuthenticationType",
-            Field::HostHeader => "HostHeader",
-            Field::TlsVersion => "TLSVersion",
-            Field::AccessPointArn => "AccessPointArn",
-            Field::AclRequired => "AclRequired",
-            Field::SourceRegion => "SourceRegion",
-        }
+    json_keys! {
+        BucketOwner => "BucketOwner",
+        Bucket => "Bucket",
+        Timestamp => "Timestamp",
+        RemoteIp => "RemoteIP",
+        Requester => "Requester",
+        RequestId => "RequestID",
+        Operation => "Operation",
+        Key => "Key",
+        RequestUri => "RequestURI",
+        HttpStatus => "HTTPstatus",
+        ErrorCode => "ErrorCode",
+        BytesSent => "BytesSent",
+        ObjectSize => "ObjectSize",
+        TotalTime => "TotalTime",
+        TurnAroundTime => "TurnAroundTime",
+        Referrer => "Referrer",
+        UserAgent => "UserAgent",
+        VersionId => "VersionId",
+        HostId => "HostId",
+        SignatureVersion => "SignatureVersion",
+        CipherSuite => "CipherSuite",
+        AuthenticationType => "AuthenticationType",
+        HostHeader => "HostHeader",
+        TlsVersion => "TLSVersion",
+        AccessPointArn => "AccessPointArn",
+        AclRequired => "AclRequired",
+        SourceRegion => "SourceRegion",
     }
 
     /// 1-based position of the field on the line, as AWS documents it.
@@ -154,6 +172,13 @@ mod tests {
     fn all_is_in_line_order() {
         for (index, field) in Field::ALL.iter().enumerate() {
             assert_eq!(field.position(), index + 1, "{field}");
+        }
+    }
+
+    #[test]
+    fn json_member_is_the_quoted_key_between_a_comma_and_a_colon() {
+        for field in Field::ALL {
+            assert_eq!(field.json_member(), format!(",\"{}\":", field.json_key()));
         }
     }
 }

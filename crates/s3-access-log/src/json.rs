@@ -62,7 +62,20 @@ impl RecordEncoder {
             return Outcome::Skipped;
         }
         let (record, error) = parse_partial(line);
-        self.write(out, xxh3_64(line), &record, error.map(|e| (e.to_string(), line)));
+        // Every field is a slice of the line: one check of the whole line spares validating
+        // each field as UTF-8, and real lines are nearly always ASCII.
+        let text = if line.is_ascii() {
+            Text::Utf8
+        } else {
+            Text::Unchecked
+        };
+        self.write(
+            out,
+            xxh3_64(line),
+            &record,
+            text,
+            error.map(|e| (e.to_string(), line)),
+        );
         error.map_or(Outcome::Parsed, Outcome::Quarantined)
     }
 
@@ -70,18 +83,33 @@ impl RecordEncoder {
     /// holds its first bytes, `id` is the record id of the whole line and `reason` says what
     /// was cut, so the record still says everything the pipeline could carry.
     pub fn encode_truncated(&self, prefix: &[u8], id: u64, reason: &str, out: &mut Vec<u8>) {
-        self.write(out, id, &LogRecord::default(), Some((reason.to_owned(), prefix)));
+        self.write(
+            out,
+            id,
+            &LogRecord::default(),
+            Text::Unchecked,
+            Some((reason.to_owned(), prefix)),
+        );
     }
 
-    fn write(&self, out: &mut Vec<u8>, id: u64, r: &LogRecord<'_>, quarantine: Option<(String, &[u8])>) {
+    /// Writes the record; `text` tells how far the fields and the raw line are known to be
+    /// valid UTF-8.
+    fn write(
+        &self,
+        out: &mut Vec<u8>,
+        id: u64,
+        r: &LogRecord<'_>,
+        text: Text,
+        quarantine: Option<(String, &[u8])>,
+    ) {
         out.extend_from_slice(b"{\"SchemaVersion\":");
         write_number(out, u64::from(SCHEMA_VERSION));
         out.extend_from_slice(b",\"RecordId\":\"");
         write_hex(out, id);
         out.push(b'"');
-        write_text(out, Field::BucketOwner, r.bucket_owner);
-        write_text(out, Field::Bucket, r.bucket);
-        write_key(out, Field::Timestamp);
+        write_text(out, Field::BucketOwner, r.bucket_owner, text);
+        write_text(out, Field::Bucket, r.bucket, text);
+        out.extend_from_slice(Field::Timestamp.json_member().as_bytes());
         match r.time {
             Some(time) => {
                 out.push(b'"');
@@ -90,22 +118,22 @@ impl RecordEncoder {
             }
             None => out.extend_from_slice(b"null"),
         }
-        write_text(out, Field::RemoteIp, r.remote_ip);
-        write_text(out, Field::Requester, r.requester);
-        write_text(out, Field::RequestId, r.request_id);
-        write_text(out, Field::Operation, r.operation);
-        write_text(out, Field::Key, r.key);
-        write_text(out, Field::RequestUri, r.request_uri);
+        write_text(out, Field::RemoteIp, r.remote_ip, text);
+        write_text(out, Field::Requester, r.requester, text);
+        write_text(out, Field::RequestId, r.request_id, text);
+        write_text(out, Field::Operation, r.operation, text);
+        write_text(out, Field::Key, r.key, text);
+        write_text(out, Field::RequestUri, r.request_uri, text);
         write_integer(out, Field::HttpStatus, r.http_status.map(u64::from));
-        write_text(out, Field::ErrorCode, r.error_code);
+        write_text(out, Field::ErrorCode, r.error_code, text);
         write_integer(out, Field::BytesSent, r.bytes_sent);
         write_integer(out, Field::ObjectSize, r.object_size);
         write_integer(out, Field::TotalTime, r.total_time);
         write_integer(out, Field::TurnAroundTime, r.turn_around_time);
-        write_text(out, Field::Referrer, r.referrer);
-        write_text(out, Field::UserAgent, r.user_agent);
+        write_text(out, Field::Referrer, r.referrer, text);
+        write_text(out, Field::UserAgent, r.user_agent, text);
         for (field, value) in TAIL.into_iter().zip(r.tail) {
-            write_text(out, field, value);
+            write_text(out, field, value, text);
         }
         if r.extra_fields.is_some() {
             out.extend_from_slice(b",\"ExtraFields\":[");
@@ -113,41 +141,61 @@ impl RecordEncoder {
                 if index > 0 {
                     out.push(b',');
                 }
-                write_json_string(out, extra);
+                write_string(out, extra, text);
             }
             out.push(b']');
         }
         out.extend_from_slice(&self.log_file_member);
         if let Some((reason, raw_line)) = quarantine {
             out.extend_from_slice(b",\"ParseError\":");
-            write_json_string(out, reason.as_bytes());
+            write_string(out, reason.as_bytes(), Text::Utf8);
             out.extend_from_slice(b",\"RawLine\":");
-            write_json_string(out, raw_line);
+            write_string(out, raw_line, text);
         }
         out.extend_from_slice(b"}\n");
     }
+}
+
+/// What is known about the bytes of a line's fields before they are written.
+#[derive(Clone, Copy)]
+enum Text {
+    /// Known to be valid UTF-8 (an ASCII line, or a Rust string): only escapes are looked for.
+    Utf8,
+    /// Anything: each value is validated as it is written.
+    Unchecked,
 }
 
 fn strip_cr(line: &[u8]) -> &[u8] {
     line.strip_suffix(b"\r").unwrap_or(line)
 }
 
-fn write_key(out: &mut Vec<u8>, field: Field) {
-    out.extend_from_slice(b",\"");
-    out.extend_from_slice(field.json_key().as_bytes());
-    out.extend_from_slice(b"\":");
-}
-
-fn write_text(out: &mut Vec<u8>, field: Field, value: Option<&[u8]>) {
-    write_key(out, field);
+// Inlined so each key is a constant: its copy becomes a few moves, not a call.
+#[inline(always)]
+fn write_text(out: &mut Vec<u8>, field: Field, value: Option<&[u8]>, text: Text) {
+    out.extend_from_slice(field.json_member().as_bytes());
     match value {
-        Some(value) => write_json_string(out, value),
+        Some(value) => write_string(out, value, text),
         None => out.extend_from_slice(b"null"),
     }
 }
 
+// Inlined: it is called for every text field of every record and is mostly one branch.
+#[inline(always)]
+fn write_string(out: &mut Vec<u8>, value: &[u8], text: Text) {
+    match text {
+        Text::Utf8 => {
+            out.push(b'"');
+            write_escaped(out, value);
+            out.push(b'"');
+        }
+        Text::Unchecked => write_json_string(out, value),
+    }
+}
+
+// Inlined so each key is a constant: its copy becomes a few moves, not a call.
+#[inline(always)]
 fn write_integer(out: &mut Vec<u8>, field: Field, value: Option<u64>) {
-    write_key(out, field);
+    out.extend_from_slice(field.json_member().as_bytes());
     match value {
         Some(value) => write_number(out, value),
         None => out.extend_from_slice(b"null"),
@@ -158,18 +206,21 @@ fn write_number(out: &mut Vec<u8>, value: u64) {
     out.extend_from_slice(itoa::Buffer::new().format(value).as_bytes());
 }
 
+/// Lower-case hex digits, for the record id and `\u00XX` escapes.
+const HEX_DIGITS: &[u8; 16] = b"0123456789abcdef";
+
 fn write_hex(out: &mut Vec<u8>, value: u64) {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    for shift in (0..16).rev() {
-        out.push(DIGITS[(value >> (shift * 4)) as usize & 0xf]);
+    let mut hex = [0u8; 16];
+    for (index, digit) in hex.iter_mut().enumerate() {
+        *digit = HEX_DIGITS[(value >> ((15 - index) * 4)) as usize & 0xf];
     }
+    out.extend_from_slice(&hex);
 }
 
-/// Escape class of each byte: 0 copies as is, `NON_ASCII` needs UTF-8 validation, anything
-/// else is the letter of its short escape (`u` for `\u00XX`).
-const NON_ASCII: u8 = 1;
-const ESCAPES: [u8; 256] = {
-    let mut table = [0u8; 256];
+/// The escape of each ASCII byte JSON needs escaped: the letter of its short escape, or `u`
+/// for `\u00XX`. 0 copies as is.
+const ESCAPES: [u8; 128] = {
+    let mut table = [0u8; 128];
     let mut byte = 0;
     while byte < 0x20 {
         table[byte] = b'u';
@@ -182,70 +233,239 @@ const ESCAPES: [u8; 256] = {
     table[0x0c] = b'f';
     table[b'"' as usize] = b'"';
     table[b'\\' as usize] = b'\\';
-    let mut byte = 0x80;
-    while byte < 0x100 {
-        table[byte] = NON_ASCII;
-        byte += 1;
-    }
     table
 };
 
-/// Writes `bytes` as a JSON string, quotes included; invalid UTF-8 becomes U+FFFD.
+/// U+FFFD, written for each maximal invalid UTF-8 sequence.
+const REPLACEMENT: &[u8] = "\u{FFFD}".as_bytes();
+
+/// Writes `bytes` as a JSON string, quotes included; invalid UTF-8 becomes U+FFFD, one per
+/// maximal invalid sequence, as `String::from_utf8_lossy` does.
 pub fn write_json_string(out: &mut Vec<u8>, bytes: &[u8]) {
     out.reserve(bytes.len() + 2);
     out.push(b'"');
-    let mut copied = 0;
-    let mut at = 0;
-    while at < bytes.len() {
-        let class = ESCAPES[usize::from(bytes[at])];
-        if class == 0 {
-            at += 1;
-            continue;
-        }
-        out.extend_from_slice(&bytes[copied..at]);
-        if class == NON_ASCII {
-            at += copy_utf8_char(out, &bytes[at..]);
-        } else {
-            out.push(b'\\');
-            out.push(class);
-            if class == b'u' {
-                const HEX: &[u8; 16] = b"0123456789abcdef";
-                let byte = bytes[at];
-                out.extend_from_slice(&[
-                    b'0',
-                    b'0',
-                    HEX[usize::from(byte >> 4)],
-                    HEX[usize::from(byte & 0xf)],
-                ]);
+    let mut rest = bytes;
+    loop {
+        // Validating the whole rest at once is the standard library's word-at-a-time check,
+        // far cheaper than looking at each non-ASCII character separately.
+        match std::str::from_utf8(rest) {
+            Ok(_) => {
+                write_escaped(out, rest);
+                break;
             }
-            at += 1;
+            Err(error) => {
+                let (valid, invalid) = rest.split_at(error.valid_up_to());
+                write_escaped(out, valid);
+                out.extend_from_slice(REPLACEMENT);
+                // No error length: the input ends inside a sequence, which is one more invalid one.
+                rest = &invalid[error.error_len().map_or(invalid.len(), usize::from)..];
+            }
         }
-        copied = at;
     }
-    out.extend_from_slice(&bytes[copied..]);
     out.push(b'"');
 }
 
-/// Copies the UTF-8 character at the start of `bytes`, or writes U+FFFD for the invalid
-/// sequence there (one replacement per maximal invalid sequence, as `String::from_utf8_lossy`
-/// does). Returns the number of input bytes consumed.
-fn copy_utf8_char(out: &mut Vec<u8>, bytes: &[u8]) -> usize {
-    let head = &bytes[..bytes.len().min(4)];
-    let valid = match std::str::from_utf8(head) {
-        Ok(text) => text,
-        Err(error) => std::str::from_utf8(&head[..error.valid_up_to()]).unwrap_or_default(),
-    };
-    match valid.chars().next() {
-        Some(c) => {
-            let len = c.len_utf8();
-            out.extend_from_slice(&bytes[..len]);
-            len
+/// Writes valid UTF-8 `text` with JSON's escapes, copying the runs between them whole.
+fn write_escaped(out: &mut Vec<u8>, text: &[u8]) {
+    if !has_escape(text) {
+        out.extend_from_slice(text);
+        return;
+    }
+    let mut copied = 0;
+    for (at, &byte) in text.iter().enumerate() {
+        let escape = ESCAPES.get(usize::from(byte)).copied().unwrap_or(0);
+        if escape == 0 {
+            continue;
         }
-        None => {
-            out.extend_from_slice("\u{FFFD}".as_bytes());
-            head.utf8_chunks()
-                .next()
-                .map_or(1, |chunk| chunk.invalid().len().max(1))
+        out.extend_from_slice(&text[copied..at]);
+        if escape == b'u' {
+            out.extend_from_slice(&[
+                b'\\',
+                b'u',
+                b'0',
+                b'0',
+                HEX_DIGITS[usize::from(byte >> 4)],
+                HEX_DIGITS[usize::from(byte & 0xf)],
+            ]);
+        } else {
+            out.extend_from_slice(&[b'\\', escape]);
+        }
+        copied = at + 1;
+    }
+    out.extend_from_slice(&text[copied..]);
+}
+
+/// Whether valid UTF-8 `text` holds a byte JSON needs escaped: a control character, `"` or `\\`
+/// (bytes of multi-byte characters are all 0x80 or above, so never one of them).
+///
+/// Most values have none, so this is the common path. Whole 16-byte blocks are checked with no
+/// early exit inside, which the compiler turns into a few vector compares each, and the end of
+/// the value as one more block overlapping the last (or two overlapping 8-byte words for shorter
+/// values), never byte by byte.
+fn has_escape(text: &[u8]) -> bool {
+    if let Some(last) = text.last_chunk::<16>() {
+        let (blocks, _) = text.as_chunks::<16>();
+        return blocks.iter().any(block_has_escape) || block_has_escape(last);
+    }
+    if let (Some(first), Some(last)) = (text.first_chunk::<8>(), text.last_chunk::<8>()) {
+        return word_has_escape(first) || word_has_escape(last);
+    }
+    text.iter().any(|&b| needs_escape(b))
+}
+
+#[inline]
+fn block_has_escape(block: &[u8; 16]) -> bool {
+    block.iter().fold(false, |any, &b| any | needs_escape(b))
+}
+
+/// [`block_has_escape`] for eight bytes in a register: each test is the classic "some byte is
+/// less than n" bit trick, exact as a yes/no answer.
+#[inline]
+fn word_has_escape(word: &[u8; 8]) -> bool {
+    const ONES: u64 = u64::from_ne_bytes([1; 8]);
+    const HIGH: u64 = ONES * 0x80;
+    let x = u64::from_le_bytes(*word);
+    let control = x.wrapping_sub(ONES * 0x20);
+    let quote = (x ^ (ONES * u64::from(b'"'))).wrapping_sub(ONES);
+    let backslash = (x ^ (ONES * u64::from(b'\\'))).wrapping_sub(ONES);
+    // XOR with an ASCII byte keeps each byte's top bit, so one mask of `x` serves all three.
+    (control | quote | backslash) & !x & HIGH != 0
+}
+
+#[inline]
+fn needs_escape(byte: u8) -> bool {
+    (byte < 0x20) | (byte == b'"') | (byte == b'\\')
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    /// The plain way to the same string: lossy decoding, then serde_json's escaping. The writer
+    /// must match it byte for byte.
+    fn reference(bytes: &[u8]) -> Vec<u8> {
+        serde_json::to_vec(&String::from_utf8_lossy(bytes)).unwrap_or_default()
+    }
+
+    fn written(bytes: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        write_json_string(&mut out, bytes);
+        out
+    }
+
+    #[test]
+    fn escapes_and_replaces_like_the_plain_way() {
+        let long_clean = "a".repeat(40);
+        let cases: [(&[u8], &str); 15] = [
+            (b"", r#""""#),
+            (
+                b"GET /photos/2019/img.jpg HTTP/1.1",
+                r#""GET /photos/2019/img.jpg HTTP/1.1""#,
+            ),
+            (b"say \"hi\" \\o/", r#""say \"hi\" \\o/""#),
+            (
+                b"\x00\x08\t\n\x0b\x0c\r\x1f\x7f",
+                "\"\\u0000\\b\\t\\n\\u000b\\f\\r\\u001f\x7f\"",
+            ),
+            (
+                "caf\u{e9} \u{20ac} \u{1f600}".as_bytes(),
+                "\"caf\u{e9} \u{20ac} \u{1f600}\"",
+            ),
+            (
+                "line\u{2028}separator\u{2029}".as_bytes(),
+                "\"line\u{2028}separator\u{2029}\"",
+            ),
+            (b"\xff", "\"\u{FFFD}\""),
+            (b"a\xe2\x82", "\"a\u{FFFD}\""),
+            (b"\xe2\x82a", "\"\u{FFFD}a\""),
+            (b"\xc0\xaf", "\"\u{FFFD}\u{FFFD}\""),
+            (b"\xed\xa0\x80", "\"\u{FFFD}\u{FFFD}\u{FFFD}\""),
+            (b"\xf0\x9f\x98\x80\xf0\x9f\x98", "\"\u{1f600}\u{FFFD}\""),
+            (long_clean.as_bytes(), &format!("\"{long_clean}\"")),
+            (
+                b"0123456789abcde\"0123456789abcdef\\",
+                r#""0123456789abcde\"0123456789abcdef\\""#,
+            ),
+            (
+                b"0123456789abcdef0123456789abcdef\xe9\n",
+                "\"0123456789abcdef0123456789abcdef\u{FFFD}\\n\"",
+            ),
+        ];
+        for (input, expected) in cases {
+            assert_eq!(
+                String::from_utf8_lossy(&written(input)),
+                expected,
+                "{}",
+                String::from_utf8_lossy(input)
+            );
+            assert_eq!(
+                written(input),
+                reference(input),
+                "{}",
+                String::from_utf8_lossy(input)
+            );
+        }
+    }
+
+    /// Every length around the block and word sizes, every position, every kind of byte to
+    /// escape, and neighbours of each that must not be taken for one (`!`, `#`, `[`, `]`, DEL,
+    /// bytes of multi-byte characters).
+    #[test]
+    fn finds_an_escape_wherever_it_is() {
+        let specials = [0x00, 0x01, b'\t', 0x1f, b'"', b'\\'];
+        let lookalikes = [
+            b' ', b'!', b'#', b'[', b']', b'|', 0x7f, 0x80, 0xa8, 0xbf, 0xc3, 0xe2, 0xf4,
+        ];
+        for len in 0..48 {
+            for filler in lookalikes {
+                let clean = vec![filler; len];
+                assert!(!has_escape(&clean), "{len} x {filler:#x}");
+                for at in 0..len {
+                    for special in specials {
+                        let mut text = clean.clone();
+                        text[at] = special;
+                        assert!(has_escape(&text), "{special:#x} at {at} of {len}");
+                    }
+                }
+            }
+        }
+    }
+
+    /// Bytes that take the writer off its fast path, mixed with anything.
+    fn nasty_byte() -> impl Strategy<Value = u8> {
+        prop_oneof![
+            any::<u8>(),
+            proptest::sample::select(vec![
+                b'"', b'\\', b'\n', 0, 0x1f, 0x7f, 0x80, 0xa8, 0xbf, 0xc3, 0xe2, 0xed, 0xf0, 0xf4, 0xff
+            ]),
+            Just(b'a'),
+        ]
+    }
+
+    proptest! {
+        #[test]
+        fn any_bytes_are_written_as_the_plain_way_writes_them(
+            bytes in proptest::collection::vec(nasty_byte(), 0..200)
+        ) {
+            prop_assert_eq!(written(&bytes), reference(&bytes));
+        }
+
+        #[test]
+        fn any_text_is_written_as_the_plain_way_writes_it(text in any::<String>()) {
+            prop_assert_eq!(written(text.as_bytes()), reference(text.as_bytes()));
+        }
+
+        /// The fast path for lines known to be valid UTF-8 writes what validating each value
+        /// would have written.
+        #[test]
+        fn known_utf8_is_written_as_unchecked_text_is(text in "[\\x00-\\x7f\u{80}-\u{10ffff}]{0,80}") {
+            let mut fast = Vec::new();
+            write_string(&mut fast, text.as_bytes(), Text::Utf8);
+            let mut checked = Vec::new();
+            write_string(&mut checked, text.as_bytes(), Text::Unchecked);
+            prop_assert_eq!(fast, checked);
         }
     }
 }

@@ -151,6 +151,7 @@ pub fn parse_partial(line: &[u8]) -> (LogRecord<'_>, Option<ParseError>) {
     let error = Parser {
         line: trim_end(line),
         pos: 0,
+        bracket_ahead: true,
     }
     .run(&mut record)
     .err();
@@ -177,6 +178,9 @@ struct Middle<'a> {
 struct Parser<'a> {
     line: &'a [u8],
     pos: usize,
+    /// Whether a `[` is left on the line from the Request-URI on: without one, no field there
+    /// can hold another record's time, and one search spares a search per field.
+    bracket_ahead: bool,
 }
 
 impl<'a> Parser<'a> {
@@ -197,19 +201,30 @@ impl<'a> Parser<'a> {
         r.key = dash_to_none(self.bare(Field::Key)?);
         r.field_count = 8;
 
+        self.bracket_ahead = memchr(b'[', &self.line[self.pos..]).is_some();
         let (uri, middle) = self.request_uri_and_middle()?;
-        not_merged(Field::RequestUri, uri)?;
+        self.not_merged(Field::RequestUri, uri)?;
         r.request_uri = uri;
         r.http_status = middle.http_status;
         r.error_code = middle.error_code;
         [r.bytes_sent, r.object_size, r.total_time, r.turn_around_time] = middle.numbers;
         r.field_count = 15;
 
-        r.referrer = not_merged(Field::Referrer, self.referrer()?)?;
+        let referrer = self.referrer()?;
+        r.referrer = self.not_merged(Field::Referrer, referrer)?;
         r.field_count = 16;
-        r.user_agent = not_merged(Field::UserAgent, self.user_agent()?)?;
+        let user_agent = self.user_agent()?;
+        r.user_agent = self.not_merged(Field::UserAgent, user_agent)?;
         r.field_count = 17;
         self.tail(r)
+    }
+
+    /// Fails when `value` holds another record's time: see [`embedded_time`].
+    fn not_merged(&self, field: Field, value: Option<&'a [u8]>) -> Result<Option<&'a [u8]>, ParseError> {
+        match value.filter(|_| self.bracket_ahead).and_then(embedded_time) {
+            Some(_) => Err(ParseError::new(field, ErrorKind::MergedRecord)),
+            None => Ok(value),
+        }
     }
 
     fn at_end(&self) -> bool {
@@ -418,7 +433,7 @@ impl<'a> Parser<'a> {
     /// Fields 18 and later: bare tokens.
     fn tail(&mut self, r: &mut LogRecord<'a>) -> Result<(), ParseError> {
         let rest = &self.line[self.pos..];
-        if let Some(at) = embedded_time(rest) {
+        if let Some(at) = Some(rest).filter(|_| self.bracket_ahead).and_then(embedded_time) {
             let index = memchr_iter(b' ', &rest[..at]).count();
             let field = TAIL.get(index).copied().unwrap_or(Field::SourceRegion);
             return Err(ParseError::new(field, ErrorKind::MergedRecord));
@@ -480,14 +495,6 @@ pub(crate) fn is_operation(token: &[u8]) -> bool {
 /// time: two log records merged into one line.
 fn plausible_spaced_requester(requester: &[u8]) -> bool {
     requester.starts_with(b"arn:") && memchr(b'[', requester).is_none() && memchr(b'"', requester).is_none()
-}
-
-/// Fails when `value` holds another record's time: see [`embedded_time`].
-fn not_merged(field: Field, value: Option<&[u8]>) -> Result<Option<&[u8]>, ParseError> {
-    match value.and_then(embedded_time) {
-        Some(_) => Err(ParseError::new(field, ErrorKind::MergedRecord)),
-        None => Ok(value),
-    }
 }
 
 /// Where a `[dd/Mon/yyyy:HH:MM:SS +hhmm]` starts in `bytes`, if anywhere.

@@ -141,16 +141,19 @@ impl LogTime {
     pub fn write_utc(self, out: &mut Vec<u8>) {
         let t = self.to_utc();
         write_padded(out, u32::from(t.year), 4);
-        out.push(b'-');
-        write_padded(out, u32::from(t.month), 2);
-        out.push(b'-');
-        write_padded(out, u32::from(t.day), 2);
-        out.push(b' ');
-        write_padded(out, u32::from(t.hour), 2);
-        out.push(b':');
-        write_padded(out, u32::from(t.minute), 2);
-        out.push(b':');
-        write_padded(out, u32::from(t.second), 2);
+        // Every record has a time: the two-digit parts are filled into one fixed-size copy.
+        let mut rest = *b"-00-00 00:00:00";
+        for (at, value) in [
+            (1, t.month),
+            (4, t.day),
+            (7, t.hour),
+            (10, t.minute),
+            (13, t.second),
+        ] {
+            rest[at] = b'0' + value / 10;
+            rest[at + 1] = b'0' + value % 10;
+        }
+        out.extend_from_slice(&rest);
     }
 
     /// Writes the time as S3 logs it, brackets included.

@@ -10,6 +10,7 @@ mod audit;
 mod inputs;
 mod parse;
 mod records_out;
+mod report;
 mod run;
 
 /// Amazon S3 server access logs, parsed and audited on your machine.
@@ -28,6 +29,8 @@ enum Command {
     Audit(audit::AuditArgs),
     /// Run the whole pipeline locally: pack records into Firehose-style gzip objects, then audit them.
     Run(run::RunArgs),
+    /// Draw one self-contained HTML page of charts: traffic, top talkers, detections, migration.
+    Report(report::ReportArgs),
 }
 
 fn main() -> ExitCode {
@@ -35,6 +38,7 @@ fn main() -> ExitCode {
         Command::Parse(args) => parse::run(args),
         Command::Audit(args) => audit::run(args),
         Command::Run(args) => run::run(args),
+        Command::Report(args) => report::run(args),
     };
     result.unwrap_or_else(|error| {
         eprintln!("s3logs: error: {error:#}");
