@@ -1,11 +1,12 @@
 //! The audit rules: find the requests that an S3 change will break, and the requests a security
 //! team wants to see, in records or raw logs.
 //!
-//! One engine serves the postprocessor Lambda (records from Firehose), `s3logs audit` (raw
-//! logs or records) and `s3logs run`. Each rule selects records; each hit becomes one compact
-//! JSON object on one line with top-level keys, so CloudWatch Logs Insights discovers the fields
-//! and `filter SignatureVersion = 'SigV2' | stats count(*) by RemoteIP, Bucket, Operation,
-//! UserAgent` works as written. In summary mode, hits are counted per client instead.
+//! One engine serves the postprocessor Lambda (records from Firehose, gzip NDJSON or Parquet),
+//! `s3logs audit` (raw logs, records or Parquet files of records) and `s3logs run`. Each rule
+//! selects records; each hit becomes one compact JSON object on one line with top-level keys, so
+//! CloudWatch Logs Insights discovers the fields and `filter SignatureVersion = 'SigV2' | stats
+//! count(*) by RemoteIP, Bucket, Operation, UserAgent` works as written. In summary mode, hits
+//! are counted per client instead.
 //!
 //! Raw log lines are first encoded into records with [`s3_access_log::RecordEncoder`] (through
 //! [`crate::ingest::RecordReader`], exactly as the preprocessor does) and then audited as
@@ -14,7 +15,7 @@
 //! The parts, each in its module: `catalogue` (each detection's id, title, severity, MITRE
 //! ATT&CK ids and description: the one definition every output reads), `rules` (what each rule
 //! selects, the configuration), `settings` (the thresholds), `reader` (an object's record lines,
-//! raw or records), `auditor` (the rules applied, counted), `windows` (the bounded counters of
+//! raw or records), `parquet` (a Parquet object's rows as those records), `auditor` (the rules applied, counted), `windows` (the bounded counters of
 //! the rules over a time window), `report` (totals, per-object reports, metrics) and `output`
 //! (hit and summary lines), with the byte-level `precheck` and the borrowed `view` of a record
 //! underneath. `docs/detections.md` describes every detection for users.
@@ -41,6 +42,7 @@
 mod auditor;
 mod catalogue;
 mod output;
+mod parquet;
 mod precheck;
 mod reader;
 mod report;

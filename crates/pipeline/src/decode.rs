@@ -49,6 +49,9 @@ pub enum Unreadable {
     UnsupportedCompression(&'static str),
     /// The object decodes to more bytes than the cap; nothing past the cap was read.
     SizeCap,
+    /// A Parquet object of records that cannot be read on (cut short, corrupt, or not of the
+    /// records' columns); the rows before the damage were read.
+    UnreadableParquet(&'static str),
 }
 
 impl Unreadable {
@@ -58,6 +61,7 @@ impl Unreadable {
             Unreadable::TruncatedGzip => "truncated-gzip",
             Unreadable::UnsupportedCompression(_) => "unsupported-compression",
             Unreadable::SizeCap => "size-cap",
+            Unreadable::UnreadableParquet(_) => "unreadable-parquet",
         }
     }
 }
@@ -73,6 +77,7 @@ impl fmt::Display for Unreadable {
                 )
             }
             Unreadable::SizeCap => f.write_str("size-cap (decoded size over the object cap)"),
+            Unreadable::UnreadableParquet(detail) => write!(f, "unreadable-parquet ({detail})"),
         }
     }
 }

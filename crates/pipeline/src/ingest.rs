@@ -43,10 +43,11 @@ impl Default for Limits {
 
 /// Objects that ended in unreadable content, per reason.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct UnreadableCounts([u64; 3]);
+pub struct UnreadableCounts([u64; 4]);
 
 impl UnreadableCounts {
-    /// Objects that ended for `reason` (the format of an unsupported compression not told apart).
+    /// Objects that ended for `reason` (the format of an unsupported compression, the detail of
+    /// an unreadable Parquet object, not told apart).
     pub fn get(&self, reason: Unreadable) -> u64 {
         self.0[slot(reason)]
     }
@@ -57,6 +58,7 @@ impl UnreadableCounts {
             Unreadable::TruncatedGzip,
             Unreadable::UnsupportedCompression(""),
             Unreadable::SizeCap,
+            Unreadable::UnreadableParquet(""),
         ]
         .into_iter()
         .map(|reason| (reason.name(), self.get(reason)))
@@ -73,6 +75,7 @@ fn slot(reason: Unreadable) -> usize {
         Unreadable::TruncatedGzip => 0,
         Unreadable::UnsupportedCompression(_) => 1,
         Unreadable::SizeCap => 2,
+        Unreadable::UnreadableParquet(_) => 3,
     }
 }
 

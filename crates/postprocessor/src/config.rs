@@ -7,11 +7,18 @@
 //!   and AWS-internal traffic; set it empty to exclude nothing).
 //! * `OUTPUT`: `lines` (one line per hit, default) or `summary` (one line per client and rule
 //!   with a `Count`, cheaper in CloudWatch Logs on busy buckets).
-//! * `MAX_DECOMPRESSED_BYTES`: cap on decoded bytes per object, a guard against gzip bombs
-//!   (default 10 GiB, far above Firehose's 128 MiB buffer at any compression ratio).
+//! * `MAX_DECOMPRESSED_BYTES`: cap on decoded bytes per object (for Parquet, the NDJSON bytes
+//!   its rows make), a guard against gzip bombs (default 10 GiB, far above Firehose's 128 MiB
+//!   buffer at any compression ratio).
+//! * `MAX_SPOOL_BYTES`: largest Parquet object copied to ephemeral storage (`/tmp`) to be read
+//!   (default 256 MiB: twice Firehose's largest buffer, within Lambda's default 512 MB of
+//!   `/tmp`). A larger object fails its event, which is kept for retry and then in the
+//!   failed-events queue: raise this and the function's `EphemeralStorage`, then redrive it.
 //! * `DETECTION_SETTINGS`: the detections' thresholds as `NAME=VALUE` entries separated by `;`,
 //!   the text `s3logs audit --set` takes (`enumeration.count=20;off-hours.time-zone=Europe/Berlin`);
 //!   unset or empty keeps every default (`s3logs audit --list` shows them).
+
+use std::path::PathBuf;
 
 use lambda_adapter::ReadSettings;
 use pipeline::audit::{AuditConfig, DEFAULT_EXCLUDE_USER_AGENT, DEFAULT_RULES, OutputMode};
@@ -20,6 +27,9 @@ use crate::Error;
 
 /// Default `MAX_DECOMPRESSED_BYTES`.
 pub const DEFAULT_MAX_DECOMPRESSED_BYTES: u64 = 10 << 30;
+
+/// Default `MAX_SPOOL_BYTES`.
+pub const DEFAULT_MAX_SPOOL_BYTES: u64 = 256 << 20;
 
 /// The `Function` dimension of the metrics; fixed, so the alarm in the template does not depend
 /// on the deployed function name.
@@ -32,6 +42,11 @@ pub struct Config {
     pub audit: AuditConfig,
     /// Most decoded bytes read from one object.
     pub max_decompressed_bytes: u64,
+    /// Largest Parquet object spooled to local storage.
+    pub max_spool_bytes: u64,
+    /// Where Parquet objects are spooled: the temporary directory (`/tmp` in Lambda; not part
+    /// of the environment contract beyond `TMPDIR`).
+    pub spool_dir: PathBuf,
     /// How objects are downloaded and resumed (not part of the environment contract).
     pub read: ReadSettings,
 }
@@ -73,19 +88,32 @@ impl Config {
                     reason: error.to_string(),
                 })?;
         }
-        let max_decompressed_bytes = match lookup("MAX_DECOMPRESSED_BYTES") {
-            None => DEFAULT_MAX_DECOMPRESSED_BYTES,
-            Some(text) => text.trim().parse().map_err(|_| Error::InvalidVariable {
-                name: "MAX_DECOMPRESSED_BYTES",
-                value: text.clone(),
-                reason: "expected a whole number of bytes".to_owned(),
-            })?,
-        };
+        let max_decompressed_bytes =
+            bytes_variable(&lookup, "MAX_DECOMPRESSED_BYTES", DEFAULT_MAX_DECOMPRESSED_BYTES)?;
+        let max_spool_bytes = bytes_variable(&lookup, "MAX_SPOOL_BYTES", DEFAULT_MAX_SPOOL_BYTES)?;
         Ok(Config {
             audit,
             max_decompressed_bytes,
+            max_spool_bytes,
+            spool_dir: std::env::temp_dir(),
             read: ReadSettings::default(),
         })
+    }
+}
+
+/// A whole number of bytes from variable `name`, or `default` when it is unset.
+fn bytes_variable(
+    lookup: impl Fn(&str) -> Option<String>,
+    name: &'static str,
+    default: u64,
+) -> Result<u64, Error> {
+    match lookup(name) {
+        None => Ok(default),
+        Some(text) => text.trim().parse().map_err(|_| Error::InvalidVariable {
+            name,
+            value: text.clone(),
+            reason: "expected a whole number of bytes".to_owned(),
+        }),
     }
 }
 
@@ -110,6 +138,7 @@ mod tests {
         assert_eq!(config.audit.output, OutputMode::Lines);
         assert!(config.audit.exclude_user_agent.unwrap().is_match("S3Console/0.4"));
         assert_eq!(config.max_decompressed_bytes, 10 * 1024 * 1024 * 1024);
+        assert_eq!(config.max_spool_bytes, 256 * 1024 * 1024);
     }
 
     #[test]
@@ -119,6 +148,7 @@ mod tests {
             ("EXCLUDE_USER_AGENT", ""),
             ("OUTPUT", "summary"),
             ("MAX_DECOMPRESSED_BYTES", "1048576"),
+            ("MAX_SPOOL_BYTES", "2097152"),
             (
                 "DETECTION_SETTINGS",
                 "enumeration.count=7; off-hours.time-zone=Europe/Berlin;;large-object.bytes=10",
@@ -129,6 +159,7 @@ mod tests {
         assert!(config.audit.exclude_user_agent.is_none());
         assert_eq!(config.audit.output, OutputMode::Summary);
         assert_eq!(config.max_decompressed_bytes, 1 << 20);
+        assert_eq!(config.max_spool_bytes, 2 << 20);
         let thresholds = &config.audit.thresholds;
         assert_eq!(thresholds.enumeration.threshold, 7);
         assert_eq!(thresholds.large_object_bytes, 10);
@@ -178,6 +209,10 @@ mod tests {
             (
                 &[("MAX_DECOMPRESSED_BYTES", "10GiB")],
                 "MAX_DECOMPRESSED_BYTES=\"10GiB\" is invalid",
+            ),
+            (
+                &[("MAX_SPOOL_BYTES", "-1")],
+                "MAX_SPOOL_BYTES=\"-1\" is invalid: expected a whole number of bytes",
             ),
         ];
         for &(vars, expected) in cases {

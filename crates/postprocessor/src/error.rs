@@ -1,8 +1,11 @@
 //! The postprocessor's one error type, and the failure class of each case.
 //!
-//! Bad data is never an error here: a corrupt or truncated gzip, a line that is not a record,
-//! an object over the size cap are counted, logged with the object key and line number, and the
-//! object is acknowledged, because reading the same bytes again gives the same result. What
+//! Bad data is never an error here: a corrupt or truncated gzip or Parquet object, a line that
+//! is not a record, an object over the decoded-size cap are counted, logged with the object key
+//! and line number, and the object is acknowledged, because reading the same bytes again gives
+//! the same result. A Parquet object too large to spool to local storage is the exception: none
+//! of it could be read, so its event is kept ([`Failure::Rejected`]), to be redriven once
+//! `MAX_SPOOL_BYTES` and the function's ephemeral storage are raised. What
 //! becomes of an object that did fail is decided by [`lambda_adapter::Failure::disposition`],
 //! as for the preprocessor: S3 or the network failing keeps the event for retry.
 
@@ -35,6 +38,30 @@ pub enum Error {
         #[source]
         source: pipeline::Error,
     },
+    /// A Parquet object is larger than `MAX_SPOOL_BYTES`, so it cannot be copied to local
+    /// storage to be read.
+    #[error(
+        "{object} is a Parquet object of at least {size} bytes, over MAX_SPOOL_BYTES ({max}); \
+         raise MAX_SPOOL_BYTES and the function's ephemeral storage, then redrive the event"
+    )]
+    TooLargeToSpool {
+        /// `s3://bucket/key`.
+        object: String,
+        /// Bytes of the object (its size, or what was read when passing the cap).
+        size: u64,
+        /// `MAX_SPOOL_BYTES`.
+        max: u64,
+    },
+    /// Copying a Parquet object to local storage failed (the storage is full, the download
+    /// broke).
+    #[error("spooling {object} to local storage failed: {source}")]
+    Spool {
+        /// `s3://bucket/key`.
+        object: String,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
     /// The engine thread failed; a bug.
     #[error("internal: {0}")]
     Internal(String),
@@ -48,7 +75,9 @@ impl Error {
             Error::Adapter(error) => error.failure(),
             // Damaged content is a report, not an error: what the engine still returns is an
             // I/O failure (of the download or of the findings' output).
-            Error::Read { .. } => Failure::Transient,
+            Error::Read { .. } | Error::Spool { .. } => Failure::Transient,
+            // A retry reads the same object against the same cap: only a redeploy helps.
+            Error::TooLargeToSpool { .. } => Failure::Rejected,
             Error::Internal(_) => Failure::Internal,
         }
     }
@@ -65,6 +94,8 @@ impl Error {
             Error::Adapter(lambda_adapter::Error::Event(_)) => "UnknownEvent",
             Error::Adapter(_) => "SourceError",
             Error::Read { .. } => "ReadError",
+            Error::TooLargeToSpool { .. } => "TooLargeToSpool",
+            Error::Spool { .. } => "SpoolError",
             Error::Internal(_) => "Internal",
         }
     }
@@ -108,6 +139,21 @@ mod tests {
                 Failure::Transient,
             ),
             (Error::Internal("panicked".into()), Failure::Internal),
+            (
+                Error::TooLargeToSpool {
+                    object: "s3://b/k".into(),
+                    size: 2,
+                    max: 1,
+                },
+                Failure::Rejected,
+            ),
+            (
+                Error::Spool {
+                    object: "s3://b/k".into(),
+                    source: io::Error::other("no space left on device"),
+                },
+                Failure::Transient,
+            ),
         ];
         for (error, failure) in cases {
             assert_eq!(error.failure(), failure, "{error}");

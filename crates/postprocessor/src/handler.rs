@@ -1,14 +1,16 @@
 //! The event handler: S3 notifications in, audit hits and metrics out.
 //!
 //! Objects are read through the shared [`lambda_adapter`] (an [`ObjectSource`]: S3 in Lambda,
-//! moto_server in tests, downloads resumed with Range requests) and findings go to an
+//! moto_server in tests, downloads resumed with Range requests): gzip or plain NDJSON streams
+//! into the audit, a Parquet object (told by its magic bytes, as gzip is) is first copied to
+//! local storage ([`crate::spool`]), since Parquet is read from its footer. Findings go to an
 //! [`Output`] (stdout in Lambda, a buffer in tests). Each object of the event is audited on a
 //! blocking thread with one [`Auditor`] per invocation, so summary mode and the metrics cover the
 //! whole invocation. What becomes of an object that failed is its [`Disposition`], the same
 //! policy as the preprocessor's: an error to Lambda (retry, then the on-failure destination)
 //! when any object is kept for retry.
 
-use std::io::{self, Write};
+use std::io::{self, Read, Write};
 use std::sync::{Arc, Mutex};
 
 use lambda_adapter::emf::{MetricLine, Unit};
@@ -21,6 +23,7 @@ use tracing::{info, warn};
 
 use crate::Error;
 use crate::config::{Config, FUNCTION_DIMENSION};
+use crate::spool::{SpoolError, spool};
 
 /// Where findings are written: a `Write` shared between invocations and the engine thread.
 /// Each `write` call writes its whole buffer under the lock, and the engine only ever writes
@@ -69,7 +72,8 @@ pub struct Response {
     pub hits: u64,
     /// Lines that are not records.
     pub bad_lines: u64,
-    /// Objects that could not be read to the end (corrupt or truncated gzip, over the cap).
+    /// Objects that could not be read to the end (corrupt or truncated gzip or Parquet, over
+    /// the decoded-size cap).
     pub damaged_objects: u64,
     /// Objects skipped: gone since the event, or a notification without a key.
     pub skipped_objects: u64,
@@ -172,11 +176,12 @@ impl<S: ObjectSource> Handler<S> {
             Err(error) => return Ok((auditor, Err(error.into()))),
         };
         let reader = download.reader;
+        let size = download.size;
         let mut out = self.out.clone();
-        let max = self.config.max_decompressed_bytes;
+        let config = self.config.clone();
         let task = tokio::task::spawn_blocking(move || {
-            let result = auditor.audit_object(reader, &object, Format::Records, max, &mut out);
-            (auditor, result.map_err(|source| Error::Read { object, source }))
+            let result = audit_body(&mut auditor, reader, size, &object, &config, &mut out);
+            (auditor, result)
         });
         let (auditor, result) = task
             .await
@@ -210,6 +215,52 @@ impl<S: ObjectSource> Handler<S> {
         out.flush().map_err(pipeline::Error::Io)
     }
 }
+
+/// Audits one object's body, by its first bytes: a Parquet object is spooled to local storage
+/// and read from there row group by row group; anything else (gzip or plain NDJSON) streams
+/// through. Both give the same hits and counts for the same records.
+fn audit_body(
+    auditor: &mut Auditor,
+    mut body: impl Read,
+    size: Option<u64>,
+    object: &str,
+    config: &Config,
+    out: &mut dyn Write,
+) -> Result<ObjectReport, Error> {
+    let read_failed = |source| Error::Read {
+        object: object.to_owned(),
+        source,
+    };
+    let mut head = Vec::with_capacity(MAGIC_BYTES);
+    (&mut body)
+        .take(MAGIC_BYTES as u64)
+        .read_to_end(&mut head)
+        .map_err(|error| read_failed(pipeline::Error::Io(error)))?;
+    let max_decoded = config.max_decompressed_bytes;
+    if !columnar::is_parquet(&head) {
+        return auditor
+            .audit_object(head.chain(body), object, Format::Records, max_decoded, out)
+            .map_err(read_failed);
+    }
+    let file =
+        spool(&head, body, size, &config.spool_dir, config.max_spool_bytes).map_err(|error| match error {
+            SpoolError::TooLarge { size, max } => Error::TooLargeToSpool {
+                object: object.to_owned(),
+                size,
+                max,
+            },
+            SpoolError::Io(source) => Error::Spool {
+                object: object.to_owned(),
+                source,
+            },
+        })?;
+    auditor
+        .audit_parquet(file, object, max_decoded, out)
+        .map_err(read_failed)
+}
+
+/// Bytes read ahead to tell a Parquet object (`PAR1`) from NDJSON.
+const MAGIC_BYTES: usize = 4;
 
 /// One summary event per object; bad lines are listed (the first few, with line numbers) in it
 /// rather than logged one by one.

@@ -688,3 +688,180 @@ fn the_sample_event_decodes_to_the_firehose_object_key() {
     };
     assert_eq!(object.key, "records/year=2025/month=03/x y.gz");
 }
+
+/// The records of `ndjson` as Firehose's conversion makes them: one Parquet row per record,
+/// a row group every `row_group_bytes`.
+fn parquet_of(ndjson: &[u8], row_group_bytes: usize) -> Vec<u8> {
+    let options = columnar::WriterOptions {
+        row_group_bytes,
+        ..columnar::WriterOptions::default()
+    };
+    let mut writer = columnar::ParquetWriter::new(Vec::new(), options).unwrap();
+    for record in ndjson.split(|&b| b == b'\n').filter(|r| !r.is_empty()) {
+        writer.write_record(record).unwrap();
+    }
+    writer.finish().unwrap()
+}
+
+/// Corpus lines (403s, garbage, non-ASCII agents) with a SigV2 request every third line.
+fn mixed_lines(count: u32) -> Vec<String> {
+    let mut corpus = testkit::corpus::LogLines::new(11);
+    let mut lines = Vec::new();
+    for n in 0..count {
+        let mut line = Vec::new();
+        corpus.write_line(&mut line);
+        lines.push(String::from_utf8_lossy(&line).trim_end().to_owned());
+        if n.is_multiple_of(3) {
+            lines.push(raw(
+                n,
+                &Req {
+                    sig: "SigV2",
+                    tls: "TLSv1",
+                    ..BASE
+                },
+            ));
+        }
+    }
+    lines
+}
+
+/// The metric lines without their timestamps, which differ between runs.
+fn untimed(metrics: &[Value]) -> Vec<Value> {
+    metrics
+        .iter()
+        .map(|metric| {
+            let mut metric = metric.clone();
+            metric["_aws"]["Timestamp"] = Value::Null;
+            metric
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn parquet_and_gzip_ndjson_of_the_same_records_give_identical_hits_and_metrics() {
+    let lines = mixed_lines(1_200);
+    let ndjson = records(&lines);
+    let parquet = parquet_of(&ndjson, 150_000);
+    let row_groups = parquet::file::reader::FileReader::num_row_groups(
+        &parquet::file::reader::SerializedFileReader::new(bytes::Bytes::from(parquet.clone())).unwrap(),
+    );
+    assert!(row_groups >= 3, "{row_groups} row groups");
+    let all = config(&[("RULES", "all"), ("EXCLUDE_USER_AGENT", "")]);
+    let (gzip_result, gzip) = run("same-gz", "r.gz", "r.gz", gzip_members(&ndjson, 400), all.clone()).await;
+    let (parquet_result, from_parquet) = run("same-parquet", "r.parquet", "r.parquet", parquet, all).await;
+
+    let response = parquet_result.unwrap();
+    assert_eq!(response, gzip_result.unwrap());
+    let records = lines.iter().filter(|line| !line.trim().is_empty()).count() as u64;
+    assert!(response.hits > 400 && response.records == records, "{response:?}");
+    assert_eq!(from_parquet.hits, gzip.hits);
+    assert_eq!(untimed(&from_parquet.metrics), untimed(&gzip.metrics));
+}
+
+#[tokio::test]
+async fn damaged_empty_and_oversized_parquet_objects_are_reported_never_dropped() {
+    let ndjson = records(
+        &(0..3_000)
+            .map(|n| raw(n, &Req { sig: "SigV2", ..BASE }))
+            .collect::<Vec<_>>(),
+    );
+    let whole = parquet_of(&ndjson, 200_000);
+    let sigv2 = config(&[]);
+
+    // Cut short: no footer, so no row can be read; counted as damaged and acknowledged.
+    let cut = whole[..whole.len() - 100].to_vec();
+    let (result, findings) = run("parquet-cut", "cut.parquet", "cut.parquet", cut, sigv2.clone()).await;
+    let response = result.unwrap();
+    assert_eq!(
+        (response.objects, response.damaged_objects, response.hits),
+        (1, 1, 0)
+    );
+    assert!(findings.hits.is_empty());
+    assert_eq!(findings.metrics.last().unwrap()["DamagedObjects"], 1.0);
+
+    // A corrupt page in the second row group: the first row group's hits are printed.
+    let metadata = parquet::file::reader::SerializedFileReader::new(bytes::Bytes::from(whole.clone()))
+        .map(|reader| parquet::file::reader::FileReader::metadata(&reader).clone())
+        .unwrap();
+    let mut corrupt = whole.clone();
+    let page = metadata.row_group(1).column(0).data_page_offset() as usize;
+    corrupt[page..page + 64].fill(0xff);
+    let (result, findings) = run(
+        "parquet-corrupt",
+        "c.parquet",
+        "c.parquet",
+        corrupt,
+        sigv2.clone(),
+    )
+    .await;
+    let response = result.unwrap();
+    let first_group = metadata.row_group(0).num_rows() as u64;
+    assert_eq!((response.damaged_objects, response.hits), (1, first_group));
+    assert_eq!(findings.hits.len() as u64, first_group);
+
+    // An empty object and a Parquet file without rows: nothing to audit, nothing damaged.
+    let no_rows = parquet_of(b"", 1 << 20);
+    for (bucket, body) in [("empty-object", Vec::new()), ("parquet-no-rows", no_rows)] {
+        let (result, findings) = run(bucket, "e.parquet", "e.parquet", body, sigv2.clone()).await;
+        let response = result.unwrap();
+        assert_eq!(
+            (response.objects, response.records, response.damaged_objects),
+            (1, 0, 0),
+            "{bucket}"
+        );
+        assert_eq!(findings.metrics.last().unwrap()["Records"], 0.0, "{bucket}");
+    }
+
+    // Over MAX_SPOOL_BYTES: refused before it is spooled, and the event is kept for a redrive.
+    let small = config(&[("MAX_SPOOL_BYTES", "10000")]);
+    let (result, findings) = run("parquet-big", "big.parquet", "big.parquet", whole, small).await;
+    let error = result.unwrap_err();
+    assert!(
+        matches!(error, Error::TooLargeToSpool { max: 10_000, .. }),
+        "{error}"
+    );
+    assert_eq!(error.disposition(), Disposition::Retry);
+    assert!(error.to_string().contains("raise MAX_SPOOL_BYTES"), "{error}");
+    assert!(findings.hits.is_empty());
+    assert_eq!(findings.metrics[0]["ObjectsFailed"], 1.0);
+}
+
+/// A Parquet object's body broken twice while it is spooled: resumed with Range requests,
+/// every hit printed exactly once.
+#[tokio::test]
+async fn a_parquet_object_is_spooled_through_broken_connections() {
+    let lines: Vec<String> = (0..3_000)
+        .map(|n| raw(n, &Req { sig: "SigV2", ..BASE }))
+        .collect();
+    let body = parquet_of(&records(&lines), 200_000);
+    let s3 = s3().await;
+    testkit::create_bucket(&s3, "parquet-faults").await.unwrap();
+    testkit::put_object(&s3, "parquet-faults", "f.parquet", body)
+        .await
+        .unwrap();
+    let proxy = FaultProxy::start(moto(), &Scenario::s3(&[S3Fault::ResetBody], 2)).unwrap();
+    let mut config = config(&[]);
+    config.read.backoff_base = Duration::from_millis(5);
+    config.read.backoff_cap = Duration::from_millis(50);
+    let objects = S3Objects::new(&testkit::sdk_config(proxy.endpoint()).await);
+    let captured = Captured::default();
+    let handler = Handler::new(config, objects, Output::new(captured.clone()));
+    let response = handler
+        .handle(event("parquet-faults", "f.parquet"))
+        .await
+        .unwrap();
+    let mut ids: Vec<String> = captured
+        .findings()
+        .hits
+        .iter()
+        .map(|hit| hit["RecordId"].as_str().unwrap().to_owned())
+        .collect();
+    ids.sort_unstable();
+    ids.dedup();
+    assert_eq!(
+        (response.hits, ids.len(), response.damaged_objects),
+        (3_000, 3_000, 0)
+    );
+    let stats = proxy.stats().unwrap();
+    assert_eq!(stats["range_requests"], 2, "{stats}");
+}

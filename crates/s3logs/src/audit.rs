@@ -1,18 +1,23 @@
-//! `s3logs audit`: the postprocessor's audit rules on local files, raw logs or NDJSON records.
+//! `s3logs audit`: the postprocessor's audit rules on local files: raw logs, NDJSON records or
+//! Parquet files of records.
 //!
-//! Each file is sniffed on its own (gzip by magic bytes; records if the first non-blank line
-//! starts with `{`), so a directory mixing raw S3 logs, `s3logs parse` output and downloaded
-//! Firehose objects audits in one go. Raw lines are encoded into records first, exactly as the
+//! Each file is sniffed on its own (Parquet and gzip by magic bytes; records if the first
+//! non-blank line starts with `{`), so a directory mixing raw S3 logs, `s3logs parse` output
+//! (NDJSON or Parquet) and downloaded Firehose objects (gzip NDJSON or Parquet) audits in one
+//! go. A Parquet file is read from its footer, row group by row group, back into the very
+//! records it holds, so it gives the same hits as the same records in NDJSON; it is read by
+//! path, since standard input cannot be read out of order. Raw lines are encoded into records first, exactly as the
 //! preprocessor does, so `--json` prints byte for byte what the postprocessor Lambda prints for
 //! the same lines. Without `--json` the hits are shown as a table per rule: top clients first.
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
+use std::fs::File;
 use std::io::{self, BufWriter, Cursor, Read, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::Context;
+use anyhow::{Context, bail};
 use pipeline::audit::{
     AuditConfig, Auditor, CATALOGUE, DEFAULT_EXCLUDE_USER_AGENT, DEFAULT_WINDOW_ENTRIES, Format,
     ObjectReport, OutputMode, Rule, SETTINGS, Totals, sniff_format,
@@ -80,10 +85,12 @@ impl RuleArgs {
     s3logs audit --list\n  \
     s3logs audit --rules enumeration,mass-deletion --set enumeration.count=20 access-logs/\n  \
     s3logs audit --rules sigv2,tls-legacy --json firehose-output/ > hits.ndjson\n  \
+    s3logs audit requests.parquet parquet-output/\n  \
     aws s3 cp s3://my-log-bucket/logs/2026-11-23-10-15-01-1A2B3C4D5E6F7A8B - | s3logs audit -")]
 pub struct AuditArgs {
-    /// Raw log files, NDJSON record files or directories (read recursively), gzipped or not;
-    /// `-` or nothing reads standard input.
+    /// Raw log files, NDJSON record files (gzipped or not), Parquet files of records, or
+    /// directories of them (read recursively); `-` or nothing reads standard input (not
+    /// Parquet, which is read out of order).
     pub paths: Vec<PathBuf>,
     /// Print the detection catalogue (id, severity, MITRE ATT&CK ids, title) and the settings
     /// with their defaults, and read nothing.
@@ -196,7 +203,7 @@ pub(crate) fn report(problems: &[Problem]) -> ExitCode {
     }
 }
 
-/// Sniffs and audits one input. Hits go to `out`.
+/// Sniffs and audits one input; a Parquet file counts as records. Hits go to `out`.
 pub(crate) fn audit_input(
     auditor: &mut Auditor,
     input: &Input,
@@ -208,6 +215,14 @@ pub(crate) fn audit_input(
         .take(SNIFF_BYTES as u64)
         .read_to_end(&mut head)
         .context("cannot read")?;
+    if columnar::is_parquet(&head) {
+        let Input::File(path) = input else {
+            bail!("standard input holds a Parquet file, which is read from its end: give its path instead");
+        };
+        let file = File::open(path).context("cannot open")?;
+        let report = auditor.audit_parquet(file, &input.name(), u64::MAX, out)?;
+        return Ok((Format::Records, report));
+    }
     let format = sniff_format(&head[..]).unwrap_or(Format::RawLog);
     let report = auditor.audit_object(
         Cursor::new(head).chain(reader),

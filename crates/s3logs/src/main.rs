@@ -9,6 +9,7 @@ use clap::{Parser, Subcommand};
 mod audit;
 mod inputs;
 mod parse;
+mod records_out;
 mod report;
 mod run;
 
@@ -22,9 +23,9 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Parse raw S3 server access logs into NDJSON records (one JSON object per line).
+    /// Parse raw S3 server access logs into NDJSON records (one JSON object per line) or Parquet.
     Parse(parse::ParseArgs),
-    /// Audit raw logs or NDJSON records for SigV2, legacy TLS, ACLs, denied and anonymous access.
+    /// Audit raw logs, NDJSON records or Parquet files for SigV2, legacy TLS, ACLs, denied and anonymous access.
     Audit(audit::AuditArgs),
     /// Run the whole pipeline locally: pack records into Firehose-style gzip objects, then audit them.
     Run(run::RunArgs),

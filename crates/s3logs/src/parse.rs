@@ -1,5 +1,6 @@
 //! `s3logs parse`: raw log files in, NDJSON records out — what the preprocessor sends to
-//! Firehose, one record per line.
+//! Firehose, one record per line — or, with `--format parquet`, the same records as the rows of
+//! one Parquet file ([`crate::records_out`]).
 
 use std::fs::File;
 use std::io::{self, BufWriter, IsTerminal, Read, Write};
@@ -13,6 +14,7 @@ use pipeline::ingest::{Limits, RecordReader, Stats};
 
 use crate::audit::is_broken_pipe;
 use crate::inputs::{self, Input, Outputs};
+use crate::records_out::{RecordFormat, RecordSink};
 
 /// How much output is gathered before each write.
 const OUTPUT_CHUNK: usize = 1 << 20;
@@ -22,6 +24,7 @@ const OUTPUT_CHUNK: usize = 1 << 20;
 #[command(after_help = "Examples:\n  \
     s3logs parse access-logs/ > records.ndjson\n  \
     s3logs parse 2026-11-23-10-15-01-1A2B3C4D5E6F7A8B --output records.ndjson\n  \
+    s3logs parse access-logs/ --format parquet --output requests.parquet\n  \
     aws s3 cp s3://my-log-bucket/logs/2026-11-23-10-15-01-1A2B3C4D5E6F7A8B - | s3logs parse -\n\n\
     Exit status is 1 if any input could not be read, or held content that cannot be read as log\n\
     lines (truncated or corrupt gzip, zstd/bzip2/xz/zip compression, which is not supported): its\n\
@@ -34,6 +37,11 @@ pub struct ParseArgs {
     /// Write records to this file instead of standard output.
     #[arg(short, long, value_name = "FILE")]
     pub output: Option<PathBuf>,
+    /// `json`: NDJSON records, one per line. `parquet`: one Parquet file whose columns take
+    /// AWS's native field names (docs/record.md, "Columnar records"); it needs --output or a
+    /// redirected standard output.
+    #[arg(long, value_enum, default_value_t = RecordFormat::Json, hide_possible_values = true)]
+    pub format: RecordFormat,
     /// Do not print the summary or the progress bar.
     #[arg(short, long)]
     pub quiet: bool,
@@ -42,6 +50,7 @@ pub struct ParseArgs {
 /// Runs the command; the exit code is non-zero if any input could not be read, also when the
 /// reader of standard output went away first.
 pub fn run(args: ParseArgs) -> anyhow::Result<ExitCode> {
+    args.format.check_destination(args.output.is_none())?;
     let outputs = match &args.output {
         Some(path) => Outputs::new().file(path),
         None => Outputs::new().stdout(),
@@ -49,13 +58,14 @@ pub fn run(args: ParseArgs) -> anyhow::Result<ExitCode> {
     // Expanded before the output is created, so a refused run has truncated nothing.
     let expansion = inputs::expand(&args.paths, &outputs)?;
     let inputs = expansion.inputs;
-    let mut out: Box<dyn Write> = match &args.output {
+    let out: Box<dyn Write + Send> = match &args.output {
         Some(path) => {
             let file = File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
             Box::new(BufWriter::with_capacity(OUTPUT_CHUNK, file))
         }
-        None => Box::new(BufWriter::with_capacity(OUTPUT_CHUNK, io::stdout().lock())),
+        None => Box::new(BufWriter::with_capacity(OUTPUT_CHUNK, io::stdout())),
     };
+    let mut out = RecordSink::new(args.format, out)?;
     let progress = progress_bar(&inputs, args.quiet);
     let started = Instant::now();
     let mut total = Stats::default();
@@ -82,9 +92,9 @@ pub fn run(args: ParseArgs) -> anyhow::Result<ExitCode> {
         }
     }
     if !closed {
-        match out.flush() {
-            Err(error) if error.kind() == io::ErrorKind::BrokenPipe => closed = true,
-            Err(error) => failures.push(format!("writing output: {error}")),
+        match out.finish() {
+            Err(error) if is_broken_pipe(&error) => closed = true,
+            Err(error) => failures.push(format!("writing output: {error:#}")),
             Ok(()) => {}
         }
     }
@@ -115,7 +125,11 @@ pub fn run(args: ParseArgs) -> anyhow::Result<ExitCode> {
     })
 }
 
-fn parse_one(input: &Input, out: &mut dyn Write, progress: &ProgressBar) -> anyhow::Result<Stats> {
+fn parse_one<W: Write + Send>(
+    input: &Input,
+    out: &mut RecordSink<W>,
+    progress: &ProgressBar,
+) -> anyhow::Result<Stats> {
     let reader = Progress {
         inner: input.open()?,
         bar: progress,
@@ -124,7 +138,7 @@ fn parse_one(input: &Input, out: &mut dyn Write, progress: &ProgressBar) -> anyh
     let mut buffer = Vec::with_capacity(OUTPUT_CHUNK + 64 * 1024);
     loop {
         let more = records.fill(&mut buffer, OUTPUT_CHUNK)?;
-        out.write_all(&buffer)?;
+        out.write_records(&buffer)?;
         buffer.clear();
         if !more {
             return Ok(records.stats());

@@ -8,9 +8,13 @@
 
 use std::io::{Read, Write};
 
+use parquet::file::reader::ChunkReader;
+
 use crate::Error;
+use crate::decode::UnreadableContent;
 
 use super::output::{DEFAULT_SUMMARY_GROUPS, GroupKey, GroupStats, Groups, WindowHit, write_hit};
+use super::parquet::ParquetRecords;
 use super::precheck::PreCheck;
 use super::reader::{Format, Item, ObjectLines};
 use super::report::{BAD_LINE_EXAMPLES, BadLine, ObjectReport, Totals};
@@ -115,6 +119,34 @@ impl Auditor {
         self.totals.decoded_bytes += object.decoded_bytes();
         self.totals.damaged_objects += u64::from(damage.is_some());
         Ok(ObjectReport::new(&self.totals.since(&before), examples, damage))
+    }
+
+    /// Audits one Parquet object of records (the `columnar` crate's table, as `s3logs` and
+    /// Firehose's conversion write it): its rows are read back, row group by row group, as the
+    /// very records they hold and audited as [`Self::audit_object`] audits NDJSON, so both
+    /// formats give the same hits and counts. `max_decoded` caps the NDJSON bytes the rows make.
+    ///
+    /// `input` needs random access (a `File`; a whole object in `bytes::Bytes`). A file cut
+    /// short, corrupt, or not of the records' columns is reported in [`ObjectReport::damage`]
+    /// as `unreadable-parquet`, after every row before the damage; `Err` as for
+    /// [`Self::audit_object`], when reading `input` or writing `out` failed.
+    pub fn audit_parquet<R: ChunkReader + 'static>(
+        &mut self,
+        input: R,
+        name: &str,
+        max_decoded: u64,
+        out: &mut dyn Write,
+    ) -> Result<ObjectReport, Error> {
+        let mut records = ParquetRecords::open(input).map_err(Error::Io)?;
+        let mut report = self.audit_object(&mut records, name, Format::Records, max_decoded, out)?;
+        if let (None, Some(reason)) = (report.damage, records.failure()) {
+            report.damage = Some(UnreadableContent {
+                reason,
+                offset: report.decoded_bytes,
+            });
+            self.totals.damaged_objects += 1;
+        }
+        Ok(report)
     }
 
     /// Audits one record line (NDJSON, without its newline). Hit lines are kept pending until

@@ -45,7 +45,7 @@ pub struct Totals {
     /// Lines that are not records (not JSON, or missing keys of the contract).
     pub bad_lines: u64,
     /// Objects with content that could not be read as lines (truncated gzip, an unsupported
-    /// compression, over the size cap).
+    /// compression, over the size cap, an unreadable Parquet object).
     pub damaged_objects: u64,
     /// Decoded bytes read.
     pub decoded_bytes: u64,

@@ -1,0 +1,229 @@
+//! `s3logs parse --format parquet` and `s3logs audit` on Parquet, as a user runs them: the
+//! built binary on the repository's sample logs in a temp directory, and DuckDB (from the
+//! project's venv) reading what it wrote.
+// Test helpers outside #[test] functions panic on purpose: a failed step is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+/// The repository's `samples/` directory.
+fn samples() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../samples")
+}
+
+/// A fresh directory for one test, holding `samples` (a symlink, so `LogFile` names are
+/// relative and the same in every run).
+fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("s3logs-parquet-test-{}-{name}", std::process::id()));
+    let _ = fs::remove_dir_all(&dir);
+    fs::create_dir_all(&dir).unwrap();
+    std::os::unix::fs::symlink(samples().canonicalize().unwrap(), dir.join("samples")).unwrap();
+    dir
+}
+
+fn s3logs(args: &[&str], cwd: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_s3logs"))
+        .args(args)
+        .current_dir(cwd)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap()
+}
+
+/// Runs `args`, which must succeed; returns standard output.
+fn ok(args: &[&str], cwd: &Path) -> String {
+    let output = s3logs(args, cwd);
+    assert!(
+        output.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).unwrap()
+}
+
+const AUDIT_ALL: [&str; 4] = ["audit", "--json", "--exclude-user-agent", ""];
+
+#[test]
+fn parse_to_parquet_then_audit_gives_the_hits_of_parse_to_ndjson() {
+    let dir = temp_dir("same-hits");
+    ok(&["parse", "--quiet", "samples", "-o", "records.ndjson"], &dir);
+    ok(
+        &[
+            "parse",
+            "--quiet",
+            "samples",
+            "--format",
+            "parquet",
+            "-o",
+            "requests.parquet",
+        ],
+        &dir,
+    );
+    let parquet = fs::read(dir.join("requests.parquet")).unwrap();
+    assert!(parquet.starts_with(b"PAR1") && parquet.ends_with(b"PAR1"));
+
+    let from_ndjson = ok(&[&AUDIT_ALL[..], &["records.ndjson"]].concat(), &dir);
+    let from_parquet = ok(&[&AUDIT_ALL[..], &["requests.parquet"]].concat(), &dir);
+    assert!(from_ndjson.lines().count() > 50, "{from_ndjson}");
+    assert_eq!(from_parquet, from_ndjson);
+    // The raw logs themselves give the same hits too.
+    assert_eq!(ok(&[&AUDIT_ALL[..], &["samples"]].concat(), &dir), from_ndjson);
+
+    // In a directory, told by its magic bytes whatever its name, beside gzip NDJSON.
+    fs::create_dir(dir.join("mixed")).unwrap();
+    fs::write(dir.join("mixed/part-0000"), &parquet).unwrap();
+    let table = ok(&["audit", "--exclude-user-agent", "", "mixed"], &dir);
+    let records = from_ndjson_records(&dir);
+    assert!(
+        table.ends_with(&format!(
+            "1 file (0 raw, 1 records), {records} records, 0 bad lines, 0 damaged; {} hits\n",
+            from_ndjson.lines().count()
+        )),
+        "{table}"
+    );
+
+    // Parquet to a redirected standard output is the same file.
+    let piped = s3logs(&["parse", "--quiet", "samples", "--format", "parquet"], &dir);
+    assert!(piped.status.success());
+    assert_eq!(piped.stdout, parquet);
+    fs::remove_dir_all(dir).unwrap();
+}
+
+/// Records in the NDJSON output of the samples.
+fn from_ndjson_records(dir: &Path) -> usize {
+    fs::read_to_string(dir.join("records.ndjson"))
+        .unwrap()
+        .lines()
+        .count()
+}
+
+#[test]
+fn damaged_parquet_fails_the_run_after_the_other_files_and_stdin_is_refused() {
+    let dir = temp_dir("damaged");
+    ok(
+        &[
+            "parse",
+            "--quiet",
+            "samples",
+            "--format",
+            "parquet",
+            "-o",
+            "requests.parquet",
+        ],
+        &dir,
+    );
+    let parquet = fs::read(dir.join("requests.parquet")).unwrap();
+    fs::write(dir.join("cut.parquet"), &parquet[..parquet.len() - 10]).unwrap();
+    let output = s3logs(&["audit", "--json", "cut.parquet", "requests.parquet"], &dir);
+    assert_eq!(output.status.code(), Some(1));
+    let errors = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        errors.contains(
+            "error: cut.parquet: unreadable-parquet (cut short: it does not end with a footer) at decoded byte 0"
+        ),
+        "{errors}"
+    );
+    let whole = ok(&["audit", "--json", "requests.parquet"], &dir);
+    assert_eq!(String::from_utf8(output.stdout).unwrap(), whole);
+
+    let output = Command::new(env!("CARGO_BIN_EXE_s3logs"))
+        .args(["audit", "-"])
+        .current_dir(&dir)
+        .stdin(fs::File::open(dir.join("requests.parquet")).unwrap())
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let errors = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        errors.contains(
+            "-: standard input holds a Parquet file, which is read from its end: give its path instead"
+        ),
+        "{errors}"
+    );
+    fs::remove_dir_all(dir).unwrap();
+}
+
+/// Parquet is never written to a terminal; `script` gives the run a real one.
+#[test]
+fn parquet_to_a_terminal_is_refused() {
+    let dir = temp_dir("terminal");
+    let command = format!(
+        "{} parse --quiet samples --format parquet",
+        env!("CARGO_BIN_EXE_s3logs")
+    );
+    let output = Command::new("script")
+        .args(["--quiet", "--return", "--command", &command, "/dev/null"])
+        .current_dir(&dir)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains(
+            "Parquet is binary: write it to a file with --output FILE, or redirect standard output"
+        ),
+        "{text}"
+    );
+    assert!(!text.contains("PAR1"), "{text}");
+    fs::remove_dir_all(dir).unwrap();
+}
+
+/// DuckDB, from the project's venv, over the CLI's Parquet: the columns are the `columnar`
+/// table's, in order, every record is one row, and a query in AWS's names finds what the audit
+/// finds.
+#[test]
+fn duckdb_reads_the_columns_of_the_columnar_table() {
+    let dir = temp_dir("duckdb");
+    ok(&["parse", "--quiet", "samples", "-o", "records.ndjson"], &dir);
+    ok(
+        &[
+            "parse",
+            "--quiet",
+            "samples",
+            "--format",
+            "parquet",
+            "-o",
+            "requests.parquet",
+        ],
+        &dir,
+    );
+    let python = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.venv/bin/python");
+    let script = "import duckdb, json\n\
+        f = 'requests.parquet'\n\
+        columns = [row[0] for row in duckdb.sql(f\"DESCRIBE SELECT * FROM '{f}'\").fetchall()]\n\
+        rows = duckdb.sql(f\"SELECT count(*) FROM '{f}'\").fetchone()[0]\n\
+        sigv2 = duckdb.sql(f\"SELECT count(*) FROM '{f}' WHERE signature_version = 'SigV2'\").fetchone()[0]\n\
+        print(json.dumps({'columns': columns, 'rows': rows, 'sigv2': sigv2}))\n";
+    let output = Command::new(&python)
+        .args(["-c", script])
+        .current_dir(&dir)
+        .output()
+        .unwrap_or_else(|error| panic!("{}: {error}", python.display()));
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let answer: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let expected: Vec<&str> = columnar::COLUMNS.iter().map(|column| column.name).collect();
+    assert_eq!(answer["columns"], serde_json::json!(expected));
+    assert_eq!(answer["rows"], from_ndjson_records(&dir));
+    let sigv2 = ok(
+        &[
+            "audit",
+            "--json",
+            "--exclude-user-agent",
+            "",
+            "--rules",
+            "sigv2",
+            "requests.parquet",
+        ],
+        &dir,
+    );
+    assert!(sigv2.lines().count() > 0);
+    assert_eq!(answer["sigv2"], sigv2.lines().count());
+    fs::remove_dir_all(dir).unwrap();
+}
