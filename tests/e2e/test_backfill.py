@@ -305,7 +305,7 @@ def test_rerunning_the_job_adds_nothing_to_the_dedup_view(backfill: Backfill, de
         con.execute(athena.to_duckdb(DEDUP_VIEW.read_text()))
         counts[name] = (
             con.execute(f"SELECT count(*) FROM {database}.{records_table['Name']}").fetchone()[0],
-            con.execute(f"SELECT count(DISTINCT RecordId), count(*) FROM {database}.records_dedup").fetchone(),
+            con.execute(f"SELECT count(DISTINCT record_id), count(*) FROM {database}.records_dedup").fetchone(),
         )
     assert counts["retry"] == (total, (len(distinct), len(distinct)))
     assert counts["again"] == (2 * total, (len(distinct), len(distinct)))

@@ -175,18 +175,20 @@ def test_stdout_is_hits_and_metrics_only(first_delivery: Phase) -> None:
 
 
 def test_glue_table_describes_the_records(first_delivery: Phase, deployment, records_table) -> None:
-    """Every record key is a Glue column (ignoring case, as the SerDe does) and every value has
+    """Every record key fills a Glue column (through the SerDe's mappings) and every value has
     the column's type; the partition values are ones the projection produces; DuckDB, reading
     the files with the table's location template, finds exactly the objects Firehose wrote."""
     records = _records_in(first_delivery, first_delivery.mirror / deployment.output_bucket)
-    columns = {c["Name"].lower(): c["Type"].lower() for c in records_table["StorageDescriptor"]["Columns"]}
+    types = {c["Name"]: c["Type"].lower() for c in records_table["StorageDescriptor"]["Columns"]}
+    record_keys = {k for r in records for k in r}
+    sources = athena.column_sources(records_table, record_keys)
+    column_of = {key: column for column, key in sources.items()}
     for record in records:
         for key, value in record.items():
-            assert key.lower() in columns, f"record key {key} has no Glue column"
+            assert key in column_of, f"record key {key} fills no Glue column"
             if value is not None:
-                assert isinstance(value, athena.GLUE_JSON_TYPES[columns[key.lower()]]), (key, value)
-    record_keys = {k.lower() for r in records for k in r}
-    assert set(columns) <= record_keys, f"columns no record has: {set(columns) - record_keys}"
+                assert isinstance(value, athena.GLUE_JSON_TYPES[types[column_of[key]]]), (key, value)
+    assert set(sources.values()) <= record_keys, f"columns no record fills: {set(sources.values()) - record_keys}"
 
     parameters = records_table["Parameters"]
     for obj in first_delivery.delivered:
@@ -204,7 +206,7 @@ def test_glue_table_describes_the_records(first_delivery: Phase, deployment, rec
                   "timestamp": {"TIMESTAMP", "VARCHAR"}, "array<string>": {"VARCHAR[]"}}
     for key, duck_type in inferred.items():
         if duck_type not in ("JSON", "NULL"):  # a column that is null in every record
-            assert duck_type in compatible[columns[key.lower()]], f"{key}: DuckDB infers {duck_type}, Glue says {columns[key.lower()]}"
+            assert duck_type in compatible[types[column_of[key]]], f"{key}: DuckDB infers {duck_type}, Glue says {types[column_of[key]]}"
 
 
 def _rows(con: Any, sql: str) -> list[tuple[Any, ...]]:
@@ -269,7 +271,7 @@ def test_dedup_view_removes_the_duplicates(first_delivery: Phase, second_deliver
         counts[name] = (
             con.execute(f"SELECT count(*) FROM {database}.{records_table['Name']}").fetchone()[0],
             con.execute(f"SELECT count(*) FROM {database}.records_dedup").fetchone()[0],
-            con.execute(f"SELECT count(*) FROM {database}.records_dedup WHERE LogFile = ?", [redelivered.log_file]).fetchone()[0],
+            con.execute(f"SELECT count(*) FROM {database}.records_dedup WHERE log_file = ?", [redelivered.log_file]).fetchone()[0],
         )
     total = len(_all(expected_records))
     assert counts["once"] == (total, distinct, duplicated)
