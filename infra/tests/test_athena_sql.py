@@ -35,7 +35,8 @@ _ids = itertools.count(1)
 
 
 def records_table():
-    return cfn.load_template()["Resources"]["RecordsTable"]["Properties"]["TableInput"]
+    """The Glue table over the default output, gzip NDJSON."""
+    return cfn.records_table(cfn.load_template(), "json")
 
 
 def record_keys(table):

@@ -39,9 +39,11 @@ def record_keys():
 class RecordsTableIsTheColumnTable(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        table = cfn.load_template()["Resources"]["RecordsTable"]["Properties"]["TableInput"]
+        template = cfn.load_template()
+        table = cfn.records_table(template, "json")
         cls.columns = [(c["Name"], c["Type"]) for c in table["StorageDescriptor"]["Columns"]]
         cls.serde = table["StorageDescriptor"]["SerdeInfo"]["Parameters"]
+        cls.parquet = cfn.records_table(template, "parquet")
 
     def test_columns_are_the_column_table_in_order(self):
         self.assertEqual(self.columns, [(column, glue_type) for _, column, glue_type in column_table()])
@@ -59,6 +61,44 @@ class RecordsTableIsTheColumnTable(unittest.TestCase):
                     self.assertIn(value, keys)
         mapped = [v for k, v in self.serde.items() if k.startswith("mapping.")]
         self.assertEqual(sorted(mapped), sorted(keys), "every record key fills exactly one column")
+
+    def test_keys_are_matched_exactly(self):
+        # The documented form for mixed-case JSON keys: case.insensitive FALSE and a mapping per
+        # column, so no key is found by a lowercased lookup.
+        self.assertEqual(self.serde["case.insensitive"], "FALSE")
+        self.assertEqual(self.serde["ignore.malformed.json"], "FALSE")
+
+    def test_both_formats_have_the_same_columns_partitions_and_location(self):
+        json_table = cfn.records_table(cfn.load_template(), "json")
+
+        def projection(table):
+            return {k: v for k, v in table["Parameters"].items() if k != "classification"}
+
+        self.assertEqual(projection(self.parquet), projection(json_table))
+        self.assertEqual(self.parquet["PartitionKeys"], json_table["PartitionKeys"])
+        for key in ("Columns", "Location"):
+            with self.subTest(key=key):
+                self.assertEqual(self.parquet["StorageDescriptor"][key], json_table["StorageDescriptor"][key])
+
+    def test_each_format_has_its_serde_and_input_format(self):
+        expected = {
+            "json": ("json", "org.openx.data.jsonserde.JsonSerDe", "org.apache.hadoop.mapred.TextInputFormat", True),
+            "parquet": (
+                "parquet",
+                "org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe",
+                "org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat",
+                False,
+            ),
+        }
+        template = cfn.load_template()
+        for output_format, (classification, serde, input_format, compressed) in expected.items():
+            with self.subTest(format=output_format):
+                table = cfn.records_table(template, output_format)
+                storage = table["StorageDescriptor"]
+                self.assertEqual(table["Parameters"]["classification"], classification)
+                self.assertEqual(storage["SerdeInfo"]["SerializationLibrary"], serde)
+                self.assertEqual(storage["InputFormat"], input_format)
+                self.assertEqual(storage["Compressed"], compressed)
 
     def test_column_names_need_no_quoting(self):
         # Lowercase snake_case, as Glue stores names and AWS's native records spell them: no query
