@@ -18,8 +18,9 @@ import events
 import expected as exp
 import queries
 from harness import Phase, database_name, delivered_records, duckdb_over, is_hit
-from deploy import ROOT, Deployment
+from deploy import PARAMETER_OVERRIDES, ROOT, Deployment
 from firehose import evaluate_prefix
+from stack import TemplateError
 
 ATHENA_SQL = sorted((ROOT / "infra" / "athena").glob("*.sql"))
 DEDUP_VIEW = ROOT / "infra" / "athena" / "records_dedup_view.sql"
@@ -73,6 +74,17 @@ def test_template_wires_the_stages_together(deployment: Deployment) -> None:
     assert prefix.startswith(records_prefix)
     assert not (deployment.output_bucket == source_bucket and prefix.startswith(source_prefix))
     assert not deployment.destination["ErrorOutputPrefix"].startswith(records_prefix)
+
+
+def test_template_refuses_parquet_with_gzip_packing() -> None:
+    """Firehose cannot convert gzip records: the stack's Rules refuse the pair before anything
+    is created, and let every other packing through with Parquet."""
+    with pytest.raises(TemplateError, match="OutputFormat=parquet cannot be combined with Packing=gzip"):
+        Deployment(overrides={**PARAMETER_OVERRIDES, "OutputFormat": "parquet", "Packing": "gzip"})
+    for packing in ("packed", "line"):
+        converted = Deployment(overrides={**PARAMETER_OVERRIDES, "OutputFormat": "parquet", "Packing": packing})
+        assert converted.destination["FileExtension"] == ".parquet"
+    Deployment(overrides={**PARAMETER_OVERRIDES, "OutputFormat": "json", "Packing": "gzip"})
 
 
 def test_s3_test_event_is_acknowledged(deployment: Deployment, functions, firehose_delivery) -> None:
