@@ -53,11 +53,13 @@ build: venv
 
 ## e2e: the pipeline end to end on this machine (moto_server, cargo lambda watch, DuckDB), with
 ## the default packing, again with records gzipped by the preprocessor (Packing=gzip), and again
-## with the raw events delivered through SQS (RawEventsVia=sqs)
+## with the raw events delivered through SQS (RawEventsVia=sqs), and again with Firehose converting
+## the records to Parquet (OutputFormat=parquet)
 e2e: venv
 	tests/e2e/run.sh
 	E2E_PACKING=gzip tests/e2e/run.sh
 	E2E_RAW_EVENTS_VIA=sqs tests/e2e/run.sh
+	E2E_OUTPUT_FORMAT=parquet tests/e2e/run.sh
 
 ## bench: whole-process MB/s and peak RSS on a generated corpus; the real preprocessor binary
 ## under a local Lambda Runtime API against moto, MB/s and peak RSS for a 20 MB and a 1 GB object;

@@ -1,10 +1,10 @@
 -- AccessDenied responses by requester within a time range, by default the last 7 days.
--- Edit the window: the two request-time bounds ("Timestamp" lines), for example
--- "Timestamp" >= TIMESTAMP '2026-03-01 00:00:00'. The view holds the last 30 days; for an older
+-- Edit the window: the two request-time bounds (request_time lines), for example
+-- request_time >= TIMESTAMP '2026-03-01 00:00:00'. The view holds the last 30 days; for an older
 -- window, widen the view first (create_records_dedup_view).
 --
 -- Reads s3_access_logs.records_dedup, the view the create_records_dedup_view named query creates
--- (run it once): the last 30 days of records with each RecordId once, so a log line delivered
+-- (run it once): the last 30 days of records with each record_id once, so a log line delivered
 -- twice (S3 delivering a log object twice, a retried Lambda event) is counted once. A filter on
 -- the view cannot reach below its window function, so every query over it scans those 30 days.
 --
@@ -15,17 +15,17 @@
 -- (infra/tests/test_athena_sql.py).
 
 SELECT
-  Requester,
-  Bucket,
-  Operation,
+  requester,
+  bucket_name,
+  operation,
   COUNT(*) AS denied,
-  COUNT(DISTINCT RemoteIP) AS remote_ips,
-  MIN("Timestamp") AS first_seen,
-  MAX("Timestamp") AS last_seen
+  COUNT(DISTINCT remote_ip) AS remote_ips,
+  MIN(request_time) AS first_seen,
+  MAX(request_time) AS last_seen
 FROM s3_access_logs.records_dedup
-WHERE "Timestamp" >= CAST(CURRENT_TIMESTAMP AS TIMESTAMP) - INTERVAL '7' DAY
-  AND "Timestamp" < CAST(CURRENT_TIMESTAMP AS TIMESTAMP)
-  AND ErrorCode = 'AccessDenied'
-GROUP BY Requester, Bucket, Operation
-ORDER BY denied DESC, Requester, Bucket, Operation
+WHERE request_time >= CAST(CURRENT_TIMESTAMP AS TIMESTAMP) - INTERVAL '7' DAY
+  AND request_time < CAST(CURRENT_TIMESTAMP AS TIMESTAMP)
+  AND error_code = 'AccessDenied'
+GROUP BY requester, bucket_name, operation
+ORDER BY denied DESC, requester, bucket_name, operation
 LIMIT 1000

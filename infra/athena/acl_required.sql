@@ -1,8 +1,8 @@
--- Requests in the last 30 days that were authorized only through an ACL (AclRequired = 'Yes'):
+-- Requests in the last 30 days that were authorized only through an ACL (acl_required = 'Yes'):
 -- what breaks when the bucket switches to Object Ownership "bucket owner enforced".
 --
 -- Reads s3_access_logs.records_dedup, the view the create_records_dedup_view named query creates
--- (run it once): the last 30 days of records with each RecordId once, so a log line delivered
+-- (run it once): the last 30 days of records with each record_id once, so a log line delivered
 -- twice (S3 delivering a log object twice, a retried Lambda event) is counted once. A filter on
 -- the view cannot reach below its window function, so every query over it scans those 30 days.
 --
@@ -13,15 +13,15 @@
 -- (infra/tests/test_athena_sql.py).
 
 SELECT
-  Bucket,
-  Requester,
-  Operation,
+  bucket_name,
+  requester,
+  operation,
   COUNT(*) AS requests,
-  MIN("Timestamp") AS first_seen,
-  MAX("Timestamp") AS last_seen
+  MIN(request_time) AS first_seen,
+  MAX(request_time) AS last_seen
 FROM s3_access_logs.records_dedup
-WHERE "Timestamp" >= CAST(CURRENT_TIMESTAMP AS TIMESTAMP) - INTERVAL '30' DAY
-  AND AclRequired = 'Yes'
-GROUP BY Bucket, Requester, Operation
-ORDER BY requests DESC, Bucket, Requester, Operation
+WHERE request_time >= CAST(CURRENT_TIMESTAMP AS TIMESTAMP) - INTERVAL '30' DAY
+  AND acl_required = 'Yes'
+GROUP BY bucket_name, requester, operation
+ORDER BY requests DESC, bucket_name, requester, operation
 LIMIT 1000

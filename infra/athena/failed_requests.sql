@@ -2,7 +2,7 @@
 -- operation, error and client, leaving out AWS services acting on the buckets.
 --
 -- Reads s3_access_logs.records_dedup, the view the create_records_dedup_view named query creates
--- (run it once): the last 30 days of records with each RecordId once, so a log line delivered
+-- (run it once): the last 30 days of records with each record_id once, so a log line delivered
 -- twice (S3 delivering a log object twice, a retried Lambda event) is counted once. A filter on
 -- the view cannot reach below its window function, so every query over it scans those 30 days.
 --
@@ -13,25 +13,25 @@
 -- (infra/tests/test_athena_sql.py).
 
 SELECT
-  Bucket,
-  Operation,
-  HTTPstatus,
-  ErrorCode,
-  Requester,
-  RemoteIP,
+  bucket_name,
+  operation,
+  http_status,
+  error_code,
+  requester,
+  remote_ip,
   COUNT(*) AS requests,
-  MIN("Timestamp") AS first_seen,
-  MAX("Timestamp") AS last_seen
+  MIN(request_time) AS first_seen,
+  MAX(request_time) AS last_seen
 FROM s3_access_logs.records_dedup
-WHERE "Timestamp" >= CAST(CURRENT_TIMESTAMP AS TIMESTAMP) - INTERVAL '7' DAY
-  AND (HTTPstatus >= 400 OR ErrorCode IS NOT NULL)
+WHERE request_time >= CAST(CURRENT_TIMESTAMP AS TIMESTAMP) - INTERVAL '7' DAY
+  AND (http_status >= 400 OR error_code IS NOT NULL)
   -- AWS acting on the bucket: service principals (log delivery), S3 itself (lifecycle), service-linked
   -- roles, and AWS services that name themselves in the user agent. COALESCE keeps anonymous requests.
-  AND COALESCE(Requester, '') NOT LIKE 'svc:%'
-  AND COALESCE(Requester, '') <> 'AmazonS3'
-  AND COALESCE(Requester, '') NOT LIKE '%:assumed-role/AWSServiceRole%'
-  AND COALESCE(UserAgent, '') NOT LIKE '%amazonaws.com%'
-  AND COALESCE(UserAgent, '') NOT LIKE 'aws-internal%'
-GROUP BY Bucket, Operation, HTTPstatus, ErrorCode, Requester, RemoteIP
-ORDER BY requests DESC, Bucket, Operation
+  AND COALESCE(requester, '') NOT LIKE 'svc:%'
+  AND COALESCE(requester, '') <> 'AmazonS3'
+  AND COALESCE(requester, '') NOT LIKE '%:assumed-role/AWSServiceRole%'
+  AND COALESCE(user_agent, '') NOT LIKE '%amazonaws.com%'
+  AND COALESCE(user_agent, '') NOT LIKE 'aws-internal%'
+GROUP BY bucket_name, operation, http_status, error_code, requester, remote_ip
+ORDER BY requests DESC, bucket_name, operation
 LIMIT 1000

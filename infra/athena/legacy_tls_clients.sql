@@ -1,8 +1,8 @@
 -- Clients that connected with TLS 1.0 or 1.1 in the last 7 days. S3 logs the version in varying
--- case (TLSv1.1, TLSV1.1), so the comparison is on LOWER(TLSVersion).
+-- case (TLSv1.1, TLSV1.1), so the comparison is on LOWER(tls_version).
 --
 -- Reads s3_access_logs.records_dedup, the view the create_records_dedup_view named query creates
--- (run it once): the last 30 days of records with each RecordId once, so a log line delivered
+-- (run it once): the last 30 days of records with each record_id once, so a log line delivered
 -- twice (S3 delivering a log object twice, a retried Lambda event) is counted once. A filter on
 -- the view cannot reach below its window function, so every query over it scans those 30 days.
 --
@@ -13,18 +13,18 @@
 -- (infra/tests/test_athena_sql.py).
 
 SELECT
-  RemoteIP,
-  Requester,
-  Bucket,
-  TLSVersion,
-  CipherSuite,
-  UserAgent,
+  remote_ip,
+  requester,
+  bucket_name,
+  tls_version,
+  cipher_suite,
+  user_agent,
   COUNT(*) AS requests,
-  MIN("Timestamp") AS first_seen,
-  MAX("Timestamp") AS last_seen
+  MIN(request_time) AS first_seen,
+  MAX(request_time) AS last_seen
 FROM s3_access_logs.records_dedup
-WHERE "Timestamp" >= CAST(CURRENT_TIMESTAMP AS TIMESTAMP) - INTERVAL '7' DAY
-  AND LOWER(TLSVersion) IN ('tlsv1', 'tlsv1.0', 'tlsv1.1')
-GROUP BY RemoteIP, Requester, Bucket, TLSVersion, CipherSuite, UserAgent
-ORDER BY requests DESC, RemoteIP, Requester, Bucket
+WHERE request_time >= CAST(CURRENT_TIMESTAMP AS TIMESTAMP) - INTERVAL '7' DAY
+  AND LOWER(tls_version) IN ('tlsv1', 'tlsv1.0', 'tlsv1.1')
+GROUP BY remote_ip, requester, bucket_name, tls_version, cipher_suite, user_agent
+ORDER BY requests DESC, remote_ip, requester, bucket_name
 LIMIT 1000

@@ -1,10 +1,10 @@
 -- Log lines the pipeline could not parse cleanly in the last 7 days, by reason and log object,
--- with one raw line each. Every such line is still a record (ParseError, RawLine), so nothing is lost;
--- so is content that could not be read as lines at all (ParseError truncated-gzip,
+-- with one raw line each. Every such line is still a record (parse_error, raw_line), so nothing is lost;
+-- so is content that could not be read as lines at all (parse_error truncated-gzip,
 -- unsupported-compression or size-cap, with the byte offset where reading stopped).
 --
 -- Reads s3_access_logs.records_dedup, the view the create_records_dedup_view named query creates
--- (run it once): the last 30 days of records with each RecordId once, so a log line delivered
+-- (run it once): the last 30 days of records with each record_id once, so a log line delivered
 -- twice (S3 delivering a log object twice, a retried Lambda event) is counted once. A filter on
 -- the view cannot reach below its window function, so every query over it scans those 30 days.
 --
@@ -17,15 +17,15 @@
 -- record, in UTC; the filter on them below keeps the records that arrived in the last 7 days.
 
 SELECT
-  ParseError,
-  LogFile,
+  parse_error,
+  log_file,
   COUNT(*) AS lines,
-  MIN(RawLine) AS example
+  MIN(raw_line) AS example
 FROM s3_access_logs.records_dedup
 WHERE year >= CAST(EXTRACT(YEAR FROM CAST(CURRENT_TIMESTAMP AS TIMESTAMP) - INTERVAL '7' DAY) AS VARCHAR)
   AND CAST(year || '-' || month || '-' || day || ' ' || hour || ':00:00' AS TIMESTAMP)
       >= CAST(CURRENT_TIMESTAMP AS TIMESTAMP) - INTERVAL '7' DAY - INTERVAL '1' HOUR
-  AND ParseError IS NOT NULL
-GROUP BY ParseError, LogFile
-ORDER BY lines DESC, ParseError, LogFile
+  AND parse_error IS NOT NULL
+GROUP BY parse_error, log_file
+ORDER BY lines DESC, parse_error, log_file
 LIMIT 1000

@@ -1,5 +1,5 @@
--- Creates the records_dedup view: the last 30 days of records with each RecordId once.
--- RecordId is a hash of the raw line, so S3's duplicate log deliveries, Lambda retries and Firehose
+-- Creates the records_dedup view: the last 30 days of records with each record_id once.
+-- record_id is a hash of the raw line, so S3's duplicate log deliveries, Lambda retries and Firehose
 -- redeliveries all collapse to the copy that arrived first. The window sits inside the view because
 -- a filter on the view would not reach the table below the window function; widen it to search
 -- further back (it costs a scan of the whole window on every query).
@@ -9,7 +9,7 @@
 -- s3_access_logs; nothing else differs (infra/tests/test_named_queries.py checks it). To run this
 -- elsewhere, replace s3_access_logs with your database.
 -- Partitions: year, month, day and hour are zero-padded strings of the time Firehose received the
--- record, in UTC. That is always after the request's "Timestamp", so a partition filter that starts
+-- record, in UTC. That is always after the request's request_time, so a partition filter that starts
 -- an hour before the window (Firehose's hour boundaries) never loses a request. The year comparison
 -- lets Athena prune whole years before it evaluates the hourly filter.
 -- Portable SQL: Athena (Trino) runs it as is, and so does DuckDB over the same files
@@ -17,16 +17,16 @@
 
 CREATE OR REPLACE VIEW s3_access_logs.records_dedup AS
 SELECT
-  SchemaVersion, RecordId, BucketOwner, Bucket, "Timestamp", RemoteIP, Requester, RequestID,
-  Operation, Key, RequestURI, HTTPstatus, ErrorCode, BytesSent, ObjectSize, TotalTime,
-  TurnAroundTime, Referrer, UserAgent, VersionId, HostId, SignatureVersion, CipherSuite,
-  AuthenticationType, HostHeader, TLSVersion, AccessPointArn, AclRequired, SourceRegion,
-  ExtraFields, LogFile, ParseError, RawLine,
+  bucket_name, request_time, bucket_owner_id, remote_ip, requester, request_id, operation, key_name,
+  request_uri, http_status, error_code, bytes_sent, object_size, total_time, turn_around_time, referer,
+  user_agent, version_id, host_id, signature_version, cipher_suite, authentication_type, host_header,
+  tls_version, access_point_arn, acl_required, source_region,
+  schema_version, record_id, extra_fields, log_file, parse_error, raw_line,
   year, month, day, hour
 FROM (
   SELECT
     r.*,
-    ROW_NUMBER() OVER (PARTITION BY RecordId ORDER BY year, month, day, hour, LogFile) AS copy_number
+    ROW_NUMBER() OVER (PARTITION BY record_id ORDER BY year, month, day, hour, log_file) AS copy_number
   FROM s3_access_logs.records r
   WHERE year >= CAST(EXTRACT(YEAR FROM CAST(CURRENT_TIMESTAMP AS TIMESTAMP) - INTERVAL '30' DAY) AS VARCHAR)
     AND CAST(year || '-' || month || '-' || day || ' ' || hour || ':00:00' AS TIMESTAMP)

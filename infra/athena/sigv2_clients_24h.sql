@@ -2,7 +2,7 @@
 -- requester, bucket, operation and user agent: the list to fix before SigV2 is refused.
 --
 -- Reads s3_access_logs.records_dedup, the view the create_records_dedup_view named query creates
--- (run it once): the last 30 days of records with each RecordId once, so a log line delivered
+-- (run it once): the last 30 days of records with each record_id once, so a log line delivered
 -- twice (S3 delivering a log object twice, a retried Lambda event) is counted once. A filter on
 -- the view cannot reach below its window function, so every query over it scans those 30 days.
 --
@@ -13,17 +13,17 @@
 -- (infra/tests/test_athena_sql.py).
 
 SELECT
-  RemoteIP,
-  Requester,
-  Bucket,
-  Operation,
-  UserAgent,
+  remote_ip,
+  requester,
+  bucket_name,
+  operation,
+  user_agent,
   COUNT(*) AS requests,
-  MIN("Timestamp") AS first_seen,
-  MAX("Timestamp") AS last_seen
+  MIN(request_time) AS first_seen,
+  MAX(request_time) AS last_seen
 FROM s3_access_logs.records_dedup
-WHERE "Timestamp" >= CAST(CURRENT_TIMESTAMP AS TIMESTAMP) - INTERVAL '24' HOUR
-  AND SignatureVersion = 'SigV2'
-GROUP BY RemoteIP, Requester, Bucket, Operation, UserAgent
-ORDER BY requests DESC, RemoteIP, Requester, Bucket, Operation
+WHERE request_time >= CAST(CURRENT_TIMESTAMP AS TIMESTAMP) - INTERVAL '24' HOUR
+  AND signature_version = 'SigV2'
+GROUP BY remote_ip, requester, bucket_name, operation, user_agent
+ORDER BY requests DESC, remote_ip, requester, bucket_name, operation
 LIMIT 1000

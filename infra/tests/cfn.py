@@ -108,3 +108,15 @@ def deployed_resources(template, conditions):
         for k, r in template["Resources"].items()
         if "Condition" not in r or conditions[r["Condition"]]
     }
+
+
+OUTPUT_FORMATS = ("json", "parquet")
+
+
+def records_table(template, output_format="json"):
+    """The records table's TableInput as a stack with `OutputFormat=output_format` deploys it (the
+    stack's own output bucket; no other optional part)."""
+    conditions = dict.fromkeys(template["Conditions"], False)
+    conditions["ParquetOutput"] = output_format == "parquet"
+    table = template["Resources"]["RecordsTable"]
+    return under_conditions(table, conditions)["Properties"]["TableInput"]

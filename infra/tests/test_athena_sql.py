@@ -1,6 +1,7 @@
 """Runs every infra/athena/*.sql file, unchanged, in DuckDB over records laid out as Firehose writes them.
 
-The schema is the Glue table's (RecordsTable in template.yaml), the layout is gzip NDJSON under
+The schema is the Glue table's (RecordsTable in template.yaml: AWS's column names, each read from the
+record key its SerDe mapping names), the layout is gzip NDJSON under
 records/year=YYYY/month=MM/day=DD/hour=HH/, and `s3_access_logs.records` is a DuckDB view over
 it, so each file is exactly the SQL Athena gets. The queries read the records_dedup view, which
 records_dedup_view.sql creates first, and each test delivers some records twice, as S3 and Lambda
@@ -34,12 +35,35 @@ _ids = itertools.count(1)
 
 
 def records_table():
-    return cfn.load_template()["Resources"]["RecordsTable"]["Properties"]["TableInput"]
+    """The Glue table over the default output, gzip NDJSON."""
+    return cfn.records_table(cfn.load_template(), "json")
 
 
-def record(columns, request_time, **fields):
+def record_keys(table):
+    """Glue column -> the NDJSON record key the OpenX SerDe fills it from (its `mapping.<column>`)."""
+    parameters = table["StorageDescriptor"]["SerdeInfo"]["Parameters"]
+    return {c["Name"]: parameters[f"mapping.{c['Name']}"] for c in table["StorageDescriptor"]["Columns"]}
+
+
+def create_records_view(db, table, files):
+    """`s3_access_logs.records` over gzip NDJSON `files` (a glob), as Athena reads them through the
+    Glue table: each column typed as Glue types it and read from the key its SerDe mapping names."""
+    keys = record_keys(table)
+    types = {c["Name"]: DUCKDB_TYPES[c["Type"]] for c in table["StorageDescriptor"]["Columns"]}
+    columns = ", ".join(f"'{keys[name]}': '{kind}'" for name, kind in types.items())
+    selects = ", ".join([f'"{keys[name]}" AS {name}' for name in types] + [p["Name"] for p in table["PartitionKeys"]])
+    hive_types = ", ".join(f"'{p['Name']}': 'VARCHAR'" for p in table["PartitionKeys"])
+    db.execute("CREATE SCHEMA s3_access_logs")
+    db.execute(
+        f"""CREATE VIEW s3_access_logs.records AS SELECT {selects} FROM read_json(
+            '{files}', format = 'newline_delimited',
+            hive_partitioning = true, hive_types = {{{hive_types}}}, columns = {{{columns}}})"""
+    )
+
+
+def record(keys, request_time, **fields):
     """A record as the preprocessor writes it: every always-present key, in contract order."""
-    rec = {name: None for name in columns if name not in ("ExtraFields", "ParseError", "RawLine")}
+    rec = {name: None for name in keys if name not in ("ExtraFields", "ParseError", "RawLine")}
     rec.update(
         SchemaVersion=1,
         RecordId=f"{next(_ids):016x}",
@@ -65,9 +89,10 @@ def record(columns, request_time, **fields):
 class AthenaQueriesInDuckDB(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        table = records_table()
-        cls.columns = {c["Name"]: c["Type"] for c in table["StorageDescriptor"]["Columns"]}
-        cls.partitions = [p["Name"] for p in table["PartitionKeys"]]
+        cls.table = records_table()
+        cls.columns = [c["Name"] for c in cls.table["StorageDescriptor"]["Columns"]]
+        cls.keys = list(record_keys(cls.table).values())
+        cls.partitions = [p["Name"] for p in cls.table["PartitionKeys"]]
         cls.tmp = tempfile.TemporaryDirectory()
         cls.root = pathlib.Path(cls.tmp.name)
         cls.batches = {}
@@ -96,14 +121,7 @@ class AthenaQueriesInDuckDB(unittest.TestCase):
                 out.write(json.dumps(rec, separators=(",", ":")) + "\n")
 
     def run_file(self, name):
-        columns = ", ".join(f"'{n}': '{DUCKDB_TYPES[t]}'" for n, t in self.columns.items())
-        hive_types = ", ".join(f"'{p}': 'VARCHAR'" for p in self.partitions)
-        self.db.execute("CREATE SCHEMA s3_access_logs")
-        self.db.execute(
-            f"""CREATE VIEW s3_access_logs.records AS SELECT * FROM read_json(
-                '{self.data}/records/*/*/*/*/*.gz', format = 'newline_delimited',
-                hive_partitioning = true, hive_types = {{{hive_types}}}, columns = {{{columns}}})"""
-        )
+        create_records_view(self.db, self.table, f"{self.data}/records/*/*/*/*/*.gz")
         if name != DEDUP_VIEW:
             self.db.execute((ATHENA_DIR / DEDUP_VIEW).read_text())
         result = self.db.execute((ATHENA_DIR / name).read_text())
@@ -113,7 +131,7 @@ class AthenaQueriesInDuckDB(unittest.TestCase):
         return [dict(zip(names, row, strict=True)) for row in result.fetchall()]
 
     def make(self, when, **fields):
-        return record(self.columns, when, **fields)
+        return record(self.keys, when, **fields)
 
     def redeliver(self, arrival, records):
         """The same lines again in a later Firehose object, from another copy of the log object."""
@@ -145,7 +163,7 @@ class AthenaQueriesInDuckDB(unittest.TestCase):
         self.redeliver(NOW, [denied])
         rows = self.run_file("failed_requests.sql")
         self.assertEqual(
-            [(r["HTTPstatus"], r["ErrorCode"], r["Requester"], r["requests"]) for r in rows],
+            [(r["http_status"], r["error_code"], r["requester"], r["requests"]) for r in rows],
             [(403, "AccessDenied", "arn:aws:iam::111122223333:user/alice", 3), (500, "InternalError", None, 1)],
         )
 
@@ -167,7 +185,7 @@ class AthenaQueriesInDuckDB(unittest.TestCase):
         self.deliver(start, [self.make(start, ErrorCode="NoSuchKey", HTTPstatus=404)])
         rows = self.run_file("access_denied_by_requester.sql")
         self.assertEqual(
-            [(r["Requester"], r["denied"], r["remote_ips"], r["first_seen"], r["last_seen"]) for r in rows],
+            [(r["requester"], r["denied"], r["remote_ips"], r["first_seen"], r["last_seen"]) for r in rows],
             [
                 ("arn:aws:iam::111122223333:user/alice", 2, 2, start, inside),
                 ("arn:aws:iam::111122223333:user/bob", 1, 1, inside, inside),
@@ -189,7 +207,7 @@ class AthenaQueriesInDuckDB(unittest.TestCase):
         self.redeliver(NOW, [retried])
         rows = self.run_file("sigv2_clients_24h.sql")
         self.assertEqual(
-            [(r["RemoteIP"], r["UserAgent"], r["requests"]) for r in rows],
+            [(r["remote_ip"], r["user_agent"], r["requests"]) for r in rows],
             [("192.0.2.50", "boto/2.49", 2), ("192.0.2.51", "s3cmd/1.6", 2)],
         )
 
@@ -207,7 +225,7 @@ class AthenaQueriesInDuckDB(unittest.TestCase):
         ])
         rows = self.run_file("legacy_tls_clients.sql")
         self.assertEqual(
-            sorted((r["RemoteIP"], r["TLSVersion"], r["requests"]) for r in rows),
+            sorted((r["remote_ip"], r["tls_version"], r["requests"]) for r in rows),
             [("192.0.2.1", "TLSV1.1", 1), ("192.0.2.1", "TLSv1.1", 1), ("192.0.2.2", "TLSv1", 1)],
         )
 
@@ -222,10 +240,10 @@ class AthenaQueriesInDuckDB(unittest.TestCase):
         self.redeliver(recent + dt.timedelta(days=2), [acl])
         self.deliver(NOW - dt.timedelta(days=40), [self.make(NOW - dt.timedelta(days=40), AclRequired="Yes")])
         rows = self.run_file("acl_required.sql")
-        self.assertEqual([(r["Operation"], r["requests"]) for r in rows], [("REST.GET.ACL", 2)])
+        self.assertEqual([(r["operation"], r["requests"]) for r in rows], [("REST.GET.ACL", 2)])
 
     def test_file_parse_errors(self):
-        bad = {name: None for name in self.columns if name not in ("ExtraFields", "ParseError", "RawLine")}
+        bad = {name: None for name in self.keys if name not in ("ExtraFields", "ParseError", "RawLine")}
         bad.update(SchemaVersion=1, RecordId="00000000000000aa", LogFile="s3://raw/logs/a",
                    ParseError="unterminated quote", RawLine='x y "z')
         bad2 = {**bad, "RecordId": "00000000000000bb", "RawLine": 'a "b'}
@@ -233,7 +251,7 @@ class AthenaQueriesInDuckDB(unittest.TestCase):
         self.redeliver(NOW, [bad2])
         self.deliver(NOW - dt.timedelta(days=9), [{**bad, "RecordId": "00000000000000cc"}])
         rows = self.run_file("parse_errors.sql")
-        self.assertEqual(rows, [{"ParseError": "unterminated quote", "LogFile": "s3://raw/logs/a", "lines": 2, "example": 'a "b'}])
+        self.assertEqual(rows, [{"parse_error": "unterminated quote", "log_file": "s3://raw/logs/a", "lines": 2, "example": 'a "b'}])
 
     def test_file_records_dedup_view(self):
         when = NOW - dt.timedelta(days=2)
@@ -245,7 +263,7 @@ class AthenaQueriesInDuckDB(unittest.TestCase):
         self.deliver(when + dt.timedelta(days=1), [replay])
         self.assertEqual(self.run_file("records_dedup_view.sql"), [])
         rows = self.db.execute(
-            "SELECT RecordId, hour, day, ExtraFields FROM s3_access_logs.records_dedup ORDER BY RecordId"
+            "SELECT record_id, hour, day, extra_fields FROM s3_access_logs.records_dedup ORDER BY record_id"
         ).fetchall()
         arrival = when + dt.timedelta(hours=1)
         self.assertEqual(rows, [
@@ -253,7 +271,7 @@ class AthenaQueriesInDuckDB(unittest.TestCase):
             (other["RecordId"], arrival.strftime("%H"), arrival.strftime("%d"), None),
         ])
         view_columns = [r[0] for r in self.db.execute("DESCRIBE s3_access_logs.records_dedup").fetchall()]
-        self.assertEqual(view_columns, list(self.columns) + self.partitions)
+        self.assertEqual(view_columns, self.columns + self.partitions)
 
 
 if __name__ == "__main__":

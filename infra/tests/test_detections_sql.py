@@ -24,7 +24,7 @@ import unittest
 
 import duckdb
 
-from test_athena_sql import ATHENA_DIR, DEDUP_VIEW, DUCKDB_TYPES, records_table
+from test_athena_sql import ATHENA_DIR, DEDUP_VIEW, create_records_view, records_table
 
 DETECTIONS_DIR = ATHENA_DIR / "detections"
 INSIGHTS_DIR = ATHENA_DIR.parent / "insights"
@@ -51,19 +51,9 @@ class DetectionQueriesAgreeWithTheEngine(unittest.TestCase):
         with gzip.open(folder / "fixture.gz", "wt", encoding="utf-8") as out:
             for rec in records:
                 out.write(json.dumps(rec, separators=(",", ":")) + "\n")
-        table = records_table()
-        columns = ", ".join(
-            f"'{c['Name']}': '{DUCKDB_TYPES[c['Type']]}'" for c in table["StorageDescriptor"]["Columns"]
-        )
-        partitions = ", ".join(f"'{p['Name']}': 'VARCHAR'" for p in table["PartitionKeys"])
         cls.db = duckdb.connect()
         cls.db.execute("SET TimeZone = 'UTC'")
-        cls.db.execute("CREATE SCHEMA s3_access_logs")
-        cls.db.execute(
-            f"""CREATE VIEW s3_access_logs.records AS SELECT * FROM read_json(
-                '{cls.tmp.name}/records/*/*/*/*/*.gz', format = 'newline_delimited',
-                hive_partitioning = true, hive_types = {{{partitions}}}, columns = {{{columns}}})"""
-        )
+        create_records_view(cls.db, records_table(), f"{cls.tmp.name}/records/*/*/*/*/*.gz")
         cls.db.execute((ATHENA_DIR / DEDUP_VIEW).read_text())
 
     @classmethod
@@ -86,7 +76,7 @@ class DetectionQueriesAgreeWithTheEngine(unittest.TestCase):
                 f"{r['window_by']}|{r['subject']}|{(r['window_start'] - self.shift).strftime(TIME_FORMAT)}"
                 for r in rows
             )
-        return sorted(r["RecordId"] for r in rows)
+        return sorted(r["record_id"] for r in rows)
 
     def detections(self):
         return [key for key in self.expected if "@" not in key]

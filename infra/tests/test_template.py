@@ -19,7 +19,11 @@ PREPROCESSOR_ENV = {
     "DELIVERY_STREAM_NAME", "SOURCE_BUCKET", "SOURCE_PREFIX", "OUTPUT_BUCKET", "OUTPUT_PREFIX",
     "PACKING", "MAX_RECORD_BYTES", "MAX_OBJECT_BYTES", "RUST_LOG", "MALLOC_MMAP_THRESHOLD_",
 }
-POSTPROCESSOR_ENV = {"RULES", "DETECTION_SETTINGS", "EXCLUDE_USER_AGENT", "OUTPUT", "MAX_DECOMPRESSED_BYTES", "RUST_LOG"}
+POSTPROCESSOR_ENV = {
+    "RULES", "DETECTION_SETTINGS", "EXCLUDE_USER_AGENT", "OUTPUT", "MAX_DECOMPRESSED_BYTES", "MAX_SPOOL_BYTES", "RUST_LOG",
+}
+# The postprocessor's default MAX_SPOOL_BYTES, as crates/postprocessor/src/config.rs writes it.
+POSTPROCESSOR_CONFIG = cfn.ROOT / "crates" / "postprocessor" / "src" / "config.rs"
 # The detection catalogue's ids, twice written down outside the template: the rows of the catalogue table
 # in docs/detections.md (whose sections crates/pipeline/tests/detections.rs holds to the engine) and the
 # Athena files infra/athena/detections/<id>.sql.
@@ -69,6 +73,11 @@ class TemplateConsistency(unittest.TestCase):
             "direct": cfn.deployed_resources(cls.t, {**off, "RawEventsDirect": True}),
             "sqs": cfn.deployed_resources(cls.t, {**off, "RawEventsViaSqs": True}),
         }
+        # OutputFormat=json (the default, as every mode above) and parquet.
+        cls.formats = {
+            "json": cls.modes["direct"],
+            "parquet": cfn.deployed_resources(cls.t, {**off, "RawEventsDirect": True, "ParquetOutput": True}),
+        }
 
     def props(self, logical_id):
         return self.r[logical_id]["Properties"]
@@ -86,11 +95,19 @@ class TemplateConsistency(unittest.TestCase):
             prefix,
             "records/year=!{timestamp:yyyy}/month=!{timestamp:MM}/day=!{timestamp:dd}/hour=!{timestamp:HH}/",
         )
-        # GZIP unless the preprocessor already gzips each record (Packing=gzip); either way the
+        # json: GZIP unless the preprocessor already gzips each record (Packing=gzip); either way the
         # objects are gzip under .gz, which the postprocessor's notification filter expects.
-        self.assertEqual(s3["CompressionFormat"], {"Fn::If": ["GzipRecords", "UNCOMPRESSED", "GZIP"]})
-        self.assertEqual(s3["FileExtension"], {"Fn::If": ["GzipRecords", ".gz", {"Ref": "AWS::NoValue"}]})
+        # parquet: the pages are compressed inside the file, which Firehose leaves as it is.
+        self.assertEqual(
+            s3["CompressionFormat"],
+            {"Fn::If": ["ParquetOutput", "UNCOMPRESSED", {"Fn::If": ["GzipRecords", "UNCOMPRESSED", "GZIP"]}]},
+        )
+        self.assertEqual(
+            s3["FileExtension"],
+            {"Fn::If": ["ParquetOutput", ".parquet", {"Fn::If": ["GzipRecords", ".gz", {"Ref": "AWS::NoValue"}]}]},
+        )
         self.assertEqual(self.t["Conditions"]["GzipRecords"], {"Fn::Equals": [{"Ref": "Packing"}, "gzip"]})
+        self.assertEqual(self.t["Conditions"]["ParquetOutput"], {"Fn::Equals": [{"Ref": "OutputFormat"}, "parquet"]})
         errors = s3["ErrorOutputPrefix"]
         self.assertIn("!{firehose:error-output-type}", errors)
         self.assertFalse(errors.startswith(self.params["RecordsPrefix"]), "error output must stay out of the table")
@@ -134,6 +151,8 @@ class TemplateConsistency(unittest.TestCase):
             function, out_rules = rules(resources, "OutputBucket")
             self.assertEqual(function, {"Fn::GetAtt": ["Postprocessor", "Arn"]})
             self.assertEqual(out_rules, {"prefix": {"Ref": "RecordsPrefix"}, "suffix": ".gz"})
+        _, parquet_rules = rules(self.formats["parquet"], "OutputBucket")
+        self.assertEqual(parquet_rules, {"prefix": {"Ref": "RecordsPrefix"}, "suffix": ".parquet"})
 
         env = self.modes["direct"]["Preprocessor"]["Properties"]["Environment"]["Variables"]
         self.assertEqual(cfn.sub(env["SOURCE_BUCKET"], self.vars), self.bucket_name("RawLogBucket"))
@@ -219,6 +238,90 @@ class TemplateConsistency(unittest.TestCase):
         self.assertFalse(STATE_PREFIX.startswith(self.params["RecordsPrefix"]))
         table = self.modes["direct"]["RecordsTable"]["Properties"]["TableInput"]["StorageDescriptor"]
         self.assertEqual(cfn.sub(table["Location"], self.vars), f"s3://OUTPUT-BUCKET/{self.params['RecordsPrefix']}")
+
+    def test_output_format_parameter(self):
+        parameter = self.t["Parameters"]["OutputFormat"]
+        self.assertEqual(parameter["Default"], "json")
+        self.assertEqual(parameter["AllowedValues"], ["json", "parquet"])
+
+    def test_json_output_converts_nothing(self):
+        s3 = self.formats["json"]["DeliveryStream"]["Properties"]["ExtendedS3DestinationConfiguration"]
+        self.assertNotIn("DataFormatConversionConfiguration", s3)
+        self.assertEqual(s3["CompressionFormat"], "GZIP")
+        statements = self.formats["json"]["FirehoseRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
+        self.assertNotIn("ReadRecordsSchema", [s["Sid"] for s in statements])
+
+    def test_parquet_output_converts_against_the_records_table(self):
+        resources = self.formats["parquet"]
+        s3 = resources["DeliveryStream"]["Properties"]["ExtendedS3DestinationConfiguration"]
+        self.assertEqual(s3["CompressionFormat"], "UNCOMPRESSED", "Parquet compresses its own pages")
+        self.assertEqual(s3["FileExtension"], ".parquet")
+        conversion = s3["DataFormatConversionConfiguration"]
+        self.assertIs(conversion["Enabled"], True)
+        (deserializer,) = conversion["InputFormatConfiguration"]["Deserializer"].items()
+        self.assertEqual(deserializer[0], "OpenXJsonSerDe")
+        (serializer,) = conversion["OutputFormatConfiguration"]["Serializer"].items()
+        self.assertEqual(serializer, ("ParquetSerDe", {"Compression": "GZIP"}))
+        schema = conversion["SchemaConfiguration"]
+        self.assertEqual(schema["DatabaseName"], {"Ref": "GlueDatabase"})
+        self.assertEqual(schema["TableName"], {"Ref": "RecordsTable"})
+        self.assertEqual(schema["RoleARN"], {"Fn::GetAtt": ["FirehoseRole", "Arn"]})
+        self.assertEqual(schema["VersionId"], "LATEST")
+        # Firehose reads the JSON as the table's SerDe does: the same exact-key mappings.
+        serde = cfn.records_table(self.t, "json")["StorageDescriptor"]["SerdeInfo"]["Parameters"]
+        table_mappings = {k.removeprefix("mapping."): v for k, v in serde.items() if k.startswith("mapping.")}
+        self.assertEqual(deserializer[1]["ColumnToJsonKeyMappings"], table_mappings)
+        self.assertIs(deserializer[1]["CaseInsensitive"], False)
+        statements = resources["FirehoseRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
+        (glue,) = [s for s in statements if s.get("Sid") == "ReadRecordsSchema"]
+        self.assertEqual(sorted(glue["Action"]), ["glue:GetTable", "glue:GetTableVersion", "glue:GetTableVersions"])
+        table_arn = cfn.sub(glue["Resource"][2], self.vars)
+        self.assertEqual(table_arn, "arn:aws:glue:eu-west-1:111122223333:table/s3_access_logs/records")
+        self.assertEqual(cfn.records_table(self.t)["Name"], "records")
+
+    def test_parquet_with_gzip_packing_is_refused(self):
+        (rule,) = self.t["Rules"].values()
+
+        def holds(expression, parameters):
+            (function, argument), = expression.items()
+            if function == "Fn::Equals":
+                left, right = (parameters[a["Ref"]] if isinstance(a, dict) else a for a in argument)
+                return left == right
+            if function == "Fn::Not":
+                return not holds(argument[0], parameters)
+            raise AssertionError(f"{function} is not evaluated here")
+
+        refused = set()
+        for output_format in self.t["Parameters"]["OutputFormat"]["AllowedValues"]:
+            for packing in self.t["Parameters"]["Packing"]["AllowedValues"]:
+                parameters = {"OutputFormat": output_format, "Packing": packing}
+                if holds(rule["RuleCondition"], parameters) and not all(
+                    holds(a["Assert"], parameters) for a in rule["Assertions"]
+                ):
+                    refused.add((output_format, packing))
+        self.assertEqual(refused, {("parquet", "gzip")})
+        message = rule["Assertions"][0]["AssertDescription"]
+        for words in ("OutputFormat=parquet", "Packing=gzip", "packed or line"):
+            self.assertIn(words, message)
+
+    def test_spool_limit_is_half_the_postprocessor_ephemeral_storage(self):
+        parameter = self.t["Parameters"]["PostprocessorEphemeralStorageMB"]
+        postprocessor = self.props("Postprocessor")
+        self.assertEqual(postprocessor["EphemeralStorage"], {"Size": {"Ref": "PostprocessorEphemeralStorageMB"}})
+        self.assertEqual(
+            self.env("Postprocessor")["MAX_SPOOL_BYTES"],
+            {"Fn::FindInMap": ["SpoolBytes", {"Ref": "PostprocessorEphemeralStorageMB"}, "Max"]},
+        )
+        spool = self.t["Mappings"]["SpoolBytes"]
+        self.assertEqual(sorted(spool, key=int), [str(v) for v in parameter["AllowedValues"]])
+        for size_mb, entry in spool.items():
+            with self.subTest(size_mb=size_mb):
+                # Lambda's MB are MiB here: 512 gives 256 MiB.
+                self.assertEqual(int(entry["Max"]), int(size_mb) * (1 << 20) // 2)
+        self.assertEqual(int(parameter["Default"]), 512, "Lambda's default /tmp")
+        default = re.search(r"DEFAULT_MAX_SPOOL_BYTES: u64 = (\d+) << (\d+);", POSTPROCESSOR_CONFIG.read_text())
+        self.assertIsNotNone(default, "config.rs: DEFAULT_MAX_SPOOL_BYTES not found")
+        self.assertEqual(int(spool[str(parameter["Default"])]["Max"]), int(default[1]) << int(default[2]))
 
     def test_max_object_bytes_reaches_the_preprocessor(self):
         parameter = self.t["Parameters"]["MaxObjectBytes"]

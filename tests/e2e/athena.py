@@ -5,7 +5,8 @@ DuckDB, mechanically, from the template's `TableInput`:
 
 * files: `storage.location.template` with every `${partition}` turned into `*`, over a local
   mirror of the output bucket (`<mirror>/<bucket>/<key>`); gzip is recognised by the `.gz`
-  extension, as Athena's TextInputFormat does;
+  extension, as Athena's TextInputFormat does; a table whose InputFormat is Parquet's is read
+  with `read_parquet`, each column by its name and cast to its Glue type;
 * partitions: `hive_partitioning` reads `year=2026/...` path segments, typed by `PartitionKeys`;
 * columns: each Glue column, with its Glue type mapped to DuckDB's (`GLUE_TO_DUCKDB`), read from
   the JSON key the OpenX SerDe would read it from: `mapping.<column>` if the SerDe has one,
@@ -147,17 +148,30 @@ def _literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
+def is_parquet(table_input: dict[str, Any]) -> bool:
+    """Whether the Glue table reads Parquet files (else gzip NDJSON through the OpenX SerDe)."""
+    return "parquet" in table_input["StorageDescriptor"]["InputFormat"].lower()
+
+
+def _glue_to_duckdb(column: dict[str, Any]) -> str:
+    glue_type = column["Type"].lower().replace(" ", "")
+    if glue_type not in GLUE_TO_DUCKDB:
+        raise ValueError(f"Glue type {column['Type']} of {column['Name']} has no DuckDB mapping here")
+    return GLUE_TO_DUCKDB[glue_type]
+
+
 def records_view_sql(database: str, table_input: dict[str, Any], mirror: Path, keys: set[str]) -> str:
-    """`CREATE VIEW database.table` over the mirrored files, as the Glue table defines it."""
+    """`CREATE VIEW database.table` over the mirrored files, as the Glue table defines it.
+    `keys`: the JSON keys of the records (unused for a Parquet table)."""
+    if is_parquet(table_input):
+        return _parquet_view_sql(database, table_input, mirror)
     sources = column_sources(table_input, keys)
     columns = []
     selects = []
     for column in table_input["StorageDescriptor"]["Columns"]:
-        glue_type = column["Type"].lower().replace(" ", "")
-        if glue_type not in GLUE_TO_DUCKDB:
-            raise ValueError(f"Glue type {column['Type']} of {column['Name']} has no DuckDB mapping here")
+        duck_type = _glue_to_duckdb(column)
         source = sources[column["Name"]]
-        columns.append(f"{_literal(source)}: {_literal(GLUE_TO_DUCKDB[glue_type])}")
+        columns.append(f"{_literal(source)}: {_literal(duck_type)}")
         # Glue lowercases column names; DuckDB matches identifiers ignoring case anyway.
         selects.append(f"{_quote(source)} AS {_quote(column['Name'].lower())}")
     hive_types = []
@@ -170,6 +184,25 @@ def records_view_sql(database: str, table_input: dict[str, Any], mirror: Path, k
         f"FROM read_json({_literal(files_glob(table_input, mirror))}, format = 'newline_delimited', "
         f"compression = 'auto_detect', hive_partitioning = true, "
         f"hive_types = {{{', '.join(hive_types)}}}, columns = {{{', '.join(columns)}}})"
+    )
+
+
+def _parquet_view_sql(database: str, table_input: dict[str, Any], mirror: Path) -> str:
+    """The view over Parquet files: Athena reads each Glue column from the Parquet column of its
+    name as the Glue type (a UTC timestamp as `timestamp`, which DuckDB does in UTC sessions)."""
+    selects = [
+        f"CAST({_quote(c['Name'].lower())} AS {_glue_to_duckdb(c)}) AS {_quote(c['Name'].lower())}"
+        for c in table_input["StorageDescriptor"]["Columns"]
+    ]
+    hive_types = []
+    for key in table_input.get("PartitionKeys", []):
+        hive_types.append(f"{_literal(key['Name'])}: {_literal(GLUE_TO_DUCKDB[key['Type'].lower()])}")
+        selects.append(_quote(key["Name"].lower()))
+    return (
+        f"CREATE OR REPLACE VIEW {_quote(database)}.{_quote(table_input['Name'])} AS\n"
+        f"SELECT {', '.join(selects)}\n"
+        f"FROM read_parquet({_literal(files_glob(table_input, mirror))}, hive_partitioning = true, "
+        f"hive_types = {{{', '.join(hive_types)}}})"
     )
 
 

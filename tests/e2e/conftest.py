@@ -232,7 +232,7 @@ def now() -> dt.datetime:
 
 @pytest.fixture(scope="session")
 def firehose_delivery(aws: dict[str, Any], deployment: Deployment) -> Delivery:
-    return Delivery(aws["s3"], deployment.stream_name, deployment.destination)
+    return Delivery(aws["s3"], deployment.stream_name, deployment.destination, deployment.records_table())
 
 
 @pytest.fixture(scope="session")
@@ -276,8 +276,4 @@ def audit_settings(deployment: Deployment) -> exp.AuditSettings:
 @pytest.fixture(scope="session")
 def records_table(deployment: Deployment) -> dict[str, Any]:
     """The Glue table over the output bucket's records, as the template defines it."""
-    tables = [t for t in deployment.stack.of_type("AWS::Glue::Table")
-              if t.properties["TableInput"]["StorageDescriptor"]["Location"].startswith(
-                  f"s3://{deployment.output_bucket}/")]
-    assert len(tables) == 1, f"expected one Glue table over the output bucket, found {tables}"
-    return tables[0].properties["TableInput"]
+    return deployment.records_table()

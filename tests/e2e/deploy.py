@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from firehose import ParquetConversion
 from stack import REGION, Stack, TemplateError
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -34,6 +35,8 @@ TEMPLATE = ROOT / "template.yaml"
 # E2E_PACKING=gzip runs every check again with records gzipped by the preprocessor and stored
 # as they come by the stream (the template switches Firehose's compression off for it).
 # E2E_RAW_EVENTS_VIA=sqs runs them with the raw bucket notifying a queue the preprocessor polls.
+# E2E_OUTPUT_FORMAT=parquet runs them with Firehose converting the records to Parquet
+# (firehose.ParquetConversion), the Glue table over Parquet and the postprocessor reading it.
 # BackfillSources names old logs in both key layouts of log delivery (SimplePrefix and
 # PartitionedPrefix) in a bucket the test creates as the user's existing log bucket.
 BACKFILL_BUCKET = "e2e-old-access-logs-123456789012"
@@ -47,6 +50,7 @@ PARAMETER_OVERRIDES = {
     "MaxRecordBytes": "16384",
     "Packing": os.environ.get("E2E_PACKING", "packed"),
     "RawEventsVia": os.environ.get("E2E_RAW_EVENTS_VIA", "direct"),
+    "OutputFormat": os.environ.get("E2E_OUTPUT_FORMAT", "json"),
     "BackfillSources": f"{BACKFILL_BUCKET}/simple/,{BACKFILL_BUCKET}/partitioned/",
 }
 
@@ -105,6 +109,20 @@ class Deployment:
         if destination is None:
             raise TemplateError("the delivery stream has no ExtendedS3DestinationConfiguration")
         self.destination: dict[str, Any] = destination
+
+    def records_table(self) -> dict[str, Any]:
+        """The Glue table over the output bucket's records (its TableInput), as the template defines it."""
+        tables = [t for t in self.stack.of_type("AWS::Glue::Table")
+                  if t.properties["TableInput"]["StorageDescriptor"]["Location"].startswith(
+                      f"s3://{self.output_bucket}/")]
+        if len(tables) != 1:
+            raise TemplateError(f"expected one Glue table over the output bucket, found {tables}")
+        return tables[0].properties["TableInput"]
+
+    def conversion(self) -> ParquetConversion | None:
+        """The delivery stream's record format conversion, if it converts."""
+        conversion = self.destination.get("DataFormatConversionConfiguration", {})
+        return ParquetConversion(conversion, self.records_table()) if conversion.get("Enabled") else None
 
     # Template reading ---------------------------------------------------------------------
 

@@ -13,7 +13,13 @@ https://docs.aws.amazon.com/firehose/latest/dev/s3-prefixes.html):
   in the object, formatted with a Java DateTimeFormatter pattern (UTC unless CustomTimeZone),
   and the default prefix `YYYY/MM/dd/HH/` is used only when there is no custom prefix;
 * compresses it (`CompressionFormat`) and adds the matching extension (`.gz` for GZIP) unless
-  `FileExtension` says otherwise.
+  `FileExtension` says otherwise;
+* with record format conversion (`DataFormatConversionConfiguration`), first turns the buffer's
+  JSON records into one Parquet file (`ParquetConversion`): the OpenX JSON SerDe reads each record,
+  a column from the key its `ColumnToJsonKeyMappings` names (exactly, with `CaseInsensitive`
+  false), typed by the Glue table of `SchemaConfiguration`; the Parquet SerDe writes every column
+  OPTIONAL, compressed as its `Compression` says
+  (https://docs.aws.amazon.com/firehose/latest/dev/record-format-conversion.html).
 
 `Delivery.flush` turns the objects moto wrote into the objects Firehose would have written, from the
 delivery stream's configuration as the template defines it, and removes moto's.
@@ -23,6 +29,8 @@ from __future__ import annotations
 
 import datetime as dt
 import gzip
+import io
+import json
 import re
 import secrets
 from dataclasses import dataclass
@@ -49,9 +57,120 @@ _JAVA_DATE_LETTERS = {
 
 _EXTENSIONS = {"UNCOMPRESSED": "", "GZIP": ".gz"}
 
+# The Parquet SerDe's compression settings, as pyarrow names them.
+_PARQUET_CODECS = {"UNCOMPRESSED": "none", "GZIP": "gzip", "SNAPPY": "snappy"}
+
+# How the OpenX JSON SerDe reads a `timestamp` column from a JSON string (the record's format).
+_JSON_TIMESTAMP = "%Y-%m-%d %H:%M:%S"
+
+# The record keys the preprocessor writes only when they apply (docs/record.md): a null column
+# reads back as an absent key, so a record read from Parquet equals the record sent.
+OPTIONAL_KEYS = ("ExtraFields", "ParseError", "RawLine")
+
+PARQUET_MAGIC = b"PAR1"
+
 
 class DeliveryError(Exception):
     """The stream's configuration asks for something this emulation does not do."""
+
+
+def _arrow_type(glue_type: str) -> Any:
+    import pyarrow as pa
+
+    types = {
+        "string": pa.string(),
+        "int": pa.int32(),
+        "bigint": pa.int64(),
+        # Millisecond instants in UTC, as the columnar crate writes `request_time` (docs/record.md).
+        "timestamp": pa.timestamp("ms", tz="UTC"),
+        "array<string>": pa.list_(pa.string()),
+    }
+    try:
+        return types[glue_type.lower().replace(" ", "")]
+    except KeyError:
+        raise DeliveryError(f"Glue type {glue_type} is not converted here") from None
+
+
+class ParquetConversion:
+    """Firehose's record format conversion, JSON records to Parquet, for one stream."""
+
+    def __init__(self, conversion: dict[str, Any], table: dict[str, Any]):
+        """`conversion`: the stream's DataFormatConversionConfiguration; `table`: the TableInput
+        of the Glue table its SchemaConfiguration names."""
+        deserializer = conversion["InputFormatConfiguration"]["Deserializer"]
+        serializer = conversion["OutputFormatConfiguration"]["Serializer"]
+        if set(deserializer) != {"OpenXJsonSerDe"} or set(serializer) != {"ParquetSerDe"}:
+            raise DeliveryError(f"only OpenX JSON to Parquet is emulated, not {deserializer} to {serializer}")
+        openx = deserializer["OpenXJsonSerDe"]
+        if openx.get("CaseInsensitive", True) is not False:
+            raise DeliveryError("only CaseInsensitive false (exact keys) is emulated")
+        mappings = openx.get("ColumnToJsonKeyMappings", {})
+        self.codec = serializer["ParquetSerDe"].get("Compression", "SNAPPY")
+        if self.codec not in _PARQUET_CODECS:
+            raise DeliveryError(f"ParquetSerDe Compression {self.codec} is not emulated")
+        schema = conversion["SchemaConfiguration"]
+        if schema.get("TableName") != table["Name"]:
+            raise DeliveryError(f"SchemaConfiguration names table {schema.get('TableName')}, not {table['Name']}")
+        # Glue column -> (record key, Glue type); a column without a mapping reads the key of its name.
+        self.columns = {
+            c["Name"]: (mappings.get(c["Name"], c["Name"]), c["Type"])
+            for c in table["StorageDescriptor"]["Columns"]
+        }
+
+    def schema(self) -> Any:
+        import pyarrow as pa
+
+        return pa.schema([pa.field(name, _arrow_type(kind), nullable=True) for name, (_, kind) in self.columns.items()])
+
+    def to_parquet(self, body: bytes) -> bytes:
+        """The buffer's JSON records (concatenated, whitespace between them ignored) as one Parquet file."""
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        text = body.decode("utf-8")
+        decoder = json.JSONDecoder()
+        values: dict[str, list[Any]] = {name: [] for name in self.columns}
+        position = 0
+        while True:
+            while position < len(text) and text[position].isspace():
+                position += 1
+            if position == len(text):
+                break
+            record, position = decoder.raw_decode(text, position)
+            for name, (key, kind) in self.columns.items():
+                values[name].append(self._value(record.get(key), kind, key))
+        table = pa.table(values, schema=self.schema())
+        out = io.BytesIO()
+        pq.write_table(table, out, compression=_PARQUET_CODECS[self.codec])
+        return out.getvalue()
+
+    @staticmethod
+    def _value(value: Any, glue_type: str, key: str) -> Any:
+        if value is None or glue_type != "timestamp":
+            return value
+        if not isinstance(value, str):
+            raise DeliveryError(f"{key}: {value!r} is no timestamp the OpenX SerDe reads")
+        return dt.datetime.strptime(value, _JSON_TIMESTAMP).replace(tzinfo=dt.timezone.utc)
+
+    def records(self, data: bytes) -> list[dict[str, Any]]:
+        """The rows of a converted object as the JSON records they came from (the inverse of
+        `to_parquet`): each column back under its key, timestamps in the record's format, and
+        `OPTIONAL_KEYS` left out when null."""
+        import pyarrow.parquet as pq
+
+        rows = pq.read_table(io.BytesIO(data)).to_pylist()
+        records = []
+        for row in rows:
+            record = {}
+            for name, (key, kind) in self.columns.items():
+                value = row[name]
+                if value is None and key in OPTIONAL_KEYS:
+                    continue
+                if value is not None and kind == "timestamp":
+                    value = value.astimezone(dt.timezone.utc).strftime(_JSON_TIMESTAMP)
+                record[key] = value
+            records.append(record)
+        return records
 
 
 def java_date_format(pattern: str, when: dt.datetime) -> str:
@@ -130,8 +249,9 @@ def _moto_objects(s3: Any, bucket: str, raw_prefix: str) -> list[dict[str, Any]]
 class Delivery:
     """Firehose's delivery to S3 for one stream, emulated over what moto wrote."""
 
-    def __init__(self, s3: Any, stream_name: str, destination: dict[str, Any]):
-        """`destination`: the stream's ExtendedS3DestinationConfiguration from the template."""
+    def __init__(self, s3: Any, stream_name: str, destination: dict[str, Any], table: dict[str, Any] | None = None):
+        """`destination`: the stream's ExtendedS3DestinationConfiguration from the template;
+        `table`: the TableInput of the Glue table a record format conversion reads its schema from."""
         self.s3 = s3
         self.stream_name = stream_name
         self.bucket = destination["BucketARN"].split(":::", 1)[1]
@@ -143,11 +263,16 @@ class Delivery:
         self.compression = destination.get("CompressionFormat", "UNCOMPRESSED")
         if self.compression not in _EXTENSIONS:
             raise DeliveryError(f"CompressionFormat {self.compression} is not emulated")
-        for feature in (
-            "DataFormatConversionConfiguration",
-            "DynamicPartitioningConfiguration",
-            "ProcessingConfiguration",
-        ):
+        self.conversion: ParquetConversion | None = None
+        conversion = destination.get("DataFormatConversionConfiguration", {})
+        if conversion.get("Enabled"):
+            if table is None:
+                raise DeliveryError("record format conversion needs the Glue table it reads its schema from")
+            if self.compression != "UNCOMPRESSED":
+                # Firehose refuses the combination: Parquet compresses its own pages.
+                raise DeliveryError(f"CompressionFormat must be UNCOMPRESSED with conversion, not {self.compression}")
+            self.conversion = ParquetConversion(conversion, table)
+        for feature in ("DynamicPartitioningConfiguration", "ProcessingConfiguration"):
             if destination.get(feature, {}).get("Enabled"):
                 raise DeliveryError(f"{feature} is not emulated")
         if destination.get("CustomTimeZone", "UTC") != "UTC":
@@ -189,7 +314,8 @@ class Delivery:
                 f"{arrival.strftime('%Y-%m-%d-%H-%M-%S')}-{oldest['match']['uuid']}{self.extension}"
             )
             key = evaluate_prefix(self.prefix, arrival) + name
-            data = gzip.compress(body, mtime=0) if self.compression == "GZIP" else body
+            converted = self.conversion.to_parquet(body) if self.conversion is not None else body
+            data = gzip.compress(converted, mtime=0) if self.compression == "GZIP" else converted
             self.s3.put_object(Bucket=self.bucket, Key=key, Body=data)
             self._delivered.add(key)
             for o in buffer:
@@ -197,3 +323,15 @@ class Delivery:
                     self.s3.delete_object(Bucket=self.bucket, Key=o["Key"])
             delivered.append(DeliveredObject(key=key, size=len(data), records_bytes=len(body)))
         return delivered
+
+
+def read_records(data: bytes, conversion: ParquetConversion | None) -> list[dict[str, Any]]:
+    """The records of a delivered object: its Parquet rows read back through `conversion`, or
+    its NDJSON lines, gzip-compressed or not."""
+    if data[:4] == PARQUET_MAGIC:
+        if conversion is None:
+            raise DeliveryError("a Parquet object from a stream without record format conversion")
+        return conversion.records(data)
+    if data[:2] == b"\x1f\x8b":
+        data = gzip.decompress(data)
+    return [json.loads(line) for line in data.decode("utf-8").splitlines() if line.strip()]

@@ -10,7 +10,7 @@ from typing import Any
 
 import athena
 from deploy import Deployment
-from firehose import DeliveredObject
+from firehose import DeliveredObject, read_records
 
 
 @dataclasses.dataclass
@@ -60,5 +60,12 @@ def duckdb_over(deployment: Deployment, table: dict[str, Any], phase: Phase) -> 
     """A DuckDB connection with the Glue table `table` as a view over what `phase` delivered."""
     files = [phase.mirror / deployment.output_bucket / o.key for o in phase.delivered]
     con = athena.connect(database_name(deployment))
-    con.execute(athena.records_view_sql(database_name(deployment), table, phase.mirror, athena.json_keys(files)))
+    keys = set() if athena.is_parquet(table) else athena.json_keys(files)
+    con.execute(athena.records_view_sql(database_name(deployment), table, phase.mirror, keys))
     return con
+
+
+def delivered_records(deployment: Deployment, path: Path) -> list[dict[str, Any]]:
+    """The records of one object Firehose delivered: gzip NDJSON, or Parquet rows read back
+    through the stream's conversion."""
+    return read_records(path.read_bytes(), deployment.conversion())

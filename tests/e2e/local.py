@@ -102,7 +102,7 @@ def main(argv: list[str]) -> int:
             keys.append(key)
         _write_events(deployment, s3, bucket, keys, "raw")
     elif args.command == "deliver":
-        delivered = Delivery(s3, deployment.stream_name, deployment.destination).flush()
+        delivered = Delivery(s3, deployment.stream_name, deployment.destination, deployment.records_table()).flush()
         for obj in delivered:
             print(f"# Firehose object s3://{deployment.output_bucket}/{obj.key} ({obj.records_bytes} bytes of records)")
         if not delivered:
@@ -121,11 +121,11 @@ def main(argv: list[str]) -> int:
                 target.write_bytes(s3.get_object(Bucket=deployment.output_bucket, Key=obj["Key"])["Body"].read())
                 if target.suffix == ".gz":
                     files.append(target)
-        table = next(t.properties["TableInput"] for t in deployment.stack.of_type("AWS::Glue::Table")
-                     if t.properties["TableInput"]["StorageDescriptor"]["Location"].startswith(f"s3://{deployment.output_bucket}/"))
+        table = deployment.records_table()
         database = deployment.stack.one_of_type("AWS::Glue::Database").properties["DatabaseInput"]["Name"]
         con = athena.connect(database)
-        con.execute(athena.records_view_sql(database, table, mirror, athena.json_keys(files)))
+        keys = set() if athena.is_parquet(table) else athena.json_keys(files)
+        con.execute(athena.records_view_sql(database, table, mirror, keys))
         for query in args.sql:
             path = Path(query)
             sql = athena.to_duckdb(path.read_text() if path.is_file() else query)

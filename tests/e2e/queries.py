@@ -124,7 +124,7 @@ def records_dedup_view(records: list[Record], now: dt.datetime, **_: Any) -> lis
 
 # The statement run after a CREATE VIEW file, to read what the view holds.
 VIEW_PROBES = {
-    "records_dedup_view": "SELECT RecordId, LogFile FROM {database}.records_dedup",
+    "records_dedup_view": "SELECT record_id, log_file FROM {database}.records_dedup",
 }
 
 ORACLES: dict[str, Callable[..., list[Row]]] = {

@@ -29,6 +29,10 @@ for tool in moto_server cargo-lambda; do
 done
 "$PY" -c 'import pytest, duckdb, yaml, boto3' 2>/dev/null ||
   fail "pytest, duckdb, PyYAML or boto3 missing from .venv; install them with: make venv"
+if [ "${E2E_OUTPUT_FORMAT:-json}" = parquet ]; then
+  "$PY" -c 'import pyarrow' 2>/dev/null ||
+    fail "pyarrow (Firehose's Parquet conversion) missing from .venv; install it with: make venv"
+fi
 command -v cargo >/dev/null || fail "no cargo; install Rust with: curl https://sh.rustup.rs -sSf | sh"
 command -v setsid >/dev/null || fail "no setsid; install it with: apt-get install util-linux"
 # cargo lambda finds cargo-lambda (and zig) on PATH.

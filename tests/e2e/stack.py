@@ -119,6 +119,7 @@ class Stack:
         )
         self._conditions: dict[str, bool] = {}
         self._resolving_conditions: set[str] = set()
+        self._check_rules()
         self.resources: dict[str, Resource] = {}
         for logical_id, raw in self._raw_resources.items():
             if "Condition" in raw and not self.condition(raw["Condition"]):
@@ -158,6 +159,19 @@ class Stack:
                 raw["Properties"] = _merge_globals(copy.deepcopy(globals_), raw.get("Properties") or {})
             out[logical_id] = raw
         return out
+
+    # Rules --------------------------------------------------------------------------------
+
+    def _check_rules(self) -> None:
+        """The template's `Rules`, as CloudFormation checks them before it creates anything: a
+        rule whose RuleCondition holds (or that has none) refuses the parameters when one of its
+        assertions is false, with that assertion's description."""
+        for name, rule in (self.template.get("Rules") or {}).items():
+            if "RuleCondition" in rule and not self._condition_value(rule["RuleCondition"]):
+                continue
+            for assertion in rule.get("Assertions", []):
+                if not self._condition_value(assertion["Assert"]):
+                    raise TemplateError(f"rule {name}: {assertion.get('AssertDescription', 'assertion failed')}")
 
     # Conditions ---------------------------------------------------------------------------
 

@@ -24,7 +24,6 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import fnmatch
-import gzip
 import io
 import json
 import urllib.parse
@@ -42,7 +41,7 @@ import events
 import expected as exp
 from deploy import BACKFILL_BUCKET, ROOT, Deployment
 from firehose import DeliveredObject, Delivery
-from harness import Phase, database_name, duckdb_over
+from harness import Phase, database_name, delivered_records, duckdb_over
 from stack import ACCOUNT_ID, REGION
 
 DATA = Path(__file__).resolve().parent / "data"
@@ -227,8 +226,7 @@ def backfill(aws, deployment, functions, firehose_delivery, settings, second_del
 def _delivered_records(backfill: Backfill, deployment: Deployment, job: Job, mirror: str) -> list[dict[str, Any]]:
     records = []
     for obj in job.delivered:
-        with gzip.open(backfill.mirrors[mirror] / deployment.output_bucket / obj.key, "rt", encoding="utf-8") as handle:
-            records += [json.loads(line) for line in handle if line.strip()]
+        records += delivered_records(deployment, backfill.mirrors[mirror] / deployment.output_bucket / obj.key)
     return records
 
 
@@ -305,7 +303,7 @@ def test_rerunning_the_job_adds_nothing_to_the_dedup_view(backfill: Backfill, de
         con.execute(athena.to_duckdb(DEDUP_VIEW.read_text()))
         counts[name] = (
             con.execute(f"SELECT count(*) FROM {database}.{records_table['Name']}").fetchone()[0],
-            con.execute(f"SELECT count(DISTINCT RecordId), count(*) FROM {database}.records_dedup").fetchone(),
+            con.execute(f"SELECT count(DISTINCT record_id), count(*) FROM {database}.records_dedup").fetchone(),
         )
     assert counts["retry"] == (total, (len(distinct), len(distinct)))
     assert counts["again"] == (2 * total, (len(distinct), len(distinct)))

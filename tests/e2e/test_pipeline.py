@@ -6,6 +6,7 @@ import datetime as dt
 import gzip
 import json
 import re
+import subprocess
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -16,19 +17,19 @@ import athena
 import events
 import expected as exp
 import queries
-from harness import Phase, database_name, duckdb_over, is_hit
-from deploy import ROOT, Deployment
+from harness import Phase, database_name, delivered_records, duckdb_over, is_hit
+from deploy import PARAMETER_OVERRIDES, ROOT, Deployment
 from firehose import evaluate_prefix
+from stack import TemplateError
 
 ATHENA_SQL = sorted((ROOT / "infra" / "athena").glob("*.sql"))
 DEDUP_VIEW = ROOT / "infra" / "athena" / "records_dedup_view.sql"
 
 
-def _records_in(phase: Phase, mirror_bucket: Path) -> list[dict[str, Any]]:
+def _records_in(phase: Phase, mirror_bucket: Path, deployment: Deployment) -> list[dict[str, Any]]:
     records = []
     for obj in phase.delivered:
-        with gzip.open(mirror_bucket / obj.key, "rt", encoding="utf-8") as handle:
-            records.extend(json.loads(line) for line in handle if line.strip())
+        records.extend(delivered_records(deployment, mirror_bucket / obj.key))
     return records
 
 
@@ -36,7 +37,8 @@ def _all(expected_records: dict[str, list[dict[str, Any]]]) -> list[dict[str, An
     return [r for records in expected_records.values() for r in records]
 
 
-def _as_delivered(phase: Phase, mirror_bucket: Path, expected_records: dict[str, list[dict[str, Any]]]) -> list[list[dict[str, Any]]]:
+def _as_delivered(phase: Phase, mirror_bucket: Path, expected_records: dict[str, list[dict[str, Any]]],
+                  deployment: Deployment) -> list[list[dict[str, Any]]]:
     """The expected records (from `s3logs parse`), grouped and ordered as each object the
     postprocessor read holds them: its windows span one object. Only which line went where is
     taken from the delivered objects (test_firehose_output_is_every_line_as_its_record checks
@@ -46,8 +48,7 @@ def _as_delivered(phase: Phase, mirror_bucket: Path, expected_records: dict[str,
         by_line.setdefault((record["LogFile"], record["RecordId"]), []).append(record)
     objects = []
     for obj in phase.delivered:
-        with gzip.open(mirror_bucket / obj.key, "rt", encoding="utf-8") as handle:
-            delivered = [json.loads(line) for line in handle if line.strip()]
+        delivered = delivered_records(deployment, mirror_bucket / obj.key)
         objects.append([by_line[(r["LogFile"], r["RecordId"])][0] for r in delivered])
     return objects
 
@@ -73,6 +74,17 @@ def test_template_wires_the_stages_together(deployment: Deployment) -> None:
     assert prefix.startswith(records_prefix)
     assert not (deployment.output_bucket == source_bucket and prefix.startswith(source_prefix))
     assert not deployment.destination["ErrorOutputPrefix"].startswith(records_prefix)
+
+
+def test_template_refuses_parquet_with_gzip_packing() -> None:
+    """Firehose cannot convert gzip records: the stack's Rules refuse the pair before anything
+    is created, and let every other packing through with Parquet."""
+    with pytest.raises(TemplateError, match="OutputFormat=parquet cannot be combined with Packing=gzip"):
+        Deployment(overrides={**PARAMETER_OVERRIDES, "OutputFormat": "parquet", "Packing": "gzip"})
+    for packing in ("packed", "line"):
+        converted = Deployment(overrides={**PARAMETER_OVERRIDES, "OutputFormat": "parquet", "Packing": packing})
+        assert converted.destination["FileExtension"] == ".parquet"
+    Deployment(overrides={**PARAMETER_OVERRIDES, "OutputFormat": "json", "Packing": "gzip"})
 
 
 def test_s3_test_event_is_acknowledged(deployment: Deployment, functions, firehose_delivery) -> None:
@@ -111,7 +123,7 @@ def test_every_raw_object_was_processed(first_delivery: Phase, deployment, expec
 
 def test_firehose_output_is_every_line_as_its_record(first_delivery: Phase, expected_records, deployment) -> None:
     """Each raw line arrives exactly once as the same record `s3logs parse` makes of it."""
-    got = Counter(json.dumps(r, sort_keys=True) for r in _records_in(first_delivery, first_delivery.mirror / deployment.output_bucket))
+    got = Counter(json.dumps(r, sort_keys=True) for r in _records_in(first_delivery, first_delivery.mirror / deployment.output_bucket, deployment))
     want = Counter(json.dumps(r, sort_keys=True) for r in _all(expected_records))
     assert sum(want.values()) > 100, "too little input to mean anything"
     missing, extra = want - got, got - want
@@ -121,15 +133,31 @@ def test_firehose_output_is_every_line_as_its_record(first_delivery: Phase, expe
     )
 
 
-def test_firehose_objects_are_laid_out_as_the_template_says(first_delivery: Phase, deployment, now) -> None:
-    """gzip NDJSON under the template's Prefix evaluated at the arrival time in the name."""
+def test_firehose_objects_are_laid_out_as_the_template_says(first_delivery: Phase, deployment, now, settings) -> None:
+    """gzip NDJSON under the template's Prefix evaluated at the arrival time in the name; or,
+    converted, Parquet of the Glue table's schema, the very schema `s3logs parse --format parquet`
+    writes, so one table and one query read the files of both."""
     prefix = deployment.destination["Prefix"]
-    name_pattern = re.escape(deployment.stream_name) + r"-\d+-(\d{4}(?:-\d\d){5})-[0-9a-f-]{36}\.gz"
+    conversion = deployment.conversion()
+    if conversion:
+        import pyarrow.parquet as pq
+
+        cli_file = settings.work / "cli-records.parquet"
+        subprocess.run([str(settings.s3logs), "parse", "--quiet", "--format", "parquet", "--output", str(cli_file),
+                        str(first_delivery.raw[0].path)], check=True, capture_output=True)
+        assert pq.read_schema(cli_file).remove_metadata() == conversion.schema()
+    extension = r"\.parquet" if conversion else r"\.gz"
+    name_pattern = re.escape(deployment.stream_name) + r"-\d+-(\d{4}(?:-\d\d){5})-[0-9a-f-]{36}" + extension
     for obj in first_delivery.delivered:
         data = (first_delivery.mirror / deployment.output_bucket / obj.key).read_bytes()
-        assert data[:2] == b"\x1f\x8b", f"{obj.key} is not gzip"
-        text = gzip.decompress(data)
-        assert text.endswith(b"\n") and b"\n\n" not in text, f"{obj.key}: records are not newline-terminated NDJSON"
+        if conversion:
+            assert data[:4] == data[-4:] == b"PAR1", f"{obj.key} is not Parquet"
+            schema = pq.read_schema(first_delivery.mirror / deployment.output_bucket / obj.key)
+            assert schema.remove_metadata() == conversion.schema(), f"{obj.key}: not the Glue table's schema"
+        else:
+            assert data[:2] == b"\x1f\x8b", f"{obj.key} is not gzip"
+            text = gzip.decompress(data)
+            assert text.endswith(b"\n") and b"\n\n" not in text, f"{obj.key}: records are not newline-terminated NDJSON"
         directory, name = obj.key.rsplit("/", 1)
         match = re.fullmatch(name_pattern, name)
         assert match, f"{name} is not a Firehose object name"
@@ -146,7 +174,7 @@ def test_every_finding_is_one_hit_line(first_delivery: Phase, expected_records, 
     the record's fields: a request for the rules on single records, the request that took a
     window to its threshold for the windowed ones."""
     assert sorted(audit_settings.rules) == sorted(exp.RULE_META), "the e2e deploys every detection"
-    objects = _as_delivered(first_delivery, first_delivery.mirror / deployment.output_bucket, expected_records)
+    objects = _as_delivered(first_delivery, first_delivery.mirror / deployment.output_bucket, expected_records, deployment)
     want = exp.hits_for(objects, audit_settings)
     by_rule = Counter(h["Rule"] for h in want)
     for rule in ("sigv2", "tls-legacy", "acl-required", "access-denied"):
@@ -175,18 +203,23 @@ def test_stdout_is_hits_and_metrics_only(first_delivery: Phase) -> None:
 
 
 def test_glue_table_describes_the_records(first_delivery: Phase, deployment, records_table) -> None:
-    """Every record key is a Glue column (ignoring case, as the SerDe does) and every value has
+    """Every record key fills a Glue column (through the SerDe's mappings) and every value has
     the column's type; the partition values are ones the projection produces; DuckDB, reading
     the files with the table's location template, finds exactly the objects Firehose wrote."""
-    records = _records_in(first_delivery, first_delivery.mirror / deployment.output_bucket)
-    columns = {c["Name"].lower(): c["Type"].lower() for c in records_table["StorageDescriptor"]["Columns"]}
+    records = _records_in(first_delivery, first_delivery.mirror / deployment.output_bucket, deployment)
+    types = {c["Name"]: c["Type"].lower() for c in records_table["StorageDescriptor"]["Columns"]}
+    record_keys = {k for r in records for k in r}
+    conversion = deployment.conversion()
+    # Converted, Firehose's OpenX SerDe maps columns to keys; else the table's own SerDe does.
+    sources = ({name: key for name, (key, _) in conversion.columns.items()} if conversion
+               else athena.column_sources(records_table, record_keys))
+    column_of = {key: column for column, key in sources.items()}
     for record in records:
         for key, value in record.items():
-            assert key.lower() in columns, f"record key {key} has no Glue column"
+            assert key in column_of, f"record key {key} fills no Glue column"
             if value is not None:
-                assert isinstance(value, athena.GLUE_JSON_TYPES[columns[key.lower()]]), (key, value)
-    record_keys = {k.lower() for r in records for k in r}
-    assert set(columns) <= record_keys, f"columns no record has: {set(columns) - record_keys}"
+                assert isinstance(value, athena.GLUE_JSON_TYPES[types[column_of[key]]]), (key, value)
+    assert set(sources.values()) <= record_keys, f"columns no record fills: {set(sources.values()) - record_keys}"
 
     parameters = records_table["Parameters"]
     for obj in first_delivery.delivered:
@@ -195,16 +228,19 @@ def test_glue_table_describes_the_records(first_delivery: Phase, deployment, rec
 
     con = duckdb_over(deployment, records_table, first_delivery)
     glob = athena.files_glob(records_table, first_delivery.mirror)
-    read = {Path(p) for (p,) in con.execute("SELECT DISTINCT filename FROM read_json(?, filename = true)", [glob]).fetchall()}
+    reader = "read_parquet" if athena.is_parquet(records_table) else "read_json"
+    read = {Path(p) for (p,) in con.execute(f"SELECT DISTINCT filename FROM {reader}(?, filename = true)", [glob]).fetchall()}
     assert read == {first_delivery.mirror / deployment.output_bucket / o.key for o in first_delivery.delivered}
     assert con.execute(f"SELECT count(*) FROM {database_name(deployment)}.{records_table['Name']}").fetchone()[0] == len(records)
+    if athena.is_parquet(records_table):
+        return
     # What DuckDB infers from the JSON agrees with the Glue types.
     inferred = dict(con.execute("SELECT column_name, column_type FROM (DESCRIBE SELECT * FROM read_json(?, sample_size = -1, hive_partitioning = false))", [glob]).fetchall())
     compatible = {"string": {"VARCHAR"}, "int": {"BIGINT"}, "bigint": {"BIGINT", "UBIGINT"},
                   "timestamp": {"TIMESTAMP", "VARCHAR"}, "array<string>": {"VARCHAR[]"}}
     for key, duck_type in inferred.items():
         if duck_type not in ("JSON", "NULL"):  # a column that is null in every record
-            assert duck_type in compatible[columns[key.lower()]], f"{key}: DuckDB infers {duck_type}, Glue says {columns[key.lower()]}"
+            assert duck_type in compatible[types[column_of[key]]], f"{key}: DuckDB infers {duck_type}, Glue says {types[column_of[key]]}"
 
 
 def _rows(con: Any, sql: str) -> list[tuple[Any, ...]]:
@@ -250,7 +286,7 @@ def test_duplicate_delivery_duplicates_hits(second_delivery: Phase, redelivered,
                                             deployment) -> None:
     """S3 delivering the same event twice makes the same hit lines a second time."""
     again = {redelivered.log_file: expected_records[redelivered.log_file]}
-    want = exp.hits_for(_as_delivered(second_delivery, second_delivery.mirror / deployment.output_bucket, again), audit_settings)
+    want = exp.hits_for(_as_delivered(second_delivery, second_delivery.mirror / deployment.output_bucket, again, deployment), audit_settings)
     assert want, "the redelivered object should have findings"
     problems = exp.compare(want, second_delivery.hits)
     assert not problems, "\n".join(problems[:40])
@@ -269,7 +305,7 @@ def test_dedup_view_removes_the_duplicates(first_delivery: Phase, second_deliver
         counts[name] = (
             con.execute(f"SELECT count(*) FROM {database}.{records_table['Name']}").fetchone()[0],
             con.execute(f"SELECT count(*) FROM {database}.records_dedup").fetchone()[0],
-            con.execute(f"SELECT count(*) FROM {database}.records_dedup WHERE LogFile = ?", [redelivered.log_file]).fetchone()[0],
+            con.execute(f"SELECT count(*) FROM {database}.records_dedup WHERE log_file = ?", [redelivered.log_file]).fetchone()[0],
         )
     total = len(_all(expected_records))
     assert counts["once"] == (total, distinct, duplicated)

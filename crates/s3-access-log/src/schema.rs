@@ -36,7 +36,7 @@ impl ColumnType {
 /// One key of the JSON record.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Column {
-    /// The JSON key, which is also the Glue column name.
+    /// The JSON key; the Glue column it fills is named in `columnar::COLUMNS`.
     pub name: &'static str,
     /// Its type.
     pub column_type: ColumnType,

@@ -1,6 +1,6 @@
 -- Detection bulk-download: bytes sent to one IP or requester in a window over a threshold. Severity high; MITRE ATT&CK T1530.
 -- One row per IP and per requester sent at least the threshold of bytes in one window of the last 7 days
--- (total = BytesSent summed over every request).
+-- (total = bytes_sent summed over every request).
 -- The same rule as the audit engine's (s3logs audit, the postprocessor); docs/detections.md describes it and
 -- infra/tests/test_detections_sql.py checks that this query and the engine find the same hits on a shared
 -- fixture. Like the engine's default EXCLUDE_USER_AGENT, it skips the S3 console and AWS-internal traffic.
@@ -12,7 +12,7 @@
 -- Setting bulk-download.minutes = 60
 --
 -- Reads s3_access_logs.records_dedup, the view the create_records_dedup_view named query creates (run it
--- once): the last 30 days of records with each RecordId once, so a log line delivered twice counts once.
+-- once): the last 30 days of records with each record_id once, so a log line delivered twice counts once.
 -- Placeholders: s3_access_logs is the database (the stack's DatabaseName parameter, default s3_access_logs);
 -- replace it to run this elsewhere. Portable SQL: Athena (Trino) and DuckDB run it as is.
 
@@ -23,42 +23,42 @@ SELECT
   window_start,
   SUM(amount) AS total,
   COUNT(*) AS requests,
-  MIN("Timestamp") AS first_seen,
-  MAX("Timestamp") AS last_seen
+  MIN(request_time) AS first_seen,
+  MAX(request_time) AS last_seen
 FROM (
-  SELECT 'RemoteIP' AS window_by, RemoteIP AS subject, window_start, "Timestamp", amount
+  SELECT 'RemoteIP' AS window_by, remote_ip AS subject, window_start, request_time, amount
   FROM (
     SELECT
-      RemoteIP,
-      Requester,
-      "Timestamp",
-      BytesSent AS amount,
-      date_trunc('hour', "Timestamp") AS window_start
+      remote_ip,
+      requester,
+      request_time,
+      bytes_sent AS amount,
+      date_trunc('hour', request_time) AS window_start
     FROM s3_access_logs.records_dedup
-    WHERE "Timestamp" >= CAST(CURRENT_TIMESTAMP AS TIMESTAMP) - INTERVAL '7' DAY
-      AND COALESCE(UserAgent, '') NOT LIKE '%S3Console%'
-      AND COALESCE(UserAgent, '') NOT LIKE '%aws-internal%'
-      AND COALESCE(UserAgent, '') NOT LIKE '%AWSConfig%'
-      AND BytesSent > 0
+    WHERE request_time >= CAST(CURRENT_TIMESTAMP AS TIMESTAMP) - INTERVAL '7' DAY
+      AND COALESCE(user_agent, '') NOT LIKE '%S3Console%'
+      AND COALESCE(user_agent, '') NOT LIKE '%aws-internal%'
+      AND COALESCE(user_agent, '') NOT LIKE '%AWSConfig%'
+      AND bytes_sent > 0
   ) events
-  WHERE RemoteIP IS NOT NULL
+  WHERE remote_ip IS NOT NULL
   UNION ALL
-  SELECT 'Requester' AS window_by, Requester AS subject, window_start, "Timestamp", amount
+  SELECT 'Requester' AS window_by, requester AS subject, window_start, request_time, amount
   FROM (
     SELECT
-      RemoteIP,
-      Requester,
-      "Timestamp",
-      BytesSent AS amount,
-      date_trunc('hour', "Timestamp") AS window_start
+      remote_ip,
+      requester,
+      request_time,
+      bytes_sent AS amount,
+      date_trunc('hour', request_time) AS window_start
     FROM s3_access_logs.records_dedup
-    WHERE "Timestamp" >= CAST(CURRENT_TIMESTAMP AS TIMESTAMP) - INTERVAL '7' DAY
-      AND COALESCE(UserAgent, '') NOT LIKE '%S3Console%'
-      AND COALESCE(UserAgent, '') NOT LIKE '%aws-internal%'
-      AND COALESCE(UserAgent, '') NOT LIKE '%AWSConfig%'
-      AND BytesSent > 0
+    WHERE request_time >= CAST(CURRENT_TIMESTAMP AS TIMESTAMP) - INTERVAL '7' DAY
+      AND COALESCE(user_agent, '') NOT LIKE '%S3Console%'
+      AND COALESCE(user_agent, '') NOT LIKE '%aws-internal%'
+      AND COALESCE(user_agent, '') NOT LIKE '%AWSConfig%'
+      AND bytes_sent > 0
   ) events
-  WHERE Requester IS NOT NULL
+  WHERE requester IS NOT NULL
 ) subjects
 GROUP BY window_by, subject, window_start
 HAVING SUM(amount) >= 10737418240

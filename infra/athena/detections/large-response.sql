@@ -1,4 +1,4 @@
--- Detection large-response: responses larger than a threshold (BytesSent). Severity medium; MITRE ATT&CK T1530.
+-- Detection large-response: responses larger than a threshold (bytes_sent). Severity medium; MITRE ATT&CK T1530.
 -- One row per request of the last 7 days that sent more than the threshold.
 -- The same rule as the audit engine's (s3logs audit, the postprocessor); docs/detections.md describes it and
 -- infra/tests/test_detections_sql.py checks that this query and the engine find the same hits on a shared
@@ -8,30 +8,30 @@
 -- Setting large-response.bytes = 1073741824
 --
 -- Reads s3_access_logs.records_dedup, the view the create_records_dedup_view named query creates (run it
--- once): the last 30 days of records with each RecordId once, so a log line delivered twice counts once.
+-- once): the last 30 days of records with each record_id once, so a log line delivered twice counts once.
 -- Placeholders: s3_access_logs is the database (the stack's DatabaseName parameter, default s3_access_logs);
 -- replace it to run this elsewhere. Portable SQL: Athena (Trino) and DuckDB run it as is.
 
 SELECT
   'large-response' AS rule,
-  "Timestamp",
-  Bucket,
-  RemoteIP,
-  Requester,
-  Operation,
-  Key,
-  HTTPstatus,
-  ErrorCode,
-  BytesSent,
-  ObjectSize,
-  UserAgent,
-  RecordId,
-  LogFile
+  request_time,
+  bucket_name,
+  remote_ip,
+  requester,
+  operation,
+  key_name,
+  http_status,
+  error_code,
+  bytes_sent,
+  object_size,
+  user_agent,
+  record_id,
+  log_file
 FROM s3_access_logs.records_dedup
-WHERE "Timestamp" >= CAST(CURRENT_TIMESTAMP AS TIMESTAMP) - INTERVAL '7' DAY
-  AND COALESCE(UserAgent, '') NOT LIKE '%S3Console%'
-  AND COALESCE(UserAgent, '') NOT LIKE '%aws-internal%'
-  AND COALESCE(UserAgent, '') NOT LIKE '%AWSConfig%'
-  AND BytesSent > 1073741824
-ORDER BY "Timestamp" DESC, RecordId
+WHERE request_time >= CAST(CURRENT_TIMESTAMP AS TIMESTAMP) - INTERVAL '7' DAY
+  AND COALESCE(user_agent, '') NOT LIKE '%S3Console%'
+  AND COALESCE(user_agent, '') NOT LIKE '%aws-internal%'
+  AND COALESCE(user_agent, '') NOT LIKE '%AWSConfig%'
+  AND bytes_sent > 1073741824
+ORDER BY request_time DESC, record_id
 LIMIT 1000

@@ -13,7 +13,7 @@
 -- Setting mass-deletion.minutes = 10
 --
 -- Reads s3_access_logs.records_dedup, the view the create_records_dedup_view named query creates (run it
--- once): the last 30 days of records with each RecordId once, so a log line delivered twice counts once.
+-- once): the last 30 days of records with each record_id once, so a log line delivered twice counts once.
 -- Placeholders: s3_access_logs is the database (the stack's DatabaseName parameter, default s3_access_logs);
 -- replace it to run this elsewhere. Portable SQL: Athena (Trino) and DuckDB run it as is.
 
@@ -24,27 +24,27 @@ SELECT
   window_start,
   SUM(amount) AS total,
   COUNT(*) AS requests,
-  MIN("Timestamp") AS first_seen,
-  MAX("Timestamp") AS last_seen
+  MIN(request_time) AS first_seen,
+  MAX(request_time) AS last_seen
 FROM (
-  SELECT 'Requester' AS window_by, Requester AS subject, window_start, "Timestamp", amount
+  SELECT 'Requester' AS window_by, requester AS subject, window_start, request_time, amount
   FROM (
     SELECT
-      RemoteIP,
-      Requester,
-      "Timestamp",
+      remote_ip,
+      requester,
+      request_time,
       1 AS amount,
-      date_trunc('hour', "Timestamp") + (minute("Timestamp") - minute("Timestamp") % 10) * INTERVAL '1' MINUTE AS window_start
+      date_trunc('hour', request_time) + (minute(request_time) - minute(request_time) % 10) * INTERVAL '1' MINUTE AS window_start
     FROM s3_access_logs.records_dedup
-    WHERE "Timestamp" >= CAST(CURRENT_TIMESTAMP AS TIMESTAMP) - INTERVAL '7' DAY
-      AND COALESCE(UserAgent, '') NOT LIKE '%S3Console%'
-      AND COALESCE(UserAgent, '') NOT LIKE '%aws-internal%'
-      AND COALESCE(UserAgent, '') NOT LIKE '%AWSConfig%'
-      AND Operation IN ('REST.DELETE.OBJECT', 'BATCH.DELETE.OBJECT')
-      AND HTTPstatus BETWEEN 200 AND 299
-      AND Requester <> 'Anonymous'
+    WHERE request_time >= CAST(CURRENT_TIMESTAMP AS TIMESTAMP) - INTERVAL '7' DAY
+      AND COALESCE(user_agent, '') NOT LIKE '%S3Console%'
+      AND COALESCE(user_agent, '') NOT LIKE '%aws-internal%'
+      AND COALESCE(user_agent, '') NOT LIKE '%AWSConfig%'
+      AND operation IN ('REST.DELETE.OBJECT', 'BATCH.DELETE.OBJECT')
+      AND http_status BETWEEN 200 AND 299
+      AND requester <> 'Anonymous'
   ) events
-  WHERE Requester IS NOT NULL
+  WHERE requester IS NOT NULL
 ) subjects
 GROUP BY window_by, subject, window_start
 HAVING SUM(amount) >= 100

@@ -10,57 +10,57 @@
 -- Setting suspicious-user-agent.except = aws-sdk-|aws-cli/|boto3/|botocore/
 --
 -- Reads s3_access_logs.records_dedup, the view the create_records_dedup_view named query creates (run it
--- once): the last 30 days of records with each RecordId once, so a log line delivered twice counts once.
+-- once): the last 30 days of records with each record_id once, so a log line delivered twice counts once.
 -- Placeholders: s3_access_logs is the database (the stack's DatabaseName parameter, default s3_access_logs);
 -- replace it to run this elsewhere. Portable SQL: Athena (Trino) and DuckDB run it as is.
 
 SELECT
   'suspicious-user-agent' AS rule,
-  "Timestamp",
-  Bucket,
-  RemoteIP,
-  Requester,
-  Operation,
-  Key,
-  HTTPstatus,
-  ErrorCode,
-  BytesSent,
-  ObjectSize,
-  UserAgent,
-  RecordId,
-  LogFile
+  request_time,
+  bucket_name,
+  remote_ip,
+  requester,
+  operation,
+  key_name,
+  http_status,
+  error_code,
+  bytes_sent,
+  object_size,
+  user_agent,
+  record_id,
+  log_file
 FROM s3_access_logs.records_dedup
-WHERE "Timestamp" >= CAST(CURRENT_TIMESTAMP AS TIMESTAMP) - INTERVAL '7' DAY
-  AND COALESCE(UserAgent, '') NOT LIKE '%S3Console%'
-  AND COALESCE(UserAgent, '') NOT LIKE '%aws-internal%'
-  AND COALESCE(UserAgent, '') NOT LIKE '%AWSConfig%'
+WHERE request_time >= CAST(CURRENT_TIMESTAMP AS TIMESTAMP) - INTERVAL '7' DAY
+  AND COALESCE(user_agent, '') NOT LIKE '%S3Console%'
+  AND COALESCE(user_agent, '') NOT LIKE '%aws-internal%'
+  AND COALESCE(user_agent, '') NOT LIKE '%AWSConfig%'
   AND (
-    LOWER(UserAgent) LIKE '%curl/%'
-    OR LOWER(UserAgent) LIKE '%wget/%'
-    OR LOWER(UserAgent) LIKE '%python-requests%'
-    OR LOWER(UserAgent) LIKE '%python-urllib%'
-    OR LOWER(UserAgent) LIKE '%python-httpx%'
-    OR LOWER(UserAgent) LIKE '%aiohttp%'
-    OR LOWER(UserAgent) LIKE '%go-http-client%'
-    OR LOWER(UserAgent) LIKE '%libwww-perl%'
-    OR LOWER(UserAgent) LIKE '%bot/%'
-    OR LOWER(UserAgent) LIKE '%crawler%'
-    OR LOWER(UserAgent) LIKE '%spider%'
-    OR LOWER(UserAgent) LIKE '%scrapy%'
-    OR LOWER(UserAgent) LIKE '%sqlmap%'
-    OR LOWER(UserAgent) LIKE '%nuclei%'
-    OR LOWER(UserAgent) LIKE '%nikto%'
-    OR LOWER(UserAgent) LIKE '%masscan%'
-    OR LOWER(UserAgent) LIKE '%zgrab%'
-    OR LOWER(UserAgent) LIKE '%nmap%'
-    OR LOWER(UserAgent) LIKE '%gobuster%'
-    OR LOWER(UserAgent) LIKE '%ffuf%'
-    OR LOWER(UserAgent) LIKE '%dirbuster%'
-    OR LOWER(UserAgent) LIKE '%wpscan%'
+    LOWER(user_agent) LIKE '%curl/%'
+    OR LOWER(user_agent) LIKE '%wget/%'
+    OR LOWER(user_agent) LIKE '%python-requests%'
+    OR LOWER(user_agent) LIKE '%python-urllib%'
+    OR LOWER(user_agent) LIKE '%python-httpx%'
+    OR LOWER(user_agent) LIKE '%aiohttp%'
+    OR LOWER(user_agent) LIKE '%go-http-client%'
+    OR LOWER(user_agent) LIKE '%libwww-perl%'
+    OR LOWER(user_agent) LIKE '%bot/%'
+    OR LOWER(user_agent) LIKE '%crawler%'
+    OR LOWER(user_agent) LIKE '%spider%'
+    OR LOWER(user_agent) LIKE '%scrapy%'
+    OR LOWER(user_agent) LIKE '%sqlmap%'
+    OR LOWER(user_agent) LIKE '%nuclei%'
+    OR LOWER(user_agent) LIKE '%nikto%'
+    OR LOWER(user_agent) LIKE '%masscan%'
+    OR LOWER(user_agent) LIKE '%zgrab%'
+    OR LOWER(user_agent) LIKE '%nmap%'
+    OR LOWER(user_agent) LIKE '%gobuster%'
+    OR LOWER(user_agent) LIKE '%ffuf%'
+    OR LOWER(user_agent) LIKE '%dirbuster%'
+    OR LOWER(user_agent) LIKE '%wpscan%'
   )
-  AND LOWER(UserAgent) NOT LIKE '%aws-sdk-%'
-  AND LOWER(UserAgent) NOT LIKE '%aws-cli/%'
-  AND LOWER(UserAgent) NOT LIKE '%boto3/%'
-  AND LOWER(UserAgent) NOT LIKE '%botocore/%'
-ORDER BY "Timestamp" DESC, RecordId
+  AND LOWER(user_agent) NOT LIKE '%aws-sdk-%'
+  AND LOWER(user_agent) NOT LIKE '%aws-cli/%'
+  AND LOWER(user_agent) NOT LIKE '%boto3/%'
+  AND LOWER(user_agent) NOT LIKE '%botocore/%'
+ORDER BY request_time DESC, record_id
 LIMIT 1000

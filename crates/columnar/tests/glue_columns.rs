@@ -1,12 +1,12 @@
-//! The Glue table Athena queries (`RecordsTable` in `template.yaml`) has exactly the record contract's
-//! columns, in order and with the same types, as `s3_access_log::schema::COLUMNS` lists them.
+//! The Glue table Athena queries (`RecordsTable` in `template.yaml`) has exactly the columns of the
+//! column table, in order, with AWS's names and the same Glue types, as `columnar::COLUMNS` lists them.
 //!
 //! The template uses CloudFormation tags (`!Ref`, `!Sub`) that YAML libraries reject without custom
 //! tag handling, so this reads the one block it needs by lines: the template writes each column as
-//! a one-line flow mapping, `- { Name: Bucket, Type: string }`, under `RecordsTable`'s `Columns:`.
+//! a one-line flow mapping, `- { Name: bucket_name, Type: string }`, under `RecordsTable`'s `Columns:`.
 //! Anything else there fails the test rather than being skipped.
 
-use s3_access_log::schema::COLUMNS;
+use columnar::COLUMNS;
 
 const TEMPLATE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../template.yaml");
 const TABLE: &str = "RecordsTable";
@@ -52,7 +52,7 @@ fn glue_columns(template: &str, table: &str) -> Result<Vec<(String, String)>, St
     Ok(columns)
 }
 
-/// `- { Name: RemoteIP, Type: string }` to `("RemoteIP", "string")`; types may be quoted.
+/// `- { Name: remote_ip, Type: string }` to `("remote_ip", "string")`; types may be quoted.
 fn parse_column(item: &str) -> Option<(String, String)> {
     let body = item
         .strip_prefix('-')?
@@ -66,24 +66,24 @@ fn parse_column(item: &str) -> Option<(String, String)> {
 }
 
 #[test]
-fn glue_table_columns_are_the_record_contract() {
+fn glue_table_columns_are_the_column_table() {
     let template = std::fs::read_to_string(TEMPLATE).unwrap_or_else(|e| panic!("reading {TEMPLATE}: {e}"));
     let actual = glue_columns(&template, TABLE).unwrap_or_else(|e| panic!("{e}"));
     let expected: Vec<(String, String)> = COLUMNS
         .iter()
-        .map(|c| (c.name.to_owned(), c.column_type.glue_type().to_owned()))
+        .map(|c| (c.name.to_owned(), c.kind.glue_type().to_owned()))
         .collect();
 
     for (position, (want, got)) in expected.iter().zip(&actual).enumerate() {
         assert_eq!(
             want, got,
-            "column {position} of {TABLE} in template.yaml differs from s3_access_log::schema::COLUMNS"
+            "column {position} of {TABLE} in template.yaml differs from columnar::COLUMNS"
         );
     }
     assert_eq!(
         actual.len(),
         expected.len(),
-        "{TABLE} in template.yaml has {} columns, the record contract {}: {:?}",
+        "{TABLE} in template.yaml has {} columns, the column table {}: {:?}",
         actual.len(),
         expected.len(),
         if actual.len() > expected.len() {
