@@ -60,7 +60,8 @@ pub struct RuleArgs {
 }
 
 impl RuleArgs {
-    /// An auditor for these flags. The table needs every client, so its groups are unbounded.
+    /// An auditor for these flags. The table keeps the busiest clients within a fixed number of
+    /// groups, so memory does not grow with the number of distinct clients.
     pub fn auditor(&self) -> anyhow::Result<Auditor> {
         let output = if self.summary || !self.json {
             OutputMode::Summary
@@ -73,7 +74,7 @@ impl RuleArgs {
         }
         Ok(match self.json {
             true => Auditor::new(config),
-            false => Auditor::new(config).with_group_limit(usize::MAX),
+            false => Auditor::new(config).with_top_groups(TABLE_GROUPS),
         })
     }
 }
@@ -309,6 +310,9 @@ fn catalogue() -> String {
     text
 }
 
+/// Most client groups the table keeps (a few hundred bytes each): far more than it shows.
+const TABLE_GROUPS: usize = 20_000;
+
 /// One client of a rule in the table: who, and what they did.
 #[derive(Default)]
 struct Client<'a> {
@@ -383,6 +387,13 @@ fn table(auditor: &Auditor, top: usize, formats: &FormatCounts) -> String {
             let _ = writeln!(text, "  ... and {more} more {noun}");
         }
         text.push('\n');
+    }
+    if auditor.forgotten_hits() > 0 {
+        let _ = writeln!(
+            text,
+            "Client counts are lower bounds: {} of rarely seen clients were left out to keep memory bounded ({TABLE_GROUPS} client groups); the hit totals above are exact.\n",
+            plural(auditor.forgotten_hits(), "hit")
+        );
     }
     text.push_str(&totals_line(totals, formats));
     text

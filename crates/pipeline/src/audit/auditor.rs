@@ -13,7 +13,7 @@ use parquet::file::reader::ChunkReader;
 use crate::Error;
 use crate::decode::UnreadableContent;
 
-use super::output::{DEFAULT_SUMMARY_GROUPS, GroupKey, GroupStats, Groups, WindowHit, write_hit};
+use super::output::{AtLimit, DEFAULT_SUMMARY_GROUPS, GroupKey, GroupStats, Groups, WindowHit, write_hit};
 use super::parquet::ParquetRecords;
 use super::precheck::PreCheck;
 use super::reader::{Format, Item, ObjectLines};
@@ -43,17 +43,30 @@ impl Auditor {
             precheck: PreCheck::new(config.rules.iter(), &config.thresholds),
             config,
             totals: Totals::default(),
-            groups: Groups::new(DEFAULT_SUMMARY_GROUPS),
+            groups: Groups::new(DEFAULT_SUMMARY_GROUPS, AtLimit::Drain),
             windows: Windows::new(DEFAULT_WINDOW_ENTRIES),
             pending: Vec::with_capacity(FLUSH_AT * 2),
         }
     }
 
-    /// Keeps up to `limit` summary groups before writing them out (the CLI's table wants them
-    /// all; the Lambda bounds its memory).
+    /// Keeps up to `limit` summary groups before writing them out as summary lines.
     pub fn with_group_limit(mut self, limit: usize) -> Self {
-        self.groups = Groups::new(limit);
+        self.groups = Groups::new(limit, AtLimit::Drain);
         self
+    }
+
+    /// Keeps up to `limit` summary groups for a table of the top clients: at the limit the less
+    /// busy half is forgotten (see [`Auditor::forgotten_hits`]) instead of written out, so memory
+    /// stays bounded however many distinct clients the input has.
+    pub fn with_top_groups(mut self, limit: usize) -> Self {
+        self.groups = Groups::new(limit, AtLimit::KeepBusiest);
+        self
+    }
+
+    /// Hits of the groups forgotten by [`Auditor::with_top_groups`]: the table's per-client
+    /// counts are exact when this is 0, lower bounds otherwise.
+    pub fn forgotten_hits(&self) -> u64 {
+        self.groups.forgotten_hits()
     }
 
     /// Keeps up to `limit` window counters (see [`DEFAULT_WINDOW_ENTRIES`]).

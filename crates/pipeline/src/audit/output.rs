@@ -49,18 +49,61 @@ pub struct GroupStats {
     pub last_seen: Option<String>,
 }
 
+/// What [`Groups`] does when it holds as many groups as it may.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum AtLimit {
+    /// Writes the groups out as summary lines and starts over (the Lambda: every hit is
+    /// reported, counts are split across lines).
+    Drain,
+    /// Keeps the busiest half and forgets the rest, counting the hits forgotten (the CLI's table,
+    /// which shows only the top clients: they stay, the long tail goes).
+    KeepBusiest,
+}
+
 /// Summary-mode counts per client, bounded in number.
 pub(super) struct Groups {
     groups: HashMap<GroupKey, GroupStats>,
     limit: usize,
+    at_limit: AtLimit,
+    forgotten_hits: u64,
 }
 
 impl Groups {
-    pub(super) fn new(limit: usize) -> Self {
+    pub(super) fn new(limit: usize, at_limit: AtLimit) -> Self {
         Groups {
             groups: HashMap::new(),
-            limit: limit.max(1),
+            limit: limit.max(2),
+            at_limit,
+            forgotten_hits: 0,
         }
+    }
+
+    /// Hits of groups forgotten at the limit (always 0 with [`AtLimit::Drain`]).
+    pub(super) fn forgotten_hits(&self) -> u64 {
+        self.forgotten_hits
+    }
+
+    /// Forgets the less busy half of the groups. A client that keeps coming back is counted
+    /// again from then on, so the counts shown are lower bounds, exact for clients never
+    /// forgotten.
+    fn keep_busiest(&mut self) {
+        let mut counts: Vec<u64> = self.groups.values().map(|stats| stats.count).collect();
+        let middle = counts.len() / 2;
+        let (_, threshold, _) = counts.select_nth_unstable_by(middle, |a, b| b.cmp(a));
+        let threshold = *threshold;
+        let mut kept = 0;
+        let keep = self.limit / 2;
+        let mut forgotten = 0;
+        self.groups.retain(|_, stats| {
+            let keep_it = stats.count > threshold || (stats.count == threshold && kept < keep);
+            if keep_it {
+                kept += 1;
+            } else {
+                forgotten += stats.count;
+            }
+            keep_it
+        });
+        self.forgotten_hits += forgotten;
     }
 
     /// The groups, in reporting order: by rule, most hits first.
@@ -74,7 +117,10 @@ impl Groups {
     /// first and counting starts over.
     pub(super) fn count(&mut self, rule: Rule, record: &RecordView<'_>, out: &mut Vec<u8>) {
         if self.groups.len() >= self.limit {
-            self.drain(out);
+            match self.at_limit {
+                AtLimit::Drain => self.drain(out),
+                AtLimit::KeepBusiest => self.keep_busiest(),
+            }
         }
         let owned = |slot: &Slot<Text<'_>>| slot.text().map(str::to_owned);
         let key = GroupKey {

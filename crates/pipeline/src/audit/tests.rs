@@ -1038,6 +1038,38 @@ fn summary_groups_are_written_out_when_the_limit_is_reached() {
 }
 
 #[test]
+fn top_groups_keep_the_busiest_clients_within_the_limit() {
+    let hit = |agent: &str| record(&raw(IAM, "REST.GET.OBJECT", "200", "-", agent, "SigV2", "-", "-"));
+    // One busy client among a long tail of clients seen once each.
+    let mut lines = Vec::new();
+    for i in 0..100 {
+        lines.push(hit("busy/1.0"));
+        lines.push(hit(&format!("rare/{i}")));
+    }
+    let mut auditor = auditor("sigv2", "", OutputMode::Summary).with_top_groups(8);
+    // At the end the kept groups are written as summary lines; none was written before.
+    let (written, totals) = audit_lines(&mut auditor, &lines);
+    assert_eq!(totals.hits.total(), 200);
+    assert!(written.len() <= 8, "{}", written.len());
+    let busy: Vec<_> = written
+        .iter()
+        .filter(|group| group["UserAgent"] == "busy/1.0")
+        .collect();
+    assert_eq!(busy.len(), 1);
+    assert_eq!(
+        busy[0]["Count"], 100,
+        "a client never forgotten keeps its exact count"
+    );
+    let kept: u64 = written.iter().map(|group| group["Count"].as_u64().unwrap()).sum();
+    assert_eq!(
+        kept + auditor.forgotten_hits(),
+        200,
+        "every hit is kept or counted as forgotten"
+    );
+    assert!(auditor.forgotten_hits() > 0);
+}
+
+#[test]
 fn metric_lines_have_one_rule_dimension_each() {
     let lines = [
         record(&raw(
