@@ -8,17 +8,19 @@
 //! name is what lets a later run find and remove the objects of a job that never reached the
 //! manifest (an interrupted run).
 //!
-//! The file format sits behind [`ObjectFormat`]: gzip NDJSON (Firehose's format) today, and a
-//! Parquet writer can be another implementation without touching the partitioning.
+//! The file format sits behind [`ObjectFormat`]: gzip NDJSON ([`GzipNdjson`], Firehose's
+//! format) or Parquet ([`ParquetObjects`], the `columnar` table, as Firehose's record format
+//! conversion writes it), so the partitioning is the same for both.
 
 use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap};
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, Write};
+use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, bail};
+use columnar::{ParquetWriter, WriterOptions};
 use flate2::{Compress, Compression, Crc, FlushCompress, Status};
 use memchr::memmem::Finder;
 use s3_access_log::LogTime;
@@ -125,6 +127,52 @@ impl ObjectFile for GzipObject {
 
     fn finish(self: Box<Self>) -> io::Result<()> {
         Ok(())
+    }
+}
+
+/// Buffered rows at which a Parquet object writes a row group. A worker holds up to
+/// [`OPEN_PARTITIONS`] objects open, each buffering up to this much, so 2 MiB keeps the rows a
+/// worker holds under 64 MiB (the `columnar` default of 24 MiB would allow 768 MiB); row groups
+/// of about 3,000 requests still compress and prune well.
+const PARQUET_ROW_GROUP_BYTES: usize = 2 << 20;
+
+/// Parquet objects of the `columnar` table (docs/record.md, "Columnar records"), Snappy
+/// compressed, one row per record.
+pub struct ParquetObjects;
+
+impl ObjectFormat for ParquetObjects {
+    fn extension(&self) -> &'static str {
+        "parquet"
+    }
+
+    fn description(&self) -> &'static str {
+        "Parquet"
+    }
+
+    fn create(&self, path: &Path) -> io::Result<Box<dyn ObjectFile>> {
+        let options = WriterOptions {
+            row_group_bytes: PARQUET_ROW_GROUP_BYTES,
+            ..WriterOptions::default()
+        };
+        let writer =
+            ParquetWriter::new(BufWriter::new(File::create(path)?), options).map_err(io::Error::other)?;
+        Ok(Box::new(ParquetObject(writer)))
+    }
+}
+
+/// A Parquet object being written; its file stays open until the footer is written.
+struct ParquetObject(ParquetWriter<BufWriter<File>>);
+
+impl ObjectFile for ParquetObject {
+    fn write_records(&mut self, records: &[u8]) -> io::Result<()> {
+        for record in records.split(|&b| b == b'\n').filter(|record| !record.is_empty()) {
+            self.0.write_record(record).map_err(io::Error::other)?;
+        }
+        Ok(())
+    }
+
+    fn finish(self: Box<Self>) -> io::Result<()> {
+        self.0.finish().map_err(io::Error::other)?.flush()
     }
 }
 
