@@ -122,7 +122,11 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let expansion = inputs::expand(&args.inputs, &outputs)?;
     let mut manifest = Manifest::open(&args.out)?;
     let fresh = args.fresh;
-    let removed = remove_uncommitted(&records_dir, &|job| !fresh && manifest.has_job(job))?;
+    let format: &dyn ObjectFormat = match args.format {
+        RecordFormat::Json => &GzipNdjson,
+        RecordFormat::Parquet => &ParquetObjects,
+    };
+    let removed = remove_uncommitted(&records_dir, format, &|job| !fresh && manifest.has_job(job))?;
     if fresh {
         manifest.clear()?;
     } else if removed > 0 {
@@ -154,10 +158,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let work = Work {
         plan: &plan,
         records_dir: &records_dir,
-        format: match args.format {
-            RecordFormat::Json => &GzipNdjson,
-            RecordFormat::Parquet => &ParquetObjects,
-        },
+        format,
         object_bytes: args.object_bytes,
         next: AtomicUsize::new(0),
         progress: Progress::new(plan.bytes()),

@@ -256,8 +256,14 @@ fn job_of(name: &str) -> Option<JobId> {
 /// leftovers of an interrupted run, objects being written included) and the partition
 /// directories left empty. Refused, before anything is removed, if the tree holds anything
 /// `run` did not write, so a mistyped `--out` cannot delete anything else. With `committed`
-/// always false it empties the tree (`--fresh`). Returns how many objects were removed.
-pub fn remove_uncommitted(records_dir: &Path, committed: &dyn Fn(JobId) -> bool) -> anyhow::Result<usize> {
+/// always false it empties the tree (`--fresh`). Also refused if an object that stays is not of
+/// `format`: one tree of mixed formats is no table Athena or DuckDB can read. Returns how many
+/// objects were removed.
+pub fn remove_uncommitted(
+    records_dir: &Path,
+    format: &dyn ObjectFormat,
+    committed: &dyn Fn(JobId) -> bool,
+) -> anyhow::Result<usize> {
     fn collect(dir: &Path, files: &mut Vec<PathBuf>, dirs: &mut Vec<PathBuf>) -> io::Result<bool> {
         for entry in fs::read_dir(dir)? {
             let entry = entry?;
@@ -299,12 +305,26 @@ pub fn remove_uncommitted(records_dir: &Path, committed: &dyn Fn(JobId) -> bool)
             records_dir.display()
         );
     }
+    let keep = |file: &Path| {
+        let name = file.file_name().map(|n| n.to_string_lossy().into_owned());
+        !name.as_deref().is_some_and(|n| n.ends_with(PARTIAL_SUFFIX))
+            && name.as_deref().and_then(job_of).is_some_and(committed)
+    };
+    let extension = format.extension();
+    if let Some(other) = files
+        .iter()
+        .find(|file| keep(file) && file.extension().is_none_or(|found| found != extension))
+    {
+        bail!(
+            "{} holds objects of another format ({}); give the same --format as before, --fresh to \
+             start over, or another --out",
+            records_dir.display(),
+            other.display()
+        );
+    }
     let mut removed = 0;
     for file in files {
-        let name = file.file_name().map(|n| n.to_string_lossy().into_owned());
-        let keep = !name.as_deref().is_some_and(|n| n.ends_with(PARTIAL_SUFFIX))
-            && name.as_deref().and_then(job_of).is_some_and(committed);
-        if !keep {
+        if !keep(&file) {
             fs::remove_file(&file).with_context(|| format!("cannot remove {}", file.display()))?;
             removed += 1;
         }
@@ -581,6 +601,31 @@ mod tests {
     }
 
     #[test]
+    fn parquet_objects_read_back_as_the_records_written() {
+        let path = std::env::temp_dir().join(format!("s3logs-run-parquet-{}.parquet", std::process::id()));
+        let encoder = s3_access_log::RecordEncoder::new("s3://logs/object");
+        let mut records = Vec::new();
+        for n in 0..5_000 {
+            let line = format!(
+                "owner bucket [06/Feb/2019:00:00:{:02} +0000] 192.0.2.3 - REQ{n} REST.GET.OBJECT key{n} \"GET /key{n} HTTP/1.1\" 200 - 100 100 1 1 \"-\" \"agent\" -",
+                n % 60
+            );
+            encoder.encode(line.as_bytes(), &mut records);
+        }
+        let mut object = ParquetObjects.create(&path).unwrap();
+        let half = records.len() / 2;
+        let cut = half + records[half..].iter().position(|&b| b == b'\n').unwrap() + 1;
+        object.write_records(&records[..cut]).unwrap();
+        object.write_records(&records[cut..]).unwrap();
+        object.finish().unwrap();
+        let mut reader = columnar::RecordReader::new(File::open(&path).unwrap()).unwrap();
+        let mut back = Vec::new();
+        while reader.next_records(&mut back).unwrap() > 0 {}
+        assert_eq!(back, records);
+        fs::remove_file(path).unwrap();
+    }
+
+    #[test]
     fn removes_uncommitted_and_partial_objects_and_refuses_foreign_files() {
         let root = std::env::temp_dir().join(format!("s3logs-run-tree-{}", std::process::id()));
         let _ = fs::remove_dir_all(&root);
@@ -601,14 +646,22 @@ mod tests {
         ] {
             fs::write(path, b"").unwrap();
         }
-        let removed = remove_uncommitted(&root, &|job| job == JobId(1)).unwrap();
+        let removed = remove_uncommitted(&root, &GzipNdjson, &|job| job == JobId(1)).unwrap();
         assert_eq!(removed, 4);
         assert!(kept.exists());
         assert!(!other_hour.exists(), "emptied partitions go too");
 
         fs::write(hour.join("notes.txt"), b"mine").unwrap();
-        assert!(remove_uncommitted(&root, &|_| false).is_err());
+        assert!(remove_uncommitted(&root, &GzipNdjson, &|_| false).is_err());
         assert!(kept.exists(), "nothing removed when refused");
+        fs::remove_file(hour.join("notes.txt")).unwrap();
+
+        // Objects of the other format that stay refuse the run; --fresh removes them.
+        let error = remove_uncommitted(&root, &ParquetObjects, &|job| job == JobId(1)).unwrap_err();
+        assert!(error.to_string().contains("objects of another format"), "{error}");
+        assert!(kept.exists(), "nothing removed when refused");
+        assert_eq!(remove_uncommitted(&root, &ParquetObjects, &|_| false).unwrap(), 1);
+        assert!(!kept.exists());
         fs::remove_dir_all(root).unwrap();
     }
 
