@@ -3,8 +3,9 @@
 //! This is the preprocessor's core and `s3logs parse`, so both write identical records for the
 //! same object. An object whose first line is one of AWS's native JSON records (with
 //! `schema_version_id`, see `columnar::NativeEncoder`) is read as native records, each
-//! converted into the record its request would have in a text log. Records come out whole, one per line, into a buffer the caller drains; memory is
-//! the line reader's fixed buffer plus whatever the caller lets the output grow to.
+//! converted into the record its request would have in a text log. Records come out whole, one
+//! per line, into a buffer the caller drains; memory is the line reader's fixed buffer plus
+//! whatever the caller lets the output grow to.
 
 use std::io::Read;
 
