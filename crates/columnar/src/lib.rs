@@ -5,7 +5,8 @@
 //! `http_status`, then ours, such as `record_id` and `raw_line`), its Glue and Parquet types
 //! and the record key it maps to. [`ParquetWriter`] writes rows from raw log lines or from
 //! records with bounded memory; [`RecordReader`] turns a file back into the very records the
-//! line would have given, so everything that reads records reads Parquet too.
+//! line would have given, so everything that reads records reads Parquet too. [`NativeEncoder`]
+//! turns AWS's own native JSON records into those records, through the same table.
 //!
 //! No I/O of its own beyond the `Write` and `ChunkReader` it is handed, no async, no AWS types:
 //! the CLI and the Lambdas choose where bytes go.
@@ -30,6 +31,7 @@
 mod batch;
 mod columns;
 mod error;
+mod native;
 mod read;
 mod record;
 mod schema;
@@ -37,6 +39,7 @@ mod write;
 
 pub use columns::{COLUMNS, Column, ColumnId, Kind, NATIVE_ONLY, Origin, field_column};
 pub use error::Error;
+pub use native::{NativeEncoder, is_native_record};
 pub use read::{NdjsonRead, RecordReader, is_parquet};
 pub use schema::parquet_schema;
 pub use write::{Codec, ParquetWriter, WriteStats, WriterOptions};

@@ -1,11 +1,15 @@
 //! Raw log object in, NDJSON records out: decode, split into lines, encode each line.
 //!
 //! This is the preprocessor's core and `s3logs parse`, so both write identical records for the
-//! same object. Records come out whole, one per line, into a buffer the caller drains; memory is
-//! the line reader's fixed buffer plus whatever the caller lets the output grow to.
+//! same object. An object whose first line is one of AWS's native JSON records (with
+//! `schema_version_id`, see `columnar::NativeEncoder`) is read as native records, each
+//! converted into the record its request would have in a text log. Records come out whole, one
+//! per line, into a buffer the caller drains; memory is the line reader's fixed buffer plus
+//! whatever the caller lets the output grow to.
 
 use std::io::Read;
 
+use columnar::{NativeEncoder, is_native_record};
 use s3_access_log::{Outcome, RecordEncoder};
 use xxhash_rust::xxh3::Xxh3;
 
@@ -127,6 +131,9 @@ impl std::ops::AddAssign for Stats {
 pub struct RecordReader<R: Read> {
     lines: LineReader<Decoded<R>>,
     encoder: RecordEncoder,
+    native: NativeEncoder,
+    /// Whether the object holds native JSON records, decided by its first non-blank line.
+    is_native: Option<bool>,
     log_file: String,
     limits: Limits,
     stats: Stats,
@@ -141,6 +148,8 @@ impl<R: Read> RecordReader<R> {
         Ok(RecordReader {
             lines: LineReader::new(decoded, limits.max_line),
             encoder: RecordEncoder::new(log_file),
+            native: NativeEncoder::new(log_file),
+            is_native: None,
             log_file: log_file.to_owned(),
             limits,
             stats: Stats::default(),
@@ -185,24 +194,25 @@ impl<R: Read> RecordReader<R> {
                     self.stats.blank_lines += 1;
                     continue;
                 }
-                Line::Whole(bytes) => match self.encoder.encode(bytes, out) {
-                    Outcome::Skipped => continue,
-                    _ if out.len() - before > self.limits.max_record => {
-                        out.truncate(before);
-                        encode_cut(
-                            &self.encoder,
-                            self.limits.max_record,
-                            bytes,
-                            s3_access_log::record_id(bytes),
-                            bytes.len() as u64,
-                            out,
-                        );
-                        self.stats.truncated += 1;
-                        true
+                Line::Whole(bytes) => {
+                    match encode_line(&self.encoder, &self.native, &mut self.is_native, bytes, out) {
+                        None => continue,
+                        _ if out.len() - before > self.limits.max_record => {
+                            out.truncate(before);
+                            encode_cut(
+                                &self.encoder,
+                                self.limits.max_record,
+                                bytes,
+                                s3_access_log::record_id(bytes),
+                                bytes.len() as u64,
+                                out,
+                            );
+                            self.stats.truncated += 1;
+                            true
+                        }
+                        Some(quarantined) => quarantined,
                     }
-                    Outcome::Parsed => false,
-                    Outcome::Quarantined(_) => true,
-                },
+                }
                 Line::Truncated { prefix, len, id } => {
                     encode_cut(&self.encoder, self.limits.max_record, prefix, id, len, out);
                     self.stats.truncated += 1;
@@ -262,6 +272,26 @@ impl<R: Read> RecordReader<R> {
             bytes_in: self.lines.get_ref().produced(),
             ..self.stats
         }
+    }
+}
+
+/// Encodes one whole line, as a native record if the object holds them (`is_native`, decided
+/// by its first line): `None` for a line that makes no record, else whether its record is
+/// quarantined.
+fn encode_line(
+    encoder: &RecordEncoder,
+    native: &NativeEncoder,
+    is_native: &mut Option<bool>,
+    line: &[u8],
+    out: &mut Vec<u8>,
+) -> Option<bool> {
+    if *is_native.get_or_insert_with(|| is_native_record(line)) {
+        return Some(native.encode(line, out));
+    }
+    match encoder.encode(line, out) {
+        Outcome::Skipped => None,
+        Outcome::Parsed => Some(false),
+        Outcome::Quarantined(_) => Some(true),
     }
 }
 

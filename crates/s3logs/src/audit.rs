@@ -1,14 +1,16 @@
-//! `s3logs audit`: the postprocessor's audit rules on local files: raw logs, NDJSON records or
-//! Parquet files of records.
+//! `s3logs audit`: the postprocessor's audit rules on local files: raw logs, AWS's native JSON
+//! records, NDJSON records or Parquet files of records.
 //!
 //! Each file is sniffed on its own (Parquet and gzip by magic bytes; records if the first
-//! non-blank line starts with `{`), so a directory mixing raw S3 logs, `s3logs parse` output
-//! (NDJSON or Parquet) and downloaded Firehose objects (gzip NDJSON or Parquet) audits in one
-//! go. A Parquet file is read from its footer, row group by row group, back into the very
+//! non-blank line starts with `{` and is not one of AWS's native records, which are converted as
+//! raw lines are), so a directory mixing raw S3 logs, natively delivered records, `s3logs parse`
+//! output (NDJSON or Parquet) and downloaded Firehose objects (gzip NDJSON or Parquet) audits in
+//! one go. A Parquet file is read from its footer, row group by row group, back into the very
 //! records it holds, so it gives the same hits as the same records in NDJSON; it is read by
-//! path, since standard input cannot be read out of order. Raw lines are encoded into records first, exactly as the
-//! preprocessor does, so `--json` prints byte for byte what the postprocessor Lambda prints for
-//! the same lines. Without `--json` the hits are shown as a table per rule: top clients first.
+//! path, since standard input cannot be read out of order. Raw lines are encoded into records
+//! first, exactly as the preprocessor does, so `--json` prints byte for byte what the
+//! postprocessor Lambda prints for the same lines. Without `--json` the hits are shown as a
+//! table per rule: top clients first.
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
@@ -89,9 +91,9 @@ impl RuleArgs {
     s3logs audit requests.parquet parquet-output/\n  \
     aws s3 cp s3://my-log-bucket/logs/2026-11-23-10-15-01-1A2B3C4D5E6F7A8B - | s3logs audit -")]
 pub struct AuditArgs {
-    /// Raw log files, NDJSON record files (gzipped or not), Parquet files of records, or
-    /// directories of them (read recursively); `-` or nothing reads standard input (not
-    /// Parquet, which is read out of order).
+    /// Raw log files, AWS's native JSON record files, NDJSON record files (gzipped or not),
+    /// Parquet files of records, or directories of them (read recursively); `-` or nothing
+    /// reads standard input (not Parquet, which is read out of order).
     pub paths: Vec<PathBuf>,
     /// Print the detection catalogue (id, severity, MITRE ATT&CK ids, title) and the settings
     /// with their defaults, and read nothing.

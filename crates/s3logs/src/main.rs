@@ -23,11 +23,11 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Parse raw S3 server access logs into NDJSON records (one JSON object per line) or Parquet.
+    /// Parse raw S3 server access logs (or AWS's native JSON records) into NDJSON records (one JSON object per line) or Parquet.
     Parse(parse::ParseArgs),
     /// Audit raw logs, NDJSON records or Parquet files for SigV2, legacy TLS, ACLs, denied and anonymous access.
     Audit(audit::AuditArgs),
-    /// Run the whole pipeline locally: pack records into Firehose-style gzip objects, then audit them.
+    /// Run the whole pipeline locally: pack records into Firehose-style gzip or Parquet objects, then audit them.
     Run(run::RunArgs),
     /// Draw one self-contained HTML page of charts: traffic, top talkers, detections, migration.
     Report(report::ReportArgs),

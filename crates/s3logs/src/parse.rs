@@ -1,4 +1,5 @@
-//! `s3logs parse`: raw log files in, NDJSON records out — what the preprocessor sends to
+//! `s3logs parse`: raw log files (or AWS's native JSON records, converted by `pipeline::ingest`)
+//! in, NDJSON records out — what the preprocessor sends to
 //! Firehose, one record per line — or, with `--format parquet`, the same records as the rows of
 //! one Parquet file ([`crate::records_out`]).
 
@@ -32,7 +33,8 @@ const OUTPUT_CHUNK: usize = 1 << 20;
     offset, and stderr says which file.")]
 pub struct ParseArgs {
     /// Log files or directories (read recursively); `-` or nothing reads standard input.
-    /// Gzipped files are detected and decompressed.
+    /// Gzipped files are detected and decompressed. Files of AWS's native JSON records
+    /// (`schema_version_id`) are detected and converted into our records.
     pub paths: Vec<PathBuf>,
     /// Write records to this file instead of standard output.
     #[arg(short, long, value_name = "FILE")]

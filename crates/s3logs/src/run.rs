@@ -2,7 +2,8 @@
 //!
 //! Stage 1 does what the preprocessor and Firehose do: raw logs are parsed into NDJSON records
 //! (the same [`RecordReader`] as the Lambda) and packed into objects under Hive-style
-//! partitions (see `objects`). Stage 2 does what the postprocessor does: every object written
+//! partitions (see `objects`): gzip NDJSON by default, or with `--format parquet` Parquet of
+//! the `columnar` table, as Firehose's record format conversion writes it. Stage 2 does what the postprocessor does: every object written
 //! is audited with the same engine, and the hits are printed as `s3logs audit` prints them.
 //!
 //! Work: the inputs are planned into units (see `plan`: small files grouped, large plain
@@ -43,15 +44,21 @@ use std::sync::{Mutex, MutexGuard, PoisonError, TryLockError, mpsc};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::Context;
-use pipeline::audit::{Auditor, Format};
+use pipeline::audit::Auditor;
 use pipeline::ingest::{Limits, RecordReader, Stats};
 
 use self::manifest::{JobRecord, MANIFEST_DIR, Manifest};
-use self::objects::{GzipNdjson, HourFinder, ObjectFormat, ObjectWriter, current_hour, remove_uncommitted};
+use self::objects::{
+    GzipNdjson, HourFinder, ObjectFormat, ObjectWriter, ParquetObjects, current_hour, remove_uncommitted,
+};
 use self::plan::{MIN_UNIT_BYTES, Piece, Plan, Source, UNIT_BYTES, Unit};
 use self::progress::Progress;
-use crate::audit::{FormatCounts, Problem, RuleArgs, describe_problems, expansion_problems, finish, report};
+use crate::audit::{
+    FormatCounts, Problem, RuleArgs, audit_input, describe_problems, expansion_problems, finish,
+    is_broken_pipe, report,
+};
 use crate::inputs::{self, Input, Outputs};
+use crate::records_out::RecordFormat;
 
 /// Name of the partition tree under `--out`.
 const RECORDS_DIR: &str = "records";
@@ -64,6 +71,7 @@ const LINES_PER_PROGRESS: u64 = 4096;
 #[command(after_help = "Examples:\n  \
     s3logs run samples/ --out out/\n  \
     s3logs run access-logs/ --out out/ --jobs 4\n  \
+    s3logs run access-logs/ --out out/ --format parquet\n  \
     s3logs run access-logs/ --out out/ --rules sigv2 --json > sigv2-hits.ndjson\n\n\
     A rerun into the same --out reads only the inputs not processed into it yet (new files, or\n\
     files that changed) and adds their records; the records already there stay.")]
@@ -75,6 +83,11 @@ pub struct RunArgs {
     /// Directory for the output: objects in `records/`, the inputs processed in `manifest/`.
     #[arg(short, long, value_name = "DIR")]
     pub out: PathBuf,
+    /// `json`: objects of gzip NDJSON records, as Firehose writes them. `parquet`: Parquet
+    /// objects whose columns take AWS's native field names (docs/record.md, "Columnar
+    /// records"), as Firehose's record format conversion writes them.
+    #[arg(long, value_enum, default_value_t = RecordFormat::Json, hide_possible_values = true)]
+    pub format: RecordFormat,
     /// Start a new object once one holds this many uncompressed bytes (Firehose's buffer
     /// size, at most 128 MiB).
     #[arg(long, value_name = "BYTES", default_value_t = 128 << 20)]
@@ -109,7 +122,11 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let expansion = inputs::expand(&args.inputs, &outputs)?;
     let mut manifest = Manifest::open(&args.out)?;
     let fresh = args.fresh;
-    let removed = remove_uncommitted(&records_dir, &|job| !fresh && manifest.has_job(job))?;
+    let format: &dyn ObjectFormat = match args.format {
+        RecordFormat::Json => &GzipNdjson,
+        RecordFormat::Parquet => &ParquetObjects,
+    };
+    let removed = remove_uncommitted(&records_dir, format, &|job| !fresh && manifest.has_job(job))?;
     if fresh {
         manifest.clear()?;
     } else if removed > 0 {
@@ -141,7 +158,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let work = Work {
         plan: &plan,
         records_dir: &records_dir,
-        format: &GzipNdjson,
+        format,
         object_bytes: args.object_bytes,
         next: AtomicUsize::new(0),
         progress: Progress::new(plan.bytes()),
@@ -498,26 +515,15 @@ impl AuditState {
             return;
         }
         let name = object.display().to_string();
-        let file = match File::open(object) {
-            Ok(file) => file,
-            Err(error) => {
-                return self
-                    .problems
-                    .push(Problem::fatal(format!("cannot open {name}: {error}")));
-            }
-        };
-        match self
-            .auditor
-            .audit_object(file, &name, Format::Records, u64::MAX, &mut self.out)
-        {
-            Ok(report) => {
-                self.formats.add(Format::Records);
+        // Read as `s3logs audit` reads a file, so gzip NDJSON and Parquet objects are told by
+        // their magic bytes alike.
+        match audit_input(&mut self.auditor, &Input::File(object.to_owned()), &mut self.out) {
+            Ok((format, report)) => {
+                self.formats.add(format);
                 self.problems.extend(describe_problems(&name, &report));
             }
-            Err(pipeline::Error::Io(error)) if error.kind() == io::ErrorKind::BrokenPipe => {
-                self.closed = true;
-            }
-            Err(error) => self.problems.push(Problem::fatal(format!("{name}: {error}"))),
+            Err(error) if is_broken_pipe(&error) => self.closed = true,
+            Err(error) => self.problems.push(Problem::fatal(format!("{name}: {error:#}"))),
         }
     }
 }

@@ -227,3 +227,156 @@ fn duckdb_reads_the_columns_of_the_columnar_table() {
     assert_eq!(answer["sigv2"], sigv2.lines().count());
     fs::remove_dir_all(dir).unwrap();
 }
+
+/// The hit lines of `output`, sorted: with more than one worker only their order varies.
+fn sorted_hits(output: &str) -> Vec<&str> {
+    let mut lines: Vec<&str> = output.lines().collect();
+    lines.sort_unstable();
+    lines
+}
+
+/// Every object under `dir/records`, by path relative to `dir`, with its bytes.
+fn objects(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
+    fn walk(root: &Path, dir: &Path, out: &mut Vec<(PathBuf, Vec<u8>)>) {
+        for entry in fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                walk(root, &path, out);
+            } else {
+                out.push((
+                    path.strip_prefix(root).unwrap().to_owned(),
+                    fs::read(&path).unwrap(),
+                ));
+            }
+        }
+    }
+    let mut found = Vec::new();
+    walk(dir, &dir.join("records"), &mut found);
+    found.sort();
+    found
+}
+
+#[test]
+fn run_in_parquet_writes_the_partitions_and_audits_them_like_json() {
+    let dir = temp_dir("run");
+    let run = |out: &str, extra: &[&str]| {
+        let args = [
+            &[
+                "run",
+                "samples",
+                "--out",
+                out,
+                "--json",
+                "--exclude-user-agent",
+                "",
+            ],
+            extra,
+        ]
+        .concat();
+        ok(&args, &dir)
+    };
+    let json_hits = run("json-out", &[]);
+    let parquet_hits = run("parquet-out", &["--format", "parquet", "--jobs", "1"]);
+    assert!(json_hits.lines().count() > 50, "{json_hits}");
+    assert_eq!(sorted_hits(&parquet_hits), sorted_hits(&json_hits));
+
+    // The same partitions as the gzip objects, each object Parquet under a `.parquet` name.
+    let json_objects = objects(&dir.join("json-out"));
+    let parquet_objects = objects(&dir.join("parquet-out"));
+    let partitions = |objects: &[(PathBuf, Vec<u8>)]| -> Vec<PathBuf> {
+        objects
+            .iter()
+            .map(|(path, _)| path.parent().unwrap().to_owned())
+            .collect()
+    };
+    assert_eq!(partitions(&parquet_objects), partitions(&json_objects));
+    assert!(
+        parquet_objects
+            .iter()
+            .any(|(path, _)| path.starts_with("records/year=2019/month=06/day=12/hour=14"))
+    );
+    for (path, bytes) in &parquet_objects {
+        assert_eq!(path.extension().unwrap(), "parquet", "{}", path.display());
+        assert!(
+            bytes.starts_with(b"PAR1") && bytes.ends_with(b"PAR1"),
+            "{}",
+            path.display()
+        );
+    }
+
+    // `s3logs audit` reads the tree back to the same hits.
+    let audited = ok(&[&AUDIT_ALL[..], &["parquet-out/records"]].concat(), &dir);
+    assert_eq!(sorted_hits(&audited), sorted_hits(&json_hits));
+
+    // Workers change nothing in the objects, also when a large file is cut into ranges that
+    // workers read at once; a rerun skips what is done and keeps its objects.
+    let plain: Vec<u8> = ["photo-archive", "media.example-radio.nl", "shared-reports"]
+        .iter()
+        .flat_map(|bucket| fs::read_dir(dir.join("samples").join(bucket)).unwrap())
+        .flat_map(|entry| fs::read(entry.unwrap().path()).unwrap())
+        .collect();
+    fs::write(dir.join("large.log"), plain.repeat(300 * 1024 / plain.len() + 1)).unwrap();
+    let small_units = ["large.log", "--format", "parquet", "--unit-bytes", "65536"];
+    run("one-worker", &[&small_units[..], &["--jobs", "1"]].concat());
+    run("three-workers", &[&small_units[..], &["--jobs", "3"]].concat());
+    assert!(objects(&dir.join("one-worker")).len() > objects(&dir.join("json-out")).len());
+    assert_eq!(
+        objects(&dir.join("three-workers")),
+        objects(&dir.join("one-worker"))
+    );
+    let rerun = s3logs(
+        &["run", "samples", "--out", "parquet-out", "--format", "parquet"],
+        &dir,
+    );
+    assert!(rerun.status.success());
+    assert!(
+        String::from_utf8_lossy(&rerun.stderr).contains("0 records"),
+        "{}",
+        String::from_utf8_lossy(&rerun.stderr)
+    );
+    assert_eq!(objects(&dir.join("parquet-out")), parquet_objects);
+    fs::remove_dir_all(dir).unwrap();
+}
+
+/// DuckDB reads every object of a Parquet run with the table's columns (the partition keys
+/// are in the path, not in the file), one row per record.
+#[test]
+fn duckdb_reads_every_partition_of_a_parquet_run() {
+    let dir = temp_dir("run-duckdb");
+    ok(&["run", "samples", "--out", "out", "--format", "parquet"], &dir);
+    ok(&["parse", "--quiet", "samples", "-o", "records.ndjson"], &dir);
+    let files: Vec<String> = objects(&dir.join("out"))
+        .into_iter()
+        .map(|(path, _)| dir.join("out").join(path).display().to_string())
+        .collect();
+    assert!(files.len() > 5, "{files:?}");
+    let python = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.venv/bin/python");
+    let script = "import duckdb, json, sys\n\
+        answer = []\n\
+        for f in sys.argv[1:]:\n\
+        \x20   table = f\"read_parquet('{f}', hive_partitioning = false)\"\n\
+        \x20   columns = [row[0] for row in duckdb.sql(f'DESCRIBE SELECT * FROM {table}').fetchall()]\n\
+        \x20   rows = duckdb.sql(f'SELECT count(*) FROM {table}').fetchone()[0]\n\
+        \x20   answer.append({'columns': columns, 'rows': rows})\n\
+        print(json.dumps(answer))\n";
+    let output = Command::new(&python)
+        .args(["-c", script])
+        .args(&files)
+        .output()
+        .unwrap_or_else(|error| panic!("{}: {error}", python.display()));
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let answer: Vec<serde_json::Value> = serde_json::from_slice(&output.stdout).unwrap();
+    let expected: Vec<&str> = columnar::COLUMNS.iter().map(|column| column.name).collect();
+    assert_eq!(answer.len(), files.len());
+    for file in &answer {
+        assert_eq!(file["columns"], serde_json::json!(expected));
+        assert!(file["rows"].as_u64().unwrap() > 0);
+    }
+    let rows: u64 = answer.iter().map(|file| file["rows"].as_u64().unwrap()).sum();
+    assert_eq!(rows, from_ndjson_records(&dir) as u64);
+    fs::remove_dir_all(dir).unwrap();
+}

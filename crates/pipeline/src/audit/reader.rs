@@ -19,7 +19,7 @@ use crate::packing::MAX_RECORD;
 pub enum Format {
     /// NDJSON records (Firehose output, `s3logs parse` output).
     Records,
-    /// Raw S3 server access log lines.
+    /// Logs as S3 delivers them: raw S3 server access log lines, or AWS's native JSON records.
     RawLog,
 }
 
@@ -150,8 +150,10 @@ impl<R: Read> ObjectLines<R> {
 }
 
 /// Reads an object and says whether it holds records or raw log lines: records if its first
-/// non-blank line starts with `{`. Reads at most 64 KiB of decoded text; an object that cannot
-/// be read as text counts as raw, so that its quarantine record is written like any raw line's.
+/// non-blank line starts with `{` and is not one of AWS's native records (which are read as
+/// raw logs are, converted by `ingest`). Reads at most 64 KiB of decoded text; an object that
+/// cannot be read as text counts as raw, so that its quarantine record is written like any raw
+/// line's.
 pub fn sniff_format<R: Read>(input: R) -> Result<Format, Error> {
     let mut decoded = Decoded::new(input, u64::MAX).map_err(Error::Io)?;
     let mut head = [0u8; 64 * 1024];
@@ -161,7 +163,9 @@ pub fn sniff_format<R: Read>(input: R) -> Result<Format, Error> {
             Ok(0) => break,
             Ok(n) => {
                 filled += n;
-                if head[..filled].iter().any(|b| !b.is_ascii_whitespace()) {
+                // The whole first line is needed to tell AWS's native records from ours.
+                let text = head[..filled].trim_ascii_start();
+                if !text.is_empty() && (text[0] != b'{' || text.contains(&b'\n')) {
                     break;
                 }
             }
@@ -172,8 +176,11 @@ pub fn sniff_format<R: Read>(input: R) -> Result<Format, Error> {
             }
         }
     }
-    Ok(match head[..filled].iter().find(|b| !b.is_ascii_whitespace()) {
-        Some(b'{') => Format::Records,
+    let text = head[..filled].trim_ascii_start();
+    let first_line = text.split(|&b| b == b'\n').next().unwrap_or_default();
+    // AWS's native records are JSON too, but not ours: they are converted as a raw log is.
+    Ok(match text.first() {
+        Some(b'{') if !columnar::is_native_record(first_line) => Format::Records,
         _ => Format::RawLog,
     })
 }

@@ -1143,6 +1143,10 @@ fn configuration_errors_name_the_bad_value() {
 #[test]
 fn sniffs_records_and_raw_logs_plain_or_gzipped() {
     let raw_line = raw(IAM, "REST.GET.OBJECT", "200", "-", "x", "SigV4", "TLSv1.2", "-");
+    let native = format!(
+        "\n{{\"bucket_name\":\"b\",\"user_agent\":\"{}\",\"schema_version_id\":\"V_1_0\"}}\n",
+        "x".repeat(20_000)
+    );
     let cases: Vec<(Vec<u8>, Format)> = vec![
         (
             format!("\n  \n{}\n", record(&raw_line)).into_bytes(),
@@ -1152,6 +1156,10 @@ fn sniffs_records_and_raw_logs_plain_or_gzipped() {
         (gzip(record(&raw_line).as_bytes()), Format::Records),
         (gzip(raw_line.as_bytes()), Format::RawLog),
         (Vec::new(), Format::RawLog),
+        // AWS's native records are read as logs are (converted by `ingest`), also when the
+        // first line takes more than one read to arrive whole.
+        (native.clone().into_bytes(), Format::RawLog),
+        (gzip(native.as_bytes()), Format::RawLog),
     ];
     for (bytes, expected) in cases {
         assert_eq!(sniff_format(&bytes[..]).unwrap(), expected);
