@@ -128,13 +128,13 @@ fn the_user_agent_query_has_the_default_lists() {
     let agents = Thresholds::default().suspicious_agents;
     for pattern in agents.patterns() {
         assert!(
-            sql.contains(&format!("LOWER(UserAgent) LIKE '%{pattern}%'")),
+            sql.contains(&format!("LOWER(user_agent) LIKE '%{pattern}%'")),
             "{pattern}"
         );
     }
     for pattern in agents.exceptions() {
         assert!(
-            sql.contains(&format!("LOWER(UserAgent) NOT LIKE '%{pattern}%'")),
+            sql.contains(&format!("LOWER(user_agent) NOT LIKE '%{pattern}%'")),
             "{pattern}"
         );
     }

@@ -1,4 +1,4 @@
--- Detection large-response: responses larger than a threshold (bytes_sent). Severity medium; MITRE ATT&CK T1530.
+-- Detection large-response: responses larger than a threshold (BytesSent). Severity medium; MITRE ATT&CK T1530.
 -- One row per request of the last 7 days that sent more than the threshold.
 -- The same rule as the audit engine's (s3logs audit, the postprocessor); docs/detections.md describes it and
 -- infra/tests/test_detections_sql.py checks that this query and the engine find the same hits on a shared
