@@ -18,7 +18,7 @@
 CREATE OR REPLACE VIEW s3_access_logs.records_dedup AS
 SELECT
   bucket_name, request_time, bucket_owner_id, remote_ip, requester, request_id, operation, key_name,
-  request_uri, http_status, error_code, bytes_sent, object_size, total_time, turn_around_time, referer,
+  request_uri, http_status, error_code, bytes_sent_size, object_size, total_duration, turn_around_duration, referer,
   user_agent, version_id, host_id, signature_version, cipher_suite, authentication_type, host_header,
   tls_version, access_point_arn, acl_required, source_region,
   schema_version, record_id, extra_fields, log_file, parse_error, raw_line,

@@ -7,9 +7,12 @@
 //! confirm later, is a change of one line here.
 //!
 //! AWS's names come from the S3 user guide page "Log format in CloudWatch Logs"
-//! (`sal-cw-log-format`). The part of its table reachable while this was written confirms the
-//! fields up to `http_status`; the others use the plain snake_case form of the text format's
-//! field name and are marked [`Origin::Unconfirmed`].
+//! (`sal-cw-log-format`), whose table, as far as it could be read here, gives the fields up to
+//! `http_status` with their types ([`Origin::Native`]). The fields after it are named by AWS's
+//! list of the record fields of an S3 server access log delivery (the AWS CDK reference's
+//! `CfnBucketS3ServerAccessLogsRecordFields`), which gives names but no types
+//! ([`Origin::NameOnly`]): three of them differ from the text format's field names
+//! (`bytes_sent_size`, `total_duration`, `turn_around_duration`).
 
 use std::sync::LazyLock;
 
@@ -40,13 +43,13 @@ pub enum ColumnId {
     HttpStatus,
     /// `error_code`.
     ErrorCode,
-    /// `bytes_sent`.
+    /// `bytes_sent_size`.
     BytesSent,
     /// `object_size`.
     ObjectSize,
-    /// `total_time`.
+    /// `total_duration`.
     TotalTime,
-    /// `turn_around_time`.
+    /// `turn_around_duration`.
     TurnAroundTime,
     /// `referer`.
     Referer,
@@ -132,9 +135,9 @@ pub enum Origin {
     /// A field of AWS's native structured records, read in AWS's field table, with the type
     /// AWS gives it there.
     Native(&'static str),
-    /// Presumably a native field: the name is the snake_case form of the text format's field
-    /// name, pending confirmation from AWS's table.
-    Unconfirmed,
+    /// A field of AWS's native records whose name AWS's list of the delivery's record fields
+    /// gives, but whose type could not be read in AWS's table; ours is the text format's.
+    NameOnly,
     /// Our own column, with no native counterpart.
     Ours,
 }
@@ -165,7 +168,7 @@ pub struct Column {
 }
 
 const NATIVE_STRING: Origin = Origin::Native("string");
-const UNCONFIRMED: Origin = Origin::Unconfirmed;
+const NAME_ONLY: Origin = Origin::NameOnly;
 const DASH: &str = "`-` in the log";
 const NOT_ENCODED: &str = "no";
 
@@ -289,22 +292,34 @@ pub const COLUMNS: [Column; 33] = [
         Kind::Int32,
         Origin::Native("int"),
     ),
-    text(C::ErrorCode, "error_code", F::ErrorCode, UNCONFIRMED, true),
-    number(C::BytesSent, "bytes_sent", F::BytesSent, Kind::Int64, UNCONFIRMED),
+    text(C::ErrorCode, "error_code", F::ErrorCode, NAME_ONLY, true),
+    number(
+        C::BytesSent,
+        "bytes_sent_size",
+        F::BytesSent,
+        Kind::Int64,
+        NAME_ONLY,
+    ),
     number(
         C::ObjectSize,
         "object_size",
         F::ObjectSize,
         Kind::Int64,
-        UNCONFIRMED,
+        NAME_ONLY,
     ),
-    number(C::TotalTime, "total_time", F::TotalTime, Kind::Int64, UNCONFIRMED),
+    number(
+        C::TotalTime,
+        "total_duration",
+        F::TotalTime,
+        Kind::Int64,
+        NAME_ONLY,
+    ),
     number(
         C::TurnAroundTime,
-        "turn_around_time",
+        "turn_around_duration",
         F::TurnAroundTime,
         Kind::Int64,
-        UNCONFIRMED,
+        NAME_ONLY,
     ),
     column(
         C::Referer,
@@ -312,36 +327,36 @@ pub const COLUMNS: [Column; 33] = [
         Some(F::Referrer),
         "Referrer",
         Kind::Text,
-        UNCONFIRMED,
+        NAME_ONLY,
         "`\"-\"` in the log",
         "as the client sent it",
         true,
     ),
-    text(C::UserAgent, "user_agent", F::UserAgent, UNCONFIRMED, true),
-    text(C::VersionId, "version_id", F::VersionId, UNCONFIRMED, false),
-    text(C::HostId, "host_id", F::HostId, UNCONFIRMED, false),
+    text(C::UserAgent, "user_agent", F::UserAgent, NAME_ONLY, true),
+    text(C::VersionId, "version_id", F::VersionId, NAME_ONLY, false),
+    text(C::HostId, "host_id", F::HostId, NAME_ONLY, false),
     text(
         C::SignatureVersion,
         "signature_version",
         F::SignatureVersion,
-        UNCONFIRMED,
+        NAME_ONLY,
         true,
     ),
-    text(C::CipherSuite, "cipher_suite", F::CipherSuite, UNCONFIRMED, true),
+    text(C::CipherSuite, "cipher_suite", F::CipherSuite, NAME_ONLY, true),
     text(
         C::AuthenticationType,
         "authentication_type",
         F::AuthenticationType,
-        UNCONFIRMED,
+        NAME_ONLY,
         true,
     ),
-    text(C::HostHeader, "host_header", F::HostHeader, UNCONFIRMED, true),
-    text(C::TlsVersion, "tls_version", F::TlsVersion, UNCONFIRMED, true),
+    text(C::HostHeader, "host_header", F::HostHeader, NAME_ONLY, true),
+    text(C::TlsVersion, "tls_version", F::TlsVersion, NAME_ONLY, true),
     text(
         C::AccessPointArn,
         "access_point_arn",
         F::AccessPointArn,
-        UNCONFIRMED,
+        NAME_ONLY,
         true,
     ),
     column(
@@ -350,18 +365,12 @@ pub const COLUMNS: [Column; 33] = [
         Some(F::AclRequired),
         "AclRequired",
         Kind::Text,
-        UNCONFIRMED,
+        NAME_ONLY,
         "no ACL was needed (`-`)",
         NOT_ENCODED,
         true,
     ),
-    text(
-        C::SourceRegion,
-        "source_region",
-        F::SourceRegion,
-        UNCONFIRMED,
-        true,
-    ),
+    text(C::SourceRegion, "source_region", F::SourceRegion, NAME_ONLY, true),
     column(
         C::SchemaVersion,
         "schema_version",

@@ -99,7 +99,7 @@ fn doc_row(column: &columnar::Column) -> String {
     let position = column.field.map_or("".to_owned(), |f| f.position().to_string());
     let origin = match column.origin {
         Origin::Native(aws_type) => format!("AWS: {aws_type}"),
-        Origin::Unconfirmed => "unconfirmed".to_owned(),
+        Origin::NameOnly => "AWS: name only".to_owned(),
         Origin::Ours => "ours".to_owned(),
     };
     format!(

@@ -1,7 +1,6 @@
 //! AWS's native JSON records as input to `s3logs parse` and `s3logs audit`: the built binary on
-//! records written by hand from the documented format (`tests/native_data`, field names of
-//! docs/record.md, the unconfirmed ones included), and on the sample logs turned into native
-//! records through the column table.
+//! records written by hand from the documented format (`tests/native_data`, the field names of
+//! docs/record.md), and on the sample logs turned into native records through the column table.
 // Test helpers outside #[test] functions panic on purpose: a failed step is a failed test.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 

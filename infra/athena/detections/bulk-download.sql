@@ -1,6 +1,6 @@
 -- Detection bulk-download: bytes sent to one IP or requester in a window over a threshold. Severity high; MITRE ATT&CK T1530.
 -- One row per IP and per requester sent at least the threshold of bytes in one window of the last 7 days
--- (total = bytes_sent summed over every request).
+-- (total = bytes_sent_size summed over every request).
 -- The same rule as the audit engine's (s3logs audit, the postprocessor); docs/detections.md describes it and
 -- infra/tests/test_detections_sql.py checks that this query and the engine find the same hits on a shared
 -- fixture. Like the engine's default EXCLUDE_USER_AGENT, it skips the S3 console and AWS-internal traffic.
@@ -32,14 +32,14 @@ FROM (
       remote_ip,
       requester,
       request_time,
-      bytes_sent AS amount,
+      bytes_sent_size AS amount,
       date_trunc('hour', request_time) AS window_start
     FROM s3_access_logs.records_dedup
     WHERE request_time >= CAST(CURRENT_TIMESTAMP AS TIMESTAMP) - INTERVAL '7' DAY
       AND COALESCE(user_agent, '') NOT LIKE '%S3Console%'
       AND COALESCE(user_agent, '') NOT LIKE '%aws-internal%'
       AND COALESCE(user_agent, '') NOT LIKE '%AWSConfig%'
-      AND bytes_sent > 0
+      AND bytes_sent_size > 0
   ) events
   WHERE remote_ip IS NOT NULL
   UNION ALL
@@ -49,14 +49,14 @@ FROM (
       remote_ip,
       requester,
       request_time,
-      bytes_sent AS amount,
+      bytes_sent_size AS amount,
       date_trunc('hour', request_time) AS window_start
     FROM s3_access_logs.records_dedup
     WHERE request_time >= CAST(CURRENT_TIMESTAMP AS TIMESTAMP) - INTERVAL '7' DAY
       AND COALESCE(user_agent, '') NOT LIKE '%S3Console%'
       AND COALESCE(user_agent, '') NOT LIKE '%aws-internal%'
       AND COALESCE(user_agent, '') NOT LIKE '%AWSConfig%'
-      AND bytes_sent > 0
+      AND bytes_sent_size > 0
   ) events
   WHERE requester IS NOT NULL
 ) subjects

@@ -22,7 +22,7 @@ SELECT
   key_name,
   http_status,
   error_code,
-  bytes_sent,
+  bytes_sent_size,
   object_size,
   user_agent,
   record_id,
@@ -32,6 +32,6 @@ WHERE request_time >= CAST(CURRENT_TIMESTAMP AS TIMESTAMP) - INTERVAL '7' DAY
   AND COALESCE(user_agent, '') NOT LIKE '%S3Console%'
   AND COALESCE(user_agent, '') NOT LIKE '%aws-internal%'
   AND COALESCE(user_agent, '') NOT LIKE '%AWSConfig%'
-  AND bytes_sent > 1073741824
+  AND bytes_sent_size > 1073741824
 ORDER BY request_time DESC, record_id
 LIMIT 1000

@@ -26,7 +26,7 @@ SELECT
   key_name,
   http_status,
   error_code,
-  bytes_sent,
+  bytes_sent_size,
   object_size,
   user_agent,
   record_id,
