@@ -6,6 +6,7 @@ the copies agree, and that the functions get exactly the settings and permission
 expect.
 """
 
+import itertools
 import json
 import pathlib
 import re
@@ -279,29 +280,58 @@ class TemplateConsistency(unittest.TestCase):
         self.assertEqual(table_arn, "arn:aws:glue:eu-west-1:111122223333:table/s3_access_logs/records")
         self.assertEqual(cfn.records_table(self.t)["Name"], "records")
 
-    def test_parquet_with_gzip_packing_is_refused(self):
-        (rule,) = self.t["Rules"].values()
+    def refused(self, rule_name, parameter_values):
+        """The combinations of `parameter_values` (name -> allowed values) that rule `rule_name` refuses,
+        its functions evaluated as CloudFormation does (parameter values are strings)."""
+        rule = self.t["Rules"][rule_name]
+
+        def value(argument, parameters):
+            return parameters[argument["Ref"]] if isinstance(argument, dict) else argument
 
         def holds(expression, parameters):
             (function, argument), = expression.items()
             if function == "Fn::Equals":
-                left, right = (parameters[a["Ref"]] if isinstance(a, dict) else a for a in argument)
+                left, right = (value(a, parameters) for a in argument)
                 return left == right
             if function == "Fn::Not":
                 return not holds(argument[0], parameters)
+            if function == "Fn::Contains":
+                values, needle = argument
+                return value(needle, parameters) in values
             raise AssertionError(f"{function} is not evaluated here")
 
+        names = list(parameter_values)
         refused = set()
-        for output_format in self.t["Parameters"]["OutputFormat"]["AllowedValues"]:
-            for packing in self.t["Parameters"]["Packing"]["AllowedValues"]:
-                parameters = {"OutputFormat": output_format, "Packing": packing}
-                if holds(rule["RuleCondition"], parameters) and not all(
-                    holds(a["Assert"], parameters) for a in rule["Assertions"]
-                ):
-                    refused.add((output_format, packing))
+        for combination in itertools.product(*parameter_values.values()):
+            parameters = dict(zip(names, combination, strict=True))
+            if holds(rule["RuleCondition"], parameters) and not all(
+                holds(a["Assert"], parameters) for a in rule["Assertions"]
+            ):
+                refused.add(combination)
+        return refused
+
+    def test_parquet_with_gzip_packing_is_refused(self):
+        refused = self.refused("ParquetNeedsJsonRecords", {
+            "OutputFormat": self.t["Parameters"]["OutputFormat"]["AllowedValues"],
+            "Packing": self.t["Parameters"]["Packing"]["AllowedValues"],
+        })
         self.assertEqual(refused, {("parquet", "gzip")})
-        message = rule["Assertions"][0]["AssertDescription"]
+        message = self.t["Rules"]["ParquetNeedsJsonRecords"]["Assertions"][0]["AssertDescription"]
         for words in ("OutputFormat=parquet", "Packing=gzip", "packed or line"):
+            self.assertIn(words, message)
+
+    def test_parquet_with_a_buffer_under_64_mib_is_refused(self):
+        # Firehose: "BufferingHints.SizeInMBs must be at least 64 when data format conversion is enabled".
+        parameter = self.t["Parameters"]["FirehoseBufferSizeMB"]
+        sizes = [str(n) for n in range(parameter["MinValue"], parameter["MaxValue"] + 1)]
+        refused = self.refused("ParquetNeedsLargeBuffer", {
+            "OutputFormat": self.t["Parameters"]["OutputFormat"]["AllowedValues"],
+            "FirehoseBufferSizeMB": sizes,
+        })
+        self.assertEqual(refused, {("parquet", str(n)) for n in range(1, 64)})
+        self.assertGreaterEqual(int(parameter["Default"]), 64, "the defaults deploy with OutputFormat=parquet")
+        message = self.t["Rules"]["ParquetNeedsLargeBuffer"]["Assertions"][0]["AssertDescription"]
+        for words in ("OutputFormat=parquet", "FirehoseBufferSizeMB", "at least 64"):
             self.assertIn(words, message)
 
     def test_spool_limit_is_half_the_postprocessor_ephemeral_storage(self):
