@@ -11,8 +11,9 @@ import unittest
 import cfn
 
 ATHENA_DIR = cfn.ROOT / "infra" / "athena"
-# The one query that reads the records table itself: the view that keeps each RecordId once.
+# The queries that read the records table itself: the views that keep each RecordId once.
 DEDUP_VIEW = "infra/athena/records_dedup_view.sql"
+ALL_REQUESTS_VIEW = "infra/athena/native/all_requests_view.sql"
 # The detection queries (infra/athena/detections/) are held to the audit engine by test_detections_sql.py;
 # here, like every other query, each must be deployed as a named query with the same text.
 TABLE_REFERENCE = re.compile(r"(?<!YEAR )\b(?:FROM|JOIN)\s+([A-Za-z_][\w.]*)")
@@ -68,14 +69,18 @@ class NamedQueriesMatchFiles(unittest.TestCase):
 
     def test_queries_count_each_log_line_once(self):
         # A log line delivered twice (S3 duplicate delivery, a retried event) is in records twice;
-        # only the view that keeps each RecordId once reads the table.
+        # only the views that keep each RecordId once read the table.
         readers = set()
         for name, query in self.queries.items():
             with self.subTest(query=name):
                 tables = set(TABLE_REFERENCE.findall(cfn.sub(query["Properties"]["QueryString"], self.defaults)))
                 if "s3_access_logs.records" in tables:
                     readers.add(query["Metadata"]["SourceFile"])
-        self.assertEqual(readers, {DEDUP_VIEW}, "count from s3_access_logs.records_dedup, not the records table")
+        self.assertEqual(
+            readers, {DEDUP_VIEW, ALL_REQUESTS_VIEW}, "count from s3_access_logs.records_dedup, not the records table"
+        )
+        for view in readers:
+            self.assertIn("PARTITION BY record_id", (cfn.ROOT / view).read_text())
 
 
 if __name__ == "__main__":
