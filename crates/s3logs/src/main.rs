@@ -9,6 +9,7 @@ use clap::{Parser, Subcommand};
 mod audit;
 mod inputs;
 mod parse;
+mod records_in;
 mod records_out;
 mod report;
 mod run;
