@@ -29,21 +29,41 @@ use crate::records_in::{RecordInput, open_records};
 /// Bad lines printed per file; the rest are only counted.
 const BAD_LINES_SHOWN: usize = 5;
 
-/// Rule selection and output shape, shared by `audit` and `run`; the same knobs as the
-/// postprocessor's `RULES`, `EXCLUDE_USER_AGENT` and `OUTPUT` variables.
+/// Which rules run and with which settings, shared by `audit`, `run` and `report`; the same
+/// knobs as the postprocessor's `RULES`, `SETTINGS` and `EXCLUDE_USER_AGENT` variables.
 #[derive(Debug, clap::Args)]
-pub struct RuleArgs {
+pub struct RuleSelection {
     /// Rules to apply, comma-separated ids (`s3logs audit --list` shows them), or all. (The
     /// Lambda defaults to sigv2 to keep CloudWatch Logs small; locally every rule is free.)
     #[arg(long, value_name = "LIST", default_value = "all")]
     pub rules: String,
-    /// A detection threshold, e.g. `enumeration.count=20` (repeatable; `--list` shows them all
-    /// with their defaults). The postprocessor takes the same settings, `;`-separated.
+    /// A detection threshold, e.g. `enumeration.count=20` (repeatable; `s3logs audit --list`
+    /// shows them all with their defaults). The postprocessor takes the same settings,
+    /// `;`-separated.
     #[arg(long = "set", value_name = "NAME=VALUE")]
     pub settings: Vec<String>,
     /// Skip requests whose User-Agent matches this regular expression ("" skips none).
     #[arg(long, value_name = "REGEX", default_value = DEFAULT_EXCLUDE_USER_AGENT)]
     pub exclude_user_agent: String,
+}
+
+impl RuleSelection {
+    /// The audit configuration of these flags, hits written as `output`.
+    pub fn config(&self, output: OutputMode) -> anyhow::Result<AuditConfig> {
+        let mut config = AuditConfig::new(&self.rules, &self.exclude_user_agent, output)?;
+        for setting in &self.settings {
+            config.thresholds.apply(setting)?;
+        }
+        Ok(config)
+    }
+}
+
+/// Rule selection and output shape, shared by `audit` and `run`.
+#[derive(Debug, clap::Args)]
+pub struct RuleArgs {
+    /// Which rules, with which settings.
+    #[command(flatten)]
+    pub selection: RuleSelection,
     /// Print JSON lines exactly as the postprocessor writes them to CloudWatch Logs, instead
     /// of the table.
     #[arg(long)]
@@ -66,10 +86,7 @@ impl RuleArgs {
         } else {
             OutputMode::Lines
         };
-        let mut config = AuditConfig::new(&self.rules, &self.exclude_user_agent, output)?;
-        for setting in &self.settings {
-            config.thresholds.apply(setting)?;
-        }
+        let config = self.selection.config(output)?;
         Ok(match self.json {
             true => Auditor::new(config),
             false => Auditor::new(config).with_top_groups(TABLE_GROUPS),
