@@ -11,6 +11,7 @@ use std::io::{Cursor, Read};
 
 use anyhow::{Context, bail};
 use pipeline::audit::{Format, sniff_format};
+use pipeline::ingest::Unreadable;
 
 use crate::inputs::Input;
 
@@ -51,6 +52,21 @@ pub fn open_records(input: &Input) -> anyhow::Result<RecordInput> {
         format,
         reader: Box::new(Cursor::new(head).chain(reader)),
     })
+}
+
+/// The way out for an input a raw-log reader gave up on as `reason`, when it is a Parquet file
+/// of records: the commands that read records. `None` for anything else.
+pub fn records_elsewhere(input: &Input, reason: Unreadable) -> Option<&'static str> {
+    let Input::File(path) = input else {
+        return None;
+    };
+    let holds_records = reason == Unreadable::UnsupportedFormat("Parquet")
+        && File::open(path)
+            .ok()
+            .is_some_and(|file| columnar::RecordReader::new(file).is_ok());
+    holds_records.then_some(
+        "this is a Parquet file of records: use `s3logs audit` or `s3logs report`, which read them",
+    )
 }
 
 #[cfg(test)]

@@ -152,3 +152,50 @@ fn parse_help_says_what_happens_to_unreadable_content() {
         assert!(help.contains(expected), "missing {expected:?} in:\n{help}");
     }
 }
+
+/// A Parquet file of records where raw logs belong was parsed into lines of garbage; `parse`
+/// quarantines it as one record and says which commands read it, and `run` packs that one
+/// record instead of garbage.
+#[test]
+fn a_parquet_file_among_raw_logs_is_one_quarantine_record_and_parse_names_the_way_out() {
+    let scratch = Scratch::new("parquet");
+    let log = scratch.write("a.log", format!("{LINE}\n").repeat(50).as_bytes());
+    let parquet = scratch.0.join("requests.parquet");
+    let made = s3logs(&[
+        "parse",
+        &log,
+        "--format",
+        "parquet",
+        "-o",
+        parquet.to_str().unwrap(),
+    ]);
+    assert!(made.status.success(), "{}", String::from_utf8_lossy(&made.stderr));
+    let parquet = parquet.to_str().unwrap();
+
+    let output = s3logs(&["parse", parquet]);
+
+    assert_eq!(output.status.code(), Some(1));
+    let records = records(&output.stdout);
+    assert_eq!(records.len(), 1, "one quarantine record, no garbage lines");
+    assert_eq!(
+        records[0]["ParseError"].as_str().unwrap(),
+        "unsupported-format (a Parquet file, not a log) at decoded byte 0; every line before it was read"
+    );
+    assert_eq!(records[0]["LogFile"], parquet);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains(&format!(
+            "error: {parquet}: unsupported-format (a Parquet file, not a log) at decoded byte 0"
+        )) && stderr.contains("this is a Parquet file of records: use `s3logs audit` or `s3logs report`"),
+        "{stderr}"
+    );
+
+    let out = scratch.0.join("out");
+    let run = s3logs(&["run", parquet, "--out", out.to_str().unwrap(), "--json"]);
+    assert_eq!(run.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert!(
+        stderr.contains("1 inputs, 1 records (1 with ParseError)"),
+        "{stderr}"
+    );
+}
