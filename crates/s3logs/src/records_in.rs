@@ -4,7 +4,9 @@
 //! NDJSON records (gzipped or not) and Parquet files of records, so they all tell them apart
 //! here: Parquet by its magic (`PAR1`), then records or raw log as the audit engine does
 //! ([`sniff_format`]: records if the first non-blank line starts with `{` and is not one of AWS's
-//! native records, which are read as raw lines are). `records_out` is the other end.
+//! native records, which are read as raw lines are). `records_out` is the other end. Commands
+//! that read raw logs only (`parse`) ask [`records_elsewhere`] which command reads a Parquet
+//! file of records they were given.
 
 use std::fs::File;
 use std::io::{Cursor, Read};
