@@ -1,7 +1,8 @@
 -- Log lines the pipeline could not parse cleanly in the last 7 days, by reason and log object,
 -- with one raw line each. Every such line is still a record (parse_error, raw_line), so nothing is lost;
 -- so is content that could not be read as lines at all (parse_error truncated-gzip,
--- unsupported-compression or size-cap, with the byte offset where reading stopped).
+-- unsupported-compression, unsupported-format or size-cap, with the byte offset where reading
+-- stopped).
 --
 -- Reads s3_access_logs.records_dedup, the view the create_records_dedup_view named query creates
 -- (run it once): the last 30 days of records with each record_id once, so a log line delivered

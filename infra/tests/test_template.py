@@ -45,7 +45,12 @@ EMF_METRICS = {
 FUNCTIONS = ("preprocessor", "postprocessor")
 # Why the preprocessor quarantines content it cannot read as log lines (ParseError and the Reason
 # dimension of QuarantinedContent).
-QUARANTINE_REASONS = ("truncated-gzip", "unsupported-compression", "size-cap")
+QUARANTINE_REASONS = ("truncated-gzip", "unsupported-compression", "unsupported-format", "size-cap")
+# Where the engine names those reasons (`Unreadable::name`); `unreadable-parquet` is the audit's, for a
+# damaged Parquet object of records (DamagedObjects), which the preprocessor never reads.
+DECODE_RS = cfn.ROOT / "crates" / "pipeline" / "src" / "decode.rs"
+REASON_NAME = re.compile(r'Unreadable::\w+(?:\(_\))? => "([a-z-]+)"')
+AUDIT_ONLY_REASONS = {"unreadable-parquet"}
 # The decoded bytes the preprocessor reads per raw object when MAX_OBJECT_BYTES is unset: 1 GiB.
 DEFAULT_MAX_OBJECT_BYTES = 1 << 30
 # Where the preprocessor may keep progress markers in the output bucket.
@@ -489,6 +494,10 @@ class TemplateConsistency(unittest.TestCase):
                 if not manifest.exists():
                     self.skipTest(f"crates/{package} is not in the workspace yet")
                 self.assertEqual(tomllib.loads(manifest.read_text())["package"]["name"], package)
+
+    def test_every_quarantine_reason_of_the_engine_has_its_alarm(self):
+        named = set(REASON_NAME.findall(DECODE_RS.read_text())) - AUDIT_ONLY_REASONS
+        self.assertEqual(named, set(QUARANTINE_REASONS))
 
     def test_alarms_watch_metrics_the_functions_print(self):
         alarms = cfn.resources_of_type(self.t, "AWS::CloudWatch::Alarm")

@@ -29,6 +29,12 @@ const UNSUPPORTED: &[(&[u8], &str)] = &[
     (b"PK\x03\x04", "zip"),
 ];
 
+/// File formats recognised by their magic bytes that hold no log lines, compressed or not: a
+/// Parquet file of records (Firehose's record format conversion, `s3logs parse --format
+/// parquet`) dropped where raw logs belong. Its pages would otherwise be "parsed" into garbage
+/// lines too.
+const NOT_LOGS: &[(&[u8], &str)] = &[(b"PAR1", "Parquet")];
+
 /// bzip2 starts with the printable `BZh` and a level digit, so the block or end-of-stream
 /// magic that follows is checked too: a text line could begin with `BZh9`, not with these.
 const BZIP2_BLOCK_MAGIC: [&[u8]; 2] = [
@@ -47,6 +53,8 @@ pub enum Unreadable {
     TruncatedGzip,
     /// A compression or archive format that is not decoded (zstd, bzip2, xz, zip).
     UnsupportedCompression(&'static str),
+    /// A file format that holds no log lines (Parquet); nothing of it was read.
+    UnsupportedFormat(&'static str),
     /// The object decodes to more bytes than the cap; nothing past the cap was read.
     SizeCap,
     /// A Parquet object of records that cannot be read on (cut short, corrupt, or not of the
@@ -55,11 +63,13 @@ pub enum Unreadable {
 }
 
 impl Unreadable {
-    /// The stable kebab-case name: `truncated-gzip`, `unsupported-compression` or `size-cap`.
+    /// The stable kebab-case name: `truncated-gzip`, `unsupported-compression`,
+    /// `unsupported-format`, `size-cap` or `unreadable-parquet`.
     pub fn name(&self) -> &'static str {
         match self {
             Unreadable::TruncatedGzip => "truncated-gzip",
             Unreadable::UnsupportedCompression(_) => "unsupported-compression",
+            Unreadable::UnsupportedFormat(_) => "unsupported-format",
             Unreadable::SizeCap => "size-cap",
             Unreadable::UnreadableParquet(_) => "unreadable-parquet",
         }
@@ -75,6 +85,9 @@ impl fmt::Display for Unreadable {
                     f,
                     "unsupported-compression ({format} is not supported; decompress it first)"
                 )
+            }
+            Unreadable::UnsupportedFormat(format) => {
+                write!(f, "unsupported-format (a {format} file, not a log)")
             }
             Unreadable::SizeCap => f.write_str("size-cap (decoded size over the object cap)"),
             Unreadable::UnreadableParquet(detail) => write!(f, "unreadable-parquet ({detail})"),
@@ -103,6 +116,14 @@ pub fn is_gzip(bytes: &[u8]) -> bool {
     bytes.starts_with(GZIP_MAGIC)
 }
 
+/// The name of the file format without log lines that `head` starts with, if any.
+fn not_logs(head: &[u8]) -> Option<&'static str> {
+    NOT_LOGS
+        .iter()
+        .find(|(magic, _)| head.starts_with(magic))
+        .map(|&(_, name)| name)
+}
+
 /// The name of the unsupported compression `head` starts with, if any.
 fn unsupported_compression(head: &[u8]) -> Option<&'static str> {
     if let Some(&(_, name)) = UNSUPPORTED.iter().find(|(magic, _)| head.starts_with(magic)) {
@@ -127,7 +148,7 @@ pub struct Decoded<R: Read> {
 enum Inner<R: Read> {
     Plain(BufReader<R>),
     Gzip(Box<MultiGzDecoder<BufReader<R>>>),
-    Unsupported(&'static str),
+    Unsupported(Unreadable),
 }
 
 /// The underlying reader, remembering whether it failed, so that an error coming out of the
@@ -163,7 +184,9 @@ impl<R: Read> Decoded<R> {
         let inner = if is_gzip(head) {
             Inner::Gzip(Box::new(MultiGzDecoder::new(buffered)))
         } else if let Some(format) = unsupported_compression(head) {
-            Inner::Unsupported(format)
+            Inner::Unsupported(Unreadable::UnsupportedCompression(format))
+        } else if let Some(format) = not_logs(head) {
+            Inner::Unsupported(Unreadable::UnsupportedFormat(format))
         } else {
             Inner::Plain(buffered)
         };
@@ -189,7 +212,7 @@ impl<R: Read> Decoded<R> {
     /// content is unreadable, `Err` with the error when the underlying reader failed.
     pub fn classify(&self, error: io::Error) -> Result<Unreadable, io::Error> {
         match &self.inner {
-            Inner::Unsupported(format) => Ok(Unreadable::UnsupportedCompression(format)),
+            Inner::Unsupported(reason) => Ok(*reason),
             _ if self.capped => Ok(Unreadable::SizeCap),
             Inner::Gzip(decoder) if !decoder.get_ref().get_ref().get_ref().1.failed => {
                 Ok(Unreadable::TruncatedGzip)
@@ -215,10 +238,7 @@ impl<R: Read> Decoded<R> {
         match &mut self.inner {
             Inner::Plain(reader) => reader.read(buf),
             Inner::Gzip(reader) => reader.read(buf),
-            Inner::Unsupported(format) => Err(io::Error::new(
-                io::ErrorKind::InvalidData,
-                format!("{format} compression is not supported"),
-            )),
+            Inner::Unsupported(reason) => Err(io::Error::new(io::ErrorKind::InvalidData, reason.to_string())),
         }
     }
 }
@@ -352,6 +372,23 @@ mod tests {
                 "{format}"
             );
         }
+    }
+
+    /// A Parquet file among raw logs was read as lines of garbage; it is named instead, and
+    /// nothing of it is read.
+    #[test]
+    fn recognises_a_parquet_file_as_no_log() {
+        let parquet = b"PAR1\x15\x04\x15\x10\x15\x14L\x15\x02\x15\x00\x12\x00\x00\nnot\na\nlog\n";
+        let (read, end) = read_all(parquet, u64::MAX);
+        assert_eq!(
+            (read, end),
+            (Vec::new(), Some(Unreadable::UnsupportedFormat("Parquet")))
+        );
+        assert_eq!(
+            end.unwrap().to_string(),
+            "unsupported-format (a Parquet file, not a log)"
+        );
+        assert_eq!(read_all(b"PAR is a line\n", 100).1, None);
     }
 
     #[test]

@@ -47,11 +47,11 @@ impl Default for Limits {
 
 /// Objects that ended in unreadable content, per reason.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct UnreadableCounts([u64; 4]);
+pub struct UnreadableCounts([u64; 5]);
 
 impl UnreadableCounts {
-    /// Objects that ended for `reason` (the format of an unsupported compression, the detail of
-    /// an unreadable Parquet object, not told apart).
+    /// Objects that ended for `reason` (the format of an unsupported compression or file, the
+    /// detail of an unreadable Parquet object, not told apart).
     pub fn get(&self, reason: Unreadable) -> u64 {
         self.0[slot(reason)]
     }
@@ -61,6 +61,7 @@ impl UnreadableCounts {
         [
             Unreadable::TruncatedGzip,
             Unreadable::UnsupportedCompression(""),
+            Unreadable::UnsupportedFormat(""),
             Unreadable::SizeCap,
             Unreadable::UnreadableParquet(""),
         ]
@@ -80,6 +81,7 @@ fn slot(reason: Unreadable) -> usize {
         Unreadable::UnsupportedCompression(_) => 1,
         Unreadable::SizeCap => 2,
         Unreadable::UnreadableParquet(_) => 3,
+        Unreadable::UnsupportedFormat(_) => 4,
     }
 }
 
@@ -482,6 +484,26 @@ mod tests {
                 Some("unsupported-compression")
             );
         }
+    }
+
+    /// A Parquet file of records dropped among raw logs gave one garbage record per line its
+    /// pages happened to hold; it is one quarantine record, counted under its own reason.
+    #[test]
+    fn a_parquet_file_is_one_quarantine_record_not_garbage_lines() {
+        let parquet = b"PAR1\x15\x04\x15\x10\x15\x14L\x15\x02\x15\x00\x12\x00\x00\nrow\nrow\nPAR1";
+        let (records, stats) = read(parquet, Limits::default());
+        assert_eq!(records.len(), 1);
+        assert!(
+            parse_error(&records[0])
+                .starts_with("unsupported-format (a Parquet file, not a log) at decoded byte 0"),
+            "{}",
+            records[0]
+        );
+        assert_eq!((stats.lines, stats.records, stats.parse_errors), (0, 1, 1));
+        assert_eq!(
+            stats.unreadable_objects.seen().collect::<Vec<_>>(),
+            [("unsupported-format", 1)]
+        );
     }
 
     #[test]

@@ -48,7 +48,7 @@ impl Totals {
         let line = count(line, "ObjectsFailed", self.failed);
         let mut lines = vec![line];
         // Objects that ended in unreadable content, by reason (`truncated-gzip`,
-        // `unsupported-compression`, `size-cap`), as the engine counted them.
+        // `unsupported-compression`, `unsupported-format`, `size-cap`), as the engine counted them.
         for (reason, objects) in delivery.ingest.unreadable_objects.seen() {
             let line = MetricLine::new()
                 .dimension("Function", FUNCTION)

@@ -1,9 +1,9 @@
 //! `s3logs audit`: the postprocessor's audit rules on local files: raw logs, AWS's native JSON
 //! records, NDJSON records or Parquet files of records.
 //!
-//! Each file is sniffed on its own (Parquet and gzip by magic bytes; records if the first
-//! non-blank line starts with `{` and is not one of AWS's native records, which are converted as
-//! raw lines are), so a directory mixing raw S3 logs, natively delivered records, `s3logs parse`
+//! Each file is sniffed on its own ([`crate::records_in`]: Parquet and gzip by magic bytes;
+//! records if the first non-blank line starts with `{` and is not one of AWS's native records,
+//! which are converted as raw lines are), so a directory mixing raw S3 logs, natively delivered records, `s3logs parse`
 //! output (NDJSON or Parquet) and downloaded Firehose objects (gzip NDJSON or Parquet) audits in
 //! one go. A Parquet file is read from its footer, row group by row group, back into the very
 //! records it holds, so it gives the same hits as the same records in NDJSON; it is read by
@@ -14,40 +14,56 @@
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
-use std::fs::File;
-use std::io::{self, BufWriter, Cursor, Read, Write};
+use std::io::{self, BufWriter, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::{Context, bail};
 use pipeline::audit::{
     AuditConfig, Auditor, CATALOGUE, DEFAULT_EXCLUDE_USER_AGENT, DEFAULT_WINDOW_ENTRIES, Format,
-    ObjectReport, OutputMode, Rule, SETTINGS, Totals, sniff_format,
+    ObjectReport, OutputMode, Rule, SETTINGS, Totals,
 };
 
 use crate::inputs::{self, Expansion, Input, Outputs};
-
-/// Bytes read ahead of a file to tell raw logs from records (decoded from gzip if need be).
-const SNIFF_BYTES: usize = 64 * 1024;
+use crate::records_in::{RecordInput, open_records};
 
 /// Bad lines printed per file; the rest are only counted.
 const BAD_LINES_SHOWN: usize = 5;
 
-/// Rule selection and output shape, shared by `audit` and `run`; the same knobs as the
-/// postprocessor's `RULES`, `EXCLUDE_USER_AGENT` and `OUTPUT` variables.
+/// Which rules run and with which settings, shared by `audit`, `run` and `report`; the same
+/// knobs as the postprocessor's `RULES`, `SETTINGS` and `EXCLUDE_USER_AGENT` variables.
 #[derive(Debug, clap::Args)]
-pub struct RuleArgs {
+pub struct RuleSelection {
     /// Rules to apply, comma-separated ids (`s3logs audit --list` shows them), or all. (The
     /// Lambda defaults to sigv2 to keep CloudWatch Logs small; locally every rule is free.)
     #[arg(long, value_name = "LIST", default_value = "all")]
     pub rules: String,
-    /// A detection threshold, e.g. `enumeration.count=20` (repeatable; `--list` shows them all
-    /// with their defaults). The postprocessor takes the same settings, `;`-separated.
+    /// A detection threshold, e.g. `enumeration.count=20` (repeatable; `s3logs audit --list`
+    /// shows them all with their defaults). The postprocessor takes the same settings,
+    /// `;`-separated.
     #[arg(long = "set", value_name = "NAME=VALUE")]
     pub settings: Vec<String>,
     /// Skip requests whose User-Agent matches this regular expression ("" skips none).
     #[arg(long, value_name = "REGEX", default_value = DEFAULT_EXCLUDE_USER_AGENT)]
     pub exclude_user_agent: String,
+}
+
+impl RuleSelection {
+    /// The audit configuration of these flags, hits written as `output`.
+    pub fn config(&self, output: OutputMode) -> anyhow::Result<AuditConfig> {
+        let mut config = AuditConfig::new(&self.rules, &self.exclude_user_agent, output)?;
+        for setting in &self.settings {
+            config.thresholds.apply(setting)?;
+        }
+        Ok(config)
+    }
+}
+
+/// Rule selection and output shape, shared by `audit` and `run`.
+#[derive(Debug, clap::Args)]
+pub struct RuleArgs {
+    /// Which rules, with which settings.
+    #[command(flatten)]
+    pub selection: RuleSelection,
     /// Print JSON lines exactly as the postprocessor writes them to CloudWatch Logs, instead
     /// of the table.
     #[arg(long)]
@@ -70,10 +86,7 @@ impl RuleArgs {
         } else {
             OutputMode::Lines
         };
-        let mut config = AuditConfig::new(&self.rules, &self.exclude_user_agent, output)?;
-        for setting in &self.settings {
-            config.thresholds.apply(setting)?;
-        }
+        let config = self.selection.config(output)?;
         Ok(match self.json {
             true => Auditor::new(config),
             false => Auditor::new(config).with_top_groups(TABLE_GROUPS),
@@ -212,29 +225,17 @@ pub(crate) fn audit_input(
     input: &Input,
     out: &mut dyn Write,
 ) -> anyhow::Result<(Format, ObjectReport)> {
-    let mut reader = input.open().context("cannot open")?;
-    let mut head = Vec::with_capacity(SNIFF_BYTES);
-    (&mut reader)
-        .take(SNIFF_BYTES as u64)
-        .read_to_end(&mut head)
-        .context("cannot read")?;
-    if columnar::is_parquet(&head) {
-        let Input::File(path) = input else {
-            bail!("standard input holds a Parquet file, which is read from its end: give its path instead");
-        };
-        let file = File::open(path).context("cannot open")?;
-        let report = auditor.audit_parquet(file, &input.name(), u64::MAX, out)?;
-        return Ok((Format::Records, report));
-    }
-    let format = sniff_format(&head[..]).unwrap_or(Format::RawLog);
-    let report = auditor.audit_object(
-        Cursor::new(head).chain(reader),
-        &input.name(),
-        format,
-        u64::MAX,
-        out,
-    )?;
-    Ok((format, report))
+    Ok(match open_records(input)? {
+        // Read by the auditor itself, which reports a damaged file as `unreadable-parquet`.
+        RecordInput::Parquet(file) => (
+            Format::Records,
+            auditor.audit_parquet(file, &input.name(), u64::MAX, out)?,
+        ),
+        RecordInput::Lines { format, reader } => (
+            format,
+            auditor.audit_object(reader, &input.name(), format, u64::MAX, out)?,
+        ),
+    })
 }
 
 /// Messages about an input's bad lines and damage, each prefixed with its name.

@@ -9,6 +9,7 @@ use clap::{Parser, Subcommand};
 mod audit;
 mod inputs;
 mod parse;
+mod records_in;
 mod records_out;
 mod report;
 mod run;
@@ -44,4 +45,49 @@ fn main() -> ExitCode {
         eprintln!("s3logs: error: {error:#}");
         ExitCode::FAILURE
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::*;
+
+    /// The rule flags are one struct in every subcommand that audits, so a user reads the same
+    /// name, help and default wherever they are.
+    #[test]
+    fn every_auditing_subcommand_has_the_same_rule_flags() {
+        let cli = Cli::command();
+        let flag = |subcommand: &str, id: &str| {
+            let subcommand = cli.find_subcommand(subcommand).unwrap();
+            let arg = subcommand
+                .get_arguments()
+                .find(|arg| arg.get_long() == Some(id))
+                .unwrap_or_else(|| panic!("{} has no --{id}", subcommand.get_name()));
+            let help = arg.get_help().map(ToString::to_string);
+            let defaults: Vec<_> = arg.get_default_values().to_vec();
+            (help, defaults, arg.get_value_names().map(<[_]>::to_vec))
+        };
+        for id in ["rules", "set", "exclude-user-agent"] {
+            let audit = flag("audit", id);
+            assert!(audit.0.is_some(), "--{id} has help");
+            for other in ["run", "report"] {
+                assert_eq!(flag(other, id), audit, "--{id} of {other}");
+            }
+        }
+        for id in ["json", "summary", "top"] {
+            assert!(
+                cli.find_subcommand("report")
+                    .unwrap()
+                    .get_arguments()
+                    .all(|arg| arg.get_long() != Some(id)),
+                "report draws a page: --{id} has no meaning there"
+            );
+        }
+    }
+
+    #[test]
+    fn the_command_line_is_well_formed() {
+        Cli::command().debug_assert();
+    }
 }

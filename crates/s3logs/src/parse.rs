@@ -15,6 +15,7 @@ use pipeline::ingest::{Limits, RecordReader, Stats};
 
 use crate::audit::is_broken_pipe;
 use crate::inputs::{self, Input, Outputs};
+use crate::records_in::records_elsewhere;
 use crate::records_out::{RecordFormat, RecordSink};
 
 /// How much output is gathered before each write.
@@ -28,9 +29,10 @@ const OUTPUT_CHUNK: usize = 1 << 20;
     s3logs parse access-logs/ --format parquet --output requests.parquet\n  \
     aws s3 cp s3://my-log-bucket/logs/2026-11-23-10-15-01-1A2B3C4D5E6F7A8B - | s3logs parse -\n\n\
     Exit status is 1 if any input could not be read, or held content that cannot be read as log\n\
-    lines (truncated or corrupt gzip, zstd/bzip2/xz/zip compression, which is not supported): its\n\
-    readable lines are still written, then one quarantine record naming the reason and the byte\n\
-    offset, and stderr says which file.")]
+    lines (truncated or corrupt gzip, zstd/bzip2/xz/zip compression, which is not supported, a\n\
+    Parquet file): its readable lines are still written, then one quarantine record naming the\n\
+    reason and the byte offset, and stderr says which file. Parquet files of records are read by\n\
+    `s3logs audit` and `s3logs report`.")]
 pub struct ParseArgs {
     /// Log files or directories (read recursively); `-` or nothing reads standard input.
     /// Gzipped files are detected and decompressed. Files of AWS's native JSON records
@@ -78,10 +80,14 @@ pub fn run(args: ParseArgs) -> anyhow::Result<ExitCode> {
         match parse_one(input, &mut out, &progress) {
             Ok(stats) => {
                 if let Some(unreadable) = stats.unreadable {
-                    failures.push(format!(
+                    let mut failure = format!(
                         "{}: {unreadable}; the lines before it and a quarantine record were written",
                         input.name()
-                    ));
+                    );
+                    if let Some(way_out) = records_elsewhere(input, unreadable.reason) {
+                        failure = format!("{failure}; {way_out}");
+                    }
+                    failures.push(failure);
                 }
                 total += stats;
                 parsed_inputs += 1;

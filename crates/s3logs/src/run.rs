@@ -17,8 +17,9 @@
 //! Output directory: `records/` holds the objects and `manifest/` the inputs processed into
 //! it (see `manifest`). A run adds to what is there: inputs already processed are skipped,
 //! their records stay; objects of a job that never reached the manifest (an interrupted run,
-//! or an input that failed part-way) are removed by the next run before it starts and the job
-//! is read again, so every record ends up exactly once.
+//! an input that failed part-way, or a damaged file: cut gzip, unsupported compression or
+//! format) are removed by the next run before it starts and the job is read again, so every
+//! record ends up exactly once and a damaged file is reported by every run until it is replaced.
 //! `--fresh` starts over. Only the objects written by this run are audited (`s3logs audit
 //! <out>/records` audits them all).
 //!
@@ -74,7 +75,11 @@ const LINES_PER_PROGRESS: u64 = 4096;
     s3logs run access-logs/ --out out/ --format parquet\n  \
     s3logs run access-logs/ --out out/ --rules sigv2 --json > sigv2-hits.ndjson\n\n\
     A rerun into the same --out reads only the inputs not processed into it yet (new files, or\n\
-    files that changed) and adds their records; the records already there stay.")]
+    files that changed) and adds their records; the records already there stay. A damaged file\n\
+    (cut or corrupt gzip, unsupported compression, a Parquet file) is packed as its readable\n\
+    lines and one quarantine record, but not recorded as processed: every rerun removes those\n\
+    records, reads it again and exits with status 1, until a good copy replaces it; its records\n\
+    are never there twice.")]
 pub struct RunArgs {
     /// Raw S3 server access log files or directories (read recursively), gzipped or not;
     /// `-` reads standard input.
@@ -131,7 +136,8 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         manifest.clear()?;
     } else if removed > 0 {
         eprintln!(
-            "s3logs run: removed {removed} objects that an interrupted run left unfinished; their inputs are read again"
+            "s3logs run: removed {removed} objects that an interrupted run left unfinished, or of damaged \
+             inputs; their inputs are read again"
         );
     }
     let mut problems = expansion_problems(&expansion);
@@ -237,8 +243,8 @@ struct UnitDone {
     objects: Vec<PathBuf>,
     stats: Stats,
     problems: Vec<Problem>,
-    /// Whether an input failed part-way or an object could not be written: the job is then
-    /// not committed.
+    /// Whether an input failed part-way, a file was damaged or an object could not be written:
+    /// the job is then not committed.
     failed: bool,
 }
 
@@ -277,6 +283,11 @@ impl Work<'_> {
             match self.pack(source, piece, &mut writer) {
                 Ok(piece_stats) => {
                     if let Some(unreadable) = piece_stats.unreadable {
+                        // A damaged file stays out of the manifest, so that every run reports it
+                        // and reads it again (after removing what this run packed of it) until
+                        // a good copy replaces it; a stream cannot be read again, so its records
+                        // are kept.
+                        failed |= source.file.is_some();
                         problems.push(Problem::fatal(format!(
                             "{}: {unreadable}; the lines before it and a quarantine record were packed",
                             source.name

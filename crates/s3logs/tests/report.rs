@@ -176,21 +176,27 @@ fn an_unreadable_input_fails_the_run_but_the_page_is_written() {
     );
 }
 
+/// `report` and `audit` sniff their inputs with one function, so they refuse Parquet on
+/// standard input alike, with the way out.
 #[test]
 fn parquet_on_standard_input_is_refused_with_the_way_out() {
     let scratch = Scratch::new("report-parquet-stdin");
     let [_, _, parquet] = three_formats(&scratch);
     let out = scratch.path("report.html");
-    let output = command(&["report", "-", "-o", path_str(&out)], &scratch.0)
-        .stdin(fs::File::open(&parquet).unwrap())
-        .output()
-        .unwrap();
-    assert!(!output.status.success());
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(
-        stderr.contains("Parquet cannot be read from standard input; pass the file's path"),
-        "{stderr}"
-    );
+    let refusal = |args: &[&str]| {
+        let output = command(args, &scratch.0)
+            .stdin(fs::File::open(&parquet).unwrap())
+            .output()
+            .unwrap();
+        assert!(!output.status.success());
+        String::from_utf8_lossy(&output.stderr).into_owned()
+    };
+    let expected =
+        "error: -: standard input holds a Parquet file, which is read from its end: give its path instead";
+    let report = refusal(&["report", "-", "-o", path_str(&out)]);
+    assert!(report.contains(expected), "{report}");
+    let audit = refusal(&["audit", "-"]);
+    assert!(audit.contains(expected), "{audit}");
 }
 
 #[test]

@@ -5,6 +5,9 @@
 //! and the exit status is 1 so scripts notice.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod support;
+
+use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::{Command, Output};
@@ -151,4 +154,138 @@ fn parse_help_says_what_happens_to_unreadable_content() {
     ] {
         assert!(help.contains(expected), "missing {expected:?} in:\n{help}");
     }
+}
+
+/// A Parquet file of records where raw logs belong was parsed into lines of garbage; `parse`
+/// quarantines it as one record and says which commands read it, and `run` packs that one
+/// record instead of garbage.
+#[test]
+fn a_parquet_file_among_raw_logs_is_one_quarantine_record_and_parse_names_the_way_out() {
+    let scratch = Scratch::new("parquet");
+    let log = scratch.write("a.log", format!("{LINE}\n").repeat(50).as_bytes());
+    let parquet = scratch.0.join("requests.parquet");
+    let made = s3logs(&[
+        "parse",
+        &log,
+        "--format",
+        "parquet",
+        "-o",
+        parquet.to_str().unwrap(),
+    ]);
+    assert!(made.status.success(), "{}", String::from_utf8_lossy(&made.stderr));
+    let parquet = parquet.to_str().unwrap();
+
+    let output = s3logs(&["parse", parquet]);
+
+    assert_eq!(output.status.code(), Some(1));
+    let records = records(&output.stdout);
+    assert_eq!(records.len(), 1, "one quarantine record, no garbage lines");
+    assert_eq!(
+        records[0]["ParseError"].as_str().unwrap(),
+        "unsupported-format (a Parquet file, not a log) at decoded byte 0; every line before it was read"
+    );
+    assert_eq!(records[0]["LogFile"], parquet);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains(&format!(
+            "error: {parquet}: unsupported-format (a Parquet file, not a log) at decoded byte 0"
+        )) && stderr.contains("this is a Parquet file of records: use `s3logs audit` or `s3logs report`"),
+        "{stderr}"
+    );
+
+    let out = scratch.0.join("out");
+    let run = s3logs(&["run", parquet, "--out", out.to_str().unwrap(), "--json"]);
+    assert_eq!(run.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert!(
+        stderr.contains("1 inputs, 1 records (1 with ParseError)"),
+        "{stderr}"
+    );
+}
+
+/// `run` recorded a damaged file in its manifest as processed, so a rerun skipped it silently
+/// (exit status 0), and a good copy put in its place added its lines a second time. Now every
+/// rerun reports it and reads it again, and the output holds each record once.
+#[test]
+fn run_reports_a_damaged_file_on_every_rerun_and_redoes_it_without_duplicates() {
+    let scratch = Scratch::new("run-damaged");
+    std::fs::create_dir_all(scratch.0.join("logs")).unwrap();
+    let lines = support::log_lines(300, 0);
+    let good = scratch.write("logs/a.log", support::log_lines(20, 1000).as_bytes());
+    let cut = scratch.write(
+        "logs/b.log.gz",
+        &truncated_gzip(&format!("{lines}{}", &LINE[..120])),
+    );
+    let out = scratch.0.join("out");
+    let run = || {
+        let output = s3logs(&["run", &good, &cut, "--out", out.to_str().unwrap(), "--json"]);
+        (
+            output.status.code(),
+            String::from_utf8_lossy(&output.stderr).into_owned(),
+        )
+    };
+    // RecordId -> (times seen, ParseError of the record).
+    let packed = || {
+        let mut ids: BTreeMap<String, (usize, String)> = BTreeMap::new();
+        for object in support::files_under(&out.join("records")) {
+            for record in support::object_records(&object) {
+                let entry = ids
+                    .entry(record["RecordId"].as_str().unwrap().to_owned())
+                    .or_default();
+                entry.0 += 1;
+                entry.1 = record["ParseError"].as_str().unwrap_or("").to_owned();
+            }
+        }
+        ids
+    };
+
+    for attempt in ["first run", "rerun"] {
+        let (status, stderr) = run();
+        assert_eq!(status, Some(1), "{attempt}: {stderr}");
+        assert!(
+            stderr.contains(&format!("error: {cut}: truncated-gzip")),
+            "{attempt}: {stderr}"
+        );
+        assert!(
+            stderr.contains("not recorded as processed, so the next run reads them again"),
+            "{attempt}: {stderr}"
+        );
+        let ids = packed();
+        assert!(ids.values().all(|(count, _)| *count == 1), "{attempt}: {ids:?}");
+        assert_eq!(ids.len(), 20 + 300 + 1, "{attempt}");
+        assert_eq!(
+            ids.values()
+                .filter(|(_, error)| error.starts_with("truncated-gzip"))
+                .count(),
+            1,
+            "{attempt}"
+        );
+    }
+
+    // A good copy in its place: read again, the quarantine record gone, every line once.
+    std::fs::write(&cut, gzip_whole(&lines)).unwrap();
+    let (status, stderr) = run();
+    assert_eq!(status, Some(0), "{stderr}");
+    let ids = packed();
+    assert_eq!(ids.len(), 20 + 300, "{ids:?}");
+    assert!(
+        ids.values().all(|(count, error)| *count == 1 && error.is_empty()),
+        "{ids:?}"
+    );
+    let (status, stderr) = run();
+    assert_eq!(status, Some(0), "{stderr}");
+    assert!(stderr.contains("2 inputs already processed"), "{stderr}");
+
+    let help = s3logs(&["run", "--help"]);
+    let help = String::from_utf8_lossy(&help.stdout);
+    assert!(
+        help.contains("A damaged file") && help.contains("not recorded as processed"),
+        "{help}"
+    );
+}
+
+fn gzip_whole(text: &str) -> Vec<u8> {
+    let mut encoder = GzEncoder::new(Vec::new(), flate2::Compression::default());
+    encoder.write_all(text.as_bytes()).unwrap();
+    encoder.finish().unwrap()
 }

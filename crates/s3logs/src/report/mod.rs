@@ -13,9 +13,9 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
-use pipeline::audit::{AuditConfig, Auditor, DEFAULT_EXCLUDE_USER_AGENT, Format, OutputMode};
+use pipeline::audit::{Auditor, Format, OutputMode};
 
-use crate::audit::{Problem, describe_problems, expansion_problems, report};
+use crate::audit::{Problem, RuleSelection, describe_problems, expansion_problems, report};
 use crate::inputs::{self, Outputs};
 
 mod html;
@@ -32,7 +32,9 @@ use stats::{Hits, Traffic};
 #[derive(Debug, clap::Args)]
 #[command(after_help = "Examples:\n  \
     s3logs report access-logs/ -o report.html\n  \
-    s3logs report --rules sigv2,tls-legacy firehose-output/ parquet/ -o migration.html")]
+    s3logs report --rules sigv2,tls-legacy firehose-output/ parquet/ -o migration.html\n\n\
+    Requests skipped by --exclude-user-agent are left out of the detections only; the traffic\n\
+    charts count every request.")]
 pub struct ReportArgs {
     /// Raw log files, NDJSON record files, Parquet files or directories (read recursively),
     /// gzipped or not; `-` or nothing reads standard input.
@@ -40,25 +42,15 @@ pub struct ReportArgs {
     /// The HTML file to write.
     #[arg(short, long, value_name = "FILE")]
     pub output: PathBuf,
-    /// Detections to run, comma-separated ids (`s3logs audit --list` shows them), or all.
-    #[arg(long, value_name = "LIST", default_value = "all")]
-    pub rules: String,
-    /// A detection threshold, e.g. `enumeration.count=20` (repeatable), as for `s3logs audit`.
-    #[arg(long = "set", value_name = "NAME=VALUE")]
-    pub settings: Vec<String>,
-    /// Leave requests whose User-Agent matches this regular expression out of the detections
-    /// ("" leaves none out); the traffic charts count every request.
-    #[arg(long, value_name = "REGEX", default_value = DEFAULT_EXCLUDE_USER_AGENT)]
-    pub exclude_user_agent: String,
+    /// Detections and their settings.
+    #[command(flatten)]
+    pub rules: RuleSelection,
 }
 
 /// Runs `s3logs report`; the exit code is non-zero if any input could not be read to the end
 /// (the page is still written, with what could be read).
 pub fn run(args: ReportArgs) -> anyhow::Result<ExitCode> {
-    let mut config = AuditConfig::new(&args.rules, &args.exclude_user_agent, OutputMode::Lines)?;
-    for setting in &args.settings {
-        config.thresholds.apply(setting)?;
-    }
+    let config = args.rules.config(OutputMode::Lines)?;
     let mut traffic = Traffic::new(config.thresholds.clone());
     let mut auditor = Auditor::new(config);
     let mut hits = Hits::default();

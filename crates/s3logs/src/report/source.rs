@@ -1,24 +1,20 @@
 //! One input of `s3logs report` as a stream of NDJSON records, whatever its format, and a tee
 //! that lets the report count every record line on its way to the audit engine.
 //!
-//! The format is sniffed per input: Parquet by its magic (`PAR1`), then records or raw logs as
-//! `s3logs audit` tells them apart ([`sniff_format`], gzip or not). Raw lines are encoded into
-//! records exactly as the preprocessor does, and Parquet rows are read back into the records
-//! they were made from, so the three formats give the same report.
+//! The format is sniffed per input as `s3logs audit` sniffs it ([`open_records`]). Raw lines
+//! are encoded into records exactly as the preprocessor does, and Parquet rows are read back
+//! into the records they were made from, so the three formats give the same report.
 
-use std::fs::File;
-use std::io::{self, Cursor, Read};
+use std::io::{self, Read};
 
-use anyhow::{Context, bail};
-use pipeline::audit::{Format, sniff_format};
+use anyhow::Context;
+use pipeline::audit::Format;
 use pipeline::decode::Decoded;
 use pipeline::ingest::{Limits, RecordReader};
 use pipeline::packing::MAX_RECORD;
 
 use crate::inputs::Input;
-
-/// Bytes read ahead of an input to tell its format.
-const SNIFF_BYTES: usize = 64 * 1024;
+use crate::records_in::{RecordInput, open_records};
 
 /// Records pulled from a raw log at a time.
 const RAW_BATCH_BYTES: usize = 256 * 1024;
@@ -47,30 +43,23 @@ impl InputKind {
 
 /// Opens `input` and returns its records as NDJSON bytes.
 pub fn records(input: &Input) -> anyhow::Result<(InputKind, Box<dyn Read>)> {
-    let mut reader = input.open().context("cannot open")?;
-    let mut head = Vec::with_capacity(SNIFF_BYTES);
-    (&mut reader)
-        .take(SNIFF_BYTES as u64)
-        .read_to_end(&mut head)
-        .context("cannot read")?;
-    if columnar::is_parquet(&head) {
-        let Input::File(path) = input else {
-            // Parquet keeps its index at the end of the file, so it needs a file to seek in.
-            bail!("Parquet cannot be read from standard input; pass the file's path instead");
-        };
-        let file = File::open(path).context("cannot open")?;
-        let parquet = columnar::RecordReader::new(file).context("cannot read Parquet")?;
-        return Ok((InputKind::Parquet, Box::new(parquet.into_ndjson())));
-    }
-    let format = sniff_format(&head[..]).unwrap_or(Format::RawLog);
-    let whole = Cursor::new(head).chain(reader);
-    Ok(match format {
-        Format::Records => (
+    Ok(match open_records(input)? {
+        RecordInput::Parquet(file) => {
+            let parquet = columnar::RecordReader::new(file).context("cannot read Parquet")?;
+            (InputKind::Parquet, Box::new(parquet.into_ndjson()))
+        }
+        RecordInput::Lines {
+            format: Format::Records,
+            reader,
+        } => (
             InputKind::Records,
-            Box::new(Decoded::new(whole, u64::MAX).context("cannot read")?),
+            Box::new(Decoded::new(reader, u64::MAX).context("cannot read")?),
         ),
-        Format::RawLog => {
-            let raw = RecordReader::new(whole, &input.name(), Limits::default())?;
+        RecordInput::Lines {
+            format: Format::RawLog,
+            reader,
+        } => {
+            let raw = RecordReader::new(reader, &input.name(), Limits::default())?;
             (
                 InputKind::RawLog,
                 Box::new(RawRecords {

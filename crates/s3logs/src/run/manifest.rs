@@ -14,7 +14,11 @@
 //! of the job was renamed into place, so a job is either in the manifest with all its objects
 //! or not at all; the objects of a job that is not (an interrupted run) are removed by the next
 //! run before it starts, and that job's inputs are read again: every record ends up exactly
-//! once. One file per job keeps a commit cheap however many inputs came before.
+//! once. One file per job keeps a commit cheap however many inputs came before. A job with a
+//! damaged file (cut gzip, unsupported compression or format) is not committed either: its
+//! objects are removed by the next run like an interrupted job's, so reading the file again
+//! never adds its readable lines twice, and every run reports it and reads it again until a
+//! good copy replaces it.
 //!
 //! An input counts as processed when its canonical path, size, modification time and
 //! fingerprint all match an entry. The fingerprint is the xxh3 of the size and the first and
