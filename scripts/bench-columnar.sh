@@ -45,7 +45,8 @@ s3logs=target/release/s3logs
 log=$data/access.log
 if [[ ! -s $log || $(wc -l < "$log") -ne $requests ]]; then
     # Lines average 646 bytes; the generator stops on the closed pipe once head has enough.
-    { target/release/examples/corpus --bytes $((requests * 700)) || true; } | head -n "$requests" > "$log"
+    { target/release/examples/corpus --bytes $((requests * 700)) 2> /dev/null || true; } |
+        head -n "$requests" > "$log"
 fi
 lines=$(wc -l < "$log")
 if [[ $lines -ne $requests ]]; then
@@ -94,6 +95,8 @@ measure() {
             /System time/ { sys = $2 }
             /Maximum resident set size/ { rss = $2 }
             END {
+                if (wall < 0.01) wall = 0.01
+                if (user < 0.01) user = 0.01
                 printf "  %-44s run %d: %6.2f s wall %5.0f MB/s   %6.2f s user %5.0f MB/s   %5.2f s sys   peak RSS %5.1f MiB\n",
                     label, run, wall, raw / wall / 1e6, user, raw / user / 1e6, sys, rss / 1024
             }' "$report"
