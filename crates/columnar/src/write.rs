@@ -273,20 +273,15 @@ pub(crate) fn timestamp_millis(text: &str) -> Option<i64> {
 /// - text without a dictionary is `DELTA_LENGTH_BYTE_ARRAY`: the lengths go apart, bit-packed,
 ///   so the codec sees the values back to back (`record_id`, which every query over
 ///   `records_dedup` reads, 10.0 MB -> 8.7 MB);
-/// - a dictionary column falls back to `DELTA_LENGTH_BYTE_ARRAY` too once its dictionary passes
-///   [`DICTIONARY_PAGE_LIMIT`] in a row group.
+/// - a dictionary column whose dictionary outgrows the parquet crate's 1 MiB limit in a row group
+///   falls back to `DELTA_LENGTH_BYTE_ARRAY` too, not to `PLAIN`. A smaller limit would suit the
+///   corpus, which draws a random client address for nearly every request (`remote_ip` 8.8 MB ->
+///   7.0 MB at 64 KiB), but it costs a bucket whose clients repeat (addresses drawn from 20,000
+///   with Zipf weights: 0.92 MB -> 1.15 MB), so the limit stays.
 ///
 /// Athena (Trino), DuckDB, pyarrow and this crate's reader read all of these in v1 pages; the
 /// Parquet format prefers `DELTA_LENGTH_BYTE_ARRAY` to `PLAIN` for byte arrays, and Trino's own
 /// writer falls back to it too.
-/// Dictionary bytes per column chunk past which a text column stops dictionary encoding. A
-/// dictionary this large holds thousands of distinct values (4,000 addresses of `remote_ip`), so
-/// values repeat too seldom for their indexes to beat the codec on the values themselves:
-/// for the corpus' mostly distinct client addresses, `remote_ip` is 8.8 MB with the 1 MiB
-/// default and 7.0 MB with this limit (gzip pages). A column with fewer distinct values (an
-/// operation, a bucket, a busy bucket's clients) never reaches it.
-const DICTIONARY_PAGE_LIMIT: usize = 64 << 10;
-
 fn properties(codec: Codec) -> Result<WriterProperties, Error> {
     let compression = match codec {
         Codec::Snappy => Compression::SNAPPY,
@@ -317,9 +312,7 @@ fn properties(codec: Codec) -> Result<WriterProperties, Error> {
         builder = match column.kind {
             Kind::Timestamp => builder.set_column_encoding(path, Encoding::DELTA_BINARY_PACKED),
             // Without a dictionary this is the encoding; with one, the fallback.
-            Kind::Text => builder
-                .set_column_encoding(path.clone(), Encoding::DELTA_LENGTH_BYTE_ARRAY)
-                .set_column_dictionary_page_size_limit(path, DICTIONARY_PAGE_LIMIT),
+            Kind::Text => builder.set_column_encoding(path, Encoding::DELTA_LENGTH_BYTE_ARRAY),
             Kind::Int32 | Kind::Int64 | Kind::TextList => builder,
         };
     }
