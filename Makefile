@@ -64,11 +64,13 @@ e2e: venv
 ## bench: whole-process MB/s and peak RSS on a generated corpus; the real preprocessor binary
 ## under a local Lambda Runtime API against moto, MB/s and peak RSS for a 20 MB and a 1 GB object;
 ## `s3logs run` over a year of history (1 GB, 8,760 hours) with one worker and with all cores;
-## then the parser's criterion bench
+## Parquet on 1 M requests (sizes, the bytes each named query reads against gzip NDJSON, write
+## MB/s and peak RSS, the audit over Parquet); then the parser's criterion bench
 bench: venv
 	scripts/bench.sh
 	scripts/bench-preprocessor-moto.sh
 	scripts/bench-run-history.sh
+	scripts/bench-columnar.sh
 	cargo bench -p s3-access-log --bench parse
 
 ## fuzz: fuzz the parser for a minute (needs nightly: rustup toolchain install nightly)

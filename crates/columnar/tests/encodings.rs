@@ -1,0 +1,137 @@
+//! The writer's encodings, read from the footer of a file it wrote: times delta-encoded, nearly
+//! unique text with its lengths apart, dictionaries where values repeat, and a dictionary that
+//! grows past its limit falling back to lengths apart too. These are what keep the bytes a
+//! query reads small (`scripts/bench-columnar.sh`); the round-trip tests show every file reads
+//! back to its records whatever the encodings.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use bytes::Bytes;
+use columnar::{ParquetWriter, RecordReader, WriterOptions};
+use parquet::basic::Encoding;
+use parquet::file::reader::{FileReader, SerializedFileReader};
+use s3_access_log::RecordEncoder;
+
+const LOG_FILE: &str = "s3://example-access-logs/logs/2026-01-15-00-00-00-0123456789ABCDEF";
+
+/// Rows of the file: distinct user agents enough to fill more than the 1 MiB dictionary limit.
+const ROWS: usize = 8_000;
+
+/// Line `n`: one second after line `n - 1`, from a client address and a user agent of its own.
+fn line(n: usize) -> String {
+    format!(
+        "79a59df900b949e55d96a1e698fbacedfd6e09d98eacf8f8d5218e7cd47ef2be amzn-s3-demo-bucket1 \
+         [06/Feb/2019:{:02}:{:02}:{:02} +0000] 10.{}.{}.{} - 3E57427F3EXAMPLE{n:06} REST.GET.OBJECT \
+         photos/{n}.jpg \"GET /amzn-s3-demo-bucket1/photos/{n}.jpg HTTP/1.1\" 200 - 113 113 7 6 \"-\" \
+         \"aws-cli/2.15.0 {n:06} {pad}\" - s9lzHYrFp76ZVxRcpX9+5cjAnEH2ROuNkd2BHfIa6UkFVdtjf5mKR3/eTPFvsiP/XV/VLi31234= \
+         SigV4 ECDHE-RSA-AES128-GCM-SHA256 AuthHeader amzn-s3-demo-bucket1.s3.us-west-1.amazonaws.com \
+         TLSv1.2 - - us-east-1",
+        n / 3600,
+        n / 60 % 60,
+        n % 60,
+        n >> 16,
+        (n >> 8) & 0xff,
+        n & 0xff,
+        pad = "x".repeat(140),
+    )
+}
+
+fn written() -> (Bytes, Vec<u8>) {
+    let mut writer = ParquetWriter::new(Vec::new(), WriterOptions::default()).unwrap();
+    writer.set_log_file(LOG_FILE);
+    let encoder = RecordEncoder::new(LOG_FILE);
+    let mut records = Vec::new();
+    for n in 0..ROWS {
+        let line = line(n);
+        writer.write_line(line.as_bytes()).unwrap();
+        encoder.encode(line.as_bytes(), &mut records);
+    }
+    (Bytes::from(writer.finish().unwrap()), records)
+}
+
+/// The encodings of each column chunk of the file's single row group, by column name.
+fn encodings(file: &Bytes) -> Vec<(String, Vec<Encoding>)> {
+    let reader = SerializedFileReader::new(file.clone()).unwrap();
+    let metadata = reader.metadata();
+    assert_eq!(metadata.num_row_groups(), 1);
+    metadata
+        .row_group(0)
+        .columns()
+        .iter()
+        .map(|chunk| (chunk.column_path().string(), chunk.encodings().collect()))
+        .collect()
+}
+
+#[test]
+fn each_column_has_the_encoding_that_keeps_its_chunk_small() {
+    let (file, _) = written();
+    let encodings = encodings(&file);
+    let of = |name: &str| {
+        encodings
+            .iter()
+            .find(|(path, _)| path == name)
+            .map(|(_, encodings)| encodings.clone())
+            .unwrap_or_else(|| panic!("no column {name}"))
+    };
+    let cases: [(&str, &[Encoding], &[Encoding]); 6] = [
+        // Times in order: deltas, not 8 bytes a value.
+        (
+            "request_time",
+            &[Encoding::DELTA_BINARY_PACKED],
+            &[Encoding::PLAIN, Encoding::RLE_DICTIONARY],
+        ),
+        // Unique hashes: no dictionary, lengths apart from the values.
+        (
+            "record_id",
+            &[Encoding::DELTA_LENGTH_BYTE_ARRAY],
+            &[Encoding::PLAIN_DICTIONARY, Encoding::RLE_DICTIONARY],
+        ),
+        (
+            "key_name",
+            &[Encoding::DELTA_LENGTH_BYTE_ARRAY],
+            &[Encoding::RLE_DICTIONARY],
+        ),
+        // 1.2 MB of distinct agents: the dictionary starts, then gives way at its limit.
+        (
+            "user_agent",
+            &[Encoding::RLE_DICTIONARY, Encoding::DELTA_LENGTH_BYTE_ARRAY],
+            &[],
+        ),
+        // 8,000 distinct addresses fit in the dictionary: it is kept for the whole chunk.
+        (
+            "remote_ip",
+            &[Encoding::RLE_DICTIONARY],
+            &[Encoding::DELTA_LENGTH_BYTE_ARRAY],
+        ),
+        // One value: the dictionary holds it, nothing falls back.
+        (
+            "operation",
+            &[Encoding::RLE_DICTIONARY],
+            &[Encoding::DELTA_LENGTH_BYTE_ARRAY],
+        ),
+    ];
+    for (column, present, absent) in cases {
+        let found = of(column);
+        for encoding in present {
+            assert!(
+                found.contains(encoding),
+                "{column}: {encoding:?} not in {found:?}"
+            );
+        }
+        for encoding in absent {
+            assert!(!found.contains(encoding), "{column}: {encoding:?} in {found:?}");
+        }
+    }
+}
+
+#[test]
+fn a_file_of_every_encoding_reads_back_to_its_records() {
+    let (file, expected) = written();
+    let mut reader = RecordReader::new(file).unwrap();
+    let mut actual = Vec::new();
+    while reader.next_records(&mut actual).unwrap() > 0 {}
+    assert_eq!(
+        String::from_utf8_lossy(&actual),
+        String::from_utf8_lossy(&expected)
+    );
+}
