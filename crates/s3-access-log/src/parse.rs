@@ -147,15 +147,23 @@ pub fn parse(line: &[u8]) -> Result<LogRecord<'_>, ParseError> {
 /// their positions (an unexplained extra token shifts them), that whole tail is dropped rather
 /// than reported shifted.
 pub fn parse_partial(line: &[u8]) -> (LogRecord<'_>, Option<ParseError>) {
+    let (record, outcome) = parse_counting(line);
+    (record, outcome.err())
+}
+
+/// [`parse_partial`] that also says, for a line that parsed, how many of its quotes were the
+/// delimiters of quoted fields. Every other quote is inside a value, which is what the record
+/// writer needs to know to copy values without looking at each for bytes to escape.
+pub(crate) fn parse_counting(line: &[u8]) -> (LogRecord<'_>, Result<usize, ParseError>) {
     let mut record = LogRecord::default();
-    let error = Parser {
+    let mut parser = Parser {
         line: trim_end(line),
         pos: 0,
         bracket_ahead: true,
-    }
-    .run(&mut record)
-    .err();
-    (record, error)
+        delimiters: 0,
+    };
+    let outcome = parser.run(&mut record).map(|()| parser.delimiters);
+    (record, outcome)
 }
 
 /// Removes trailing `\r`, spaces and tabs: AWS's own example lines end with a space, and files
@@ -181,10 +189,12 @@ struct Parser<'a> {
     /// Whether a `[` is left on the line from the Request-URI on: without one, no field there
     /// can hold another record's time, and one search spares a search per field.
     bracket_ahead: bool,
+    /// Quotes taken off quoted fields so far.
+    delimiters: usize,
 }
 
 impl<'a> Parser<'a> {
-    fn run(mut self, r: &mut LogRecord<'a>) -> Result<(), ParseError> {
+    fn run(&mut self, r: &mut LogRecord<'a>) -> Result<(), ParseError> {
         r.bucket_owner = dash_to_none(self.bare(Field::BucketOwner)?);
         r.field_count = 1;
         r.bucket = dash_to_none(self.bare(Field::Bucket)?);
@@ -329,7 +339,10 @@ impl<'a> Parser<'a> {
             }
             self.pos = (close + 2).min(self.line.len());
             match self.middle(true) {
-                Ok(middle) => return Ok((dash_to_none(&self.line[start + 1..close]), middle)),
+                Ok(middle) => {
+                    self.delimiters += 2;
+                    return Ok((dash_to_none(&self.line[start + 1..close]), middle));
+                }
                 Err(error) => {
                     first_error.get_or_insert(error);
                 }
@@ -403,6 +416,7 @@ impl<'a> Parser<'a> {
                 };
             if next_is_user_agent {
                 self.pos = close + 2;
+                self.delimiters += 2;
                 return Ok(dash_to_none(&line[start + 1..close]));
             }
         }
@@ -427,6 +441,7 @@ impl<'a> Parser<'a> {
             .find(|&close| matches!(line.get(close + 1), None | Some(b' ')))
             .ok_or(ParseError::new(Field::UserAgent, ErrorKind::UnterminatedQuote))?;
         self.skip_separator(close + 1);
+        self.delimiters += 2;
         Ok(dash_to_none(&line[start + 1..close]))
     }
 
