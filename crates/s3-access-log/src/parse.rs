@@ -382,7 +382,19 @@ impl<'a> Parser<'a> {
     }
 
     fn number(&mut self, field: Field) -> Result<Option<u64>, ParseError> {
-        let token = self.bare(field)?;
+        // Numbers are a few digits: counting them finds the end of the token without a search.
+        let start = self.pos;
+        let digits = self.line[start.min(self.line.len())..]
+            .iter()
+            .take_while(|b| b.is_ascii_digit())
+            .count();
+        let end = start + digits;
+        let token = if digits > 0 && matches!(self.line.get(end), None | Some(b' ')) {
+            self.skip_separator(end);
+            &self.line[start..end]
+        } else {
+            self.bare(field)?
+        };
         if token == b"-" {
             return Ok(None);
         }
