@@ -252,7 +252,12 @@ impl<'a> Parser<'a> {
             return Err(ParseError::new(field, ErrorKind::Missing));
         }
         let start = self.pos;
-        let end = memchr(b' ', &self.line[start..]).map_or(self.line.len(), |i| start + i);
+        // A third of a line's tokens are a lone `-`, found without a search.
+        let end = if matches!(self.line.get(start + 1), None | Some(b' ')) {
+            start + usize::from(self.line[start] != b' ')
+        } else {
+            memchr(b' ', &self.line[start..]).map_or(self.line.len(), |i| start + i)
+        };
         if end == start {
             return Err(ParseError::new(field, ErrorKind::Empty));
         }
