@@ -387,19 +387,24 @@ impl<'a> Parser<'a> {
     }
 
     fn number(&mut self, field: Field) -> Result<Option<u64>, ParseError> {
-        // Numbers are a few digits: counting them finds the end of the token without a search.
+        // Numbers are a few digits: reading them finds the end of the token without a search.
+        // Up to 19 digits cannot overflow; anything else takes the checked way below.
         let start = self.pos;
-        let digits = self.line[start.min(self.line.len())..]
-            .iter()
-            .take_while(|b| b.is_ascii_digit())
-            .count();
-        let end = start + digits;
-        let token = if digits > 0 && matches!(self.line.get(end), None | Some(b' ')) {
-            self.skip_separator(end);
-            &self.line[start..end]
-        } else {
-            self.bare(field)?
-        };
+        let rest = &self.line[start.min(self.line.len())..];
+        let mut digits = 0;
+        let mut value: u64 = 0;
+        for &b in rest.iter().take(19) {
+            if !b.is_ascii_digit() {
+                break;
+            }
+            value = value * 10 + u64::from(b - b'0');
+            digits += 1;
+        }
+        if digits > 0 && matches!(rest.get(digits), None | Some(b' ')) {
+            self.skip_separator(start + digits);
+            return Ok(Some(value));
+        }
+        let token = self.bare(field)?;
         if token == b"-" {
             return Ok(None);
         }
@@ -573,6 +578,46 @@ mod tests {
                 "{}",
                 String::from_utf8_lossy(bytes)
             );
+        }
+    }
+
+    /// Numbers read on the way to their end agree with the checked reading at every length,
+    /// at the end of the line or before the next field.
+    #[test]
+    fn reads_numbers_of_every_length() {
+        let error = |kind| Err(ParseError::new(Field::BytesSent, kind));
+        type Reading = Result<Option<u64>, ParseError>;
+        let cases: [(&[u8], Reading); 11] = [
+            (b"7", Ok(Some(7))),
+            (b"0042", Ok(Some(42))),
+            (b"9999999999999999999", Ok(Some(9_999_999_999_999_999_999))),
+            (b"18446744073709551615", Ok(Some(u64::MAX))),
+            (b"18446744073709551616", error(ErrorKind::OutOfRange)),
+            (b"99999999999999999999x", error(ErrorKind::OutOfRange)),
+            (b"12a4", error(ErrorKind::NotANumber)),
+            (b"-", Ok(None)),
+            (b"-1", error(ErrorKind::NotANumber)),
+            (b"", error(ErrorKind::Missing)),
+            (b" ", error(ErrorKind::Empty)),
+        ];
+        for (token, expected) in cases {
+            // Before another field, unless the token is the lack of one.
+            let nexts: &[&[u8]] = if token.is_empty() { &[b""] } else { &[b"", b" 5"] };
+            for &next in nexts {
+                let line = [token, next].concat();
+                let mut parser = Parser {
+                    line: &line,
+                    pos: 0,
+                    bracket_ahead: true,
+                    delimiters: 0,
+                };
+                let read = parser.number(Field::BytesSent);
+                let shown = String::from_utf8_lossy(&line);
+                assert_eq!(read, expected, "{shown}");
+                if read.is_ok() {
+                    assert_eq!(parser.pos, (token.len() + 1).min(line.len()), "{shown}");
+                }
+            }
         }
     }
 
