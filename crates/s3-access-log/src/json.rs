@@ -9,7 +9,7 @@ use xxhash_rust::xxh3::xxh3_64;
 
 use crate::Field;
 use crate::error::ParseError;
-use crate::parse::{LogRecord, TAIL, parse_partial};
+use crate::parse::{LogRecord, TAIL, parse_counting};
 
 /// Version of the record contract written into every record as `SchemaVersion`.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -61,14 +61,9 @@ impl RecordEncoder {
         if is_blank(line) {
             return Outcome::Skipped;
         }
-        let (record, error) = parse_partial(line);
-        // Every field is a slice of the line: one check of the whole line spares validating
-        // each field as UTF-8, and real lines are nearly always ASCII.
-        let text = if line.is_ascii() {
-            Text::Utf8
-        } else {
-            Text::Unchecked
-        };
+        let (record, outcome) = parse_counting(line);
+        let text = Text::of_line(line, outcome.ok());
+        let error = outcome.err();
         self.write(
             out,
             xxh3_64(line),
@@ -159,10 +154,38 @@ impl RecordEncoder {
 /// What is known about the bytes of a line's fields before they are written.
 #[derive(Clone, Copy)]
 enum Text {
+    /// Nothing to escape: ASCII without control characters, backslashes or quotes. Values are
+    /// copied as they are.
+    Plain,
     /// Known to be valid UTF-8 (an ASCII line, or a Rust string): only escapes are looked for.
     Utf8,
     /// Anything: each value is validated as it is written.
     Unchecked,
+}
+
+impl Text {
+    /// What one look at the whole line tells about every value taken from it. Every field is a
+    /// slice of the line, so this spares validating and scanning each field on its own; real
+    /// lines are nearly always ASCII, and their only quotes are those around quoted fields.
+    ///
+    /// `delimiters` is how many of the line's quotes the parser took off quoted fields, for a
+    /// line that parsed (a quarantined line is written whole, quotes and all). When the line
+    /// holds no other quote, no value holds one.
+    fn of_line(line: &[u8], delimiters: Option<usize>) -> Text {
+        let (special, quotes) = scan_line(line);
+        if special {
+            return if line.is_ascii() {
+                Text::Utf8
+            } else {
+                Text::Unchecked
+            };
+        }
+        if delimiters == Some(quotes) {
+            Text::Plain
+        } else {
+            Text::Utf8
+        }
+    }
 }
 
 fn strip_cr(line: &[u8]) -> &[u8] {
@@ -172,7 +195,7 @@ fn strip_cr(line: &[u8]) -> &[u8] {
 // Inlined so each key is a constant: its copy becomes a few moves, not a call.
 #[inline(always)]
 fn write_text(out: &mut Vec<u8>, field: Field, value: Option<&[u8]>, text: Text) {
-    out.extend_from_slice(field.json_member().as_bytes());
+    write_member(out, field);
     match value {
         Some(value) => write_string(out, value, text),
         None => out.extend_from_slice(b"null"),
@@ -183,6 +206,11 @@ fn write_text(out: &mut Vec<u8>, field: Field, value: Option<&[u8]>, text: Text)
 #[inline(always)]
 fn write_string(out: &mut Vec<u8>, value: &[u8], text: Text) {
     match text {
+        Text::Plain => {
+            out.push(b'"');
+            out.extend_from_slice(value);
+            out.push(b'"');
+        }
         Text::Utf8 => {
             out.push(b'"');
             write_escaped(out, value);
@@ -195,12 +223,42 @@ fn write_string(out: &mut Vec<u8>, value: &[u8], text: Text) {
 // Inlined so each key is a constant: its copy becomes a few moves, not a call.
 #[inline(always)]
 fn write_integer(out: &mut Vec<u8>, field: Field, value: Option<u64>) {
-    out.extend_from_slice(field.json_member().as_bytes());
+    write_member(out, field);
     match value {
         Some(value) => write_number(out, value),
         None => out.extend_from_slice(b"null"),
     }
 }
+
+/// Writes `,"Key":` for `field` as one copy of a whole [`MEMBER_BLOCK`], cut back to the
+/// member's length: a copy of known size is a few moves, where one of the member's own length
+/// is a call to `memcpy` whenever the field is not a constant (the loop over the tail fields).
+#[inline(always)]
+fn write_member(out: &mut Vec<u8>, field: Field) {
+    let (block, len) = &MEMBERS[field as usize];
+    let end = out.len() + len;
+    out.extend_from_slice(block);
+    out.truncate(end);
+}
+
+/// The size of the blocks [`MEMBERS`] keeps the members in: more than the longest.
+const MEMBER_BLOCK: usize = 32;
+
+/// Each field's `,"Key":` at the start of a block of [`MEMBER_BLOCK`] bytes, with its length,
+/// in [`Field::ALL`] order.
+static MEMBERS: [([u8; MEMBER_BLOCK], usize); Field::ALL.len()] = {
+    let mut members = [([0; MEMBER_BLOCK], 0); Field::ALL.len()];
+    let mut index = 0;
+    while index < Field::ALL.len() {
+        let member = Field::ALL[index].json_member().as_bytes();
+        // A member longer than the block fails the build here.
+        let (block, _) = members[index].0.split_at_mut(member.len());
+        block.copy_from_slice(member);
+        members[index].1 = member.len();
+        index += 1;
+    }
+    members
+};
 
 fn write_number(out: &mut Vec<u8>, value: u64) {
     out.extend_from_slice(itoa::Buffer::new().format(value).as_bytes());
@@ -332,6 +390,61 @@ fn word_has_escape(word: &[u8; 8]) -> bool {
     (control | quote | backslash) & !x & HIGH != 0
 }
 
+/// Whether `line` holds a byte that is not plain ASCII text (a control character, a backslash
+/// or a byte of a multi-byte character), and how many quotes it holds.
+///
+/// Like [`has_escape`], whole 32-byte blocks are looked at with no early exit, each byte lane
+/// keeping its own flag and quote count, which the compiler turns into a few vector operations
+/// per block. A lane's count is added up every 255 blocks, before it can overflow its byte. The
+/// last bytes are copied into a block of spaces, so they take the same few operations.
+fn scan_line(line: &[u8]) -> (bool, usize) {
+    let (blocks, rest) = line.as_chunks::<32>();
+    let mut special = [false; 32];
+    let mut quotes = 0;
+    for group in blocks.chunks(255) {
+        let mut counts = [0u8; 32];
+        for block in group {
+            scan_block(block, &mut special, &mut counts);
+        }
+        quotes += sum_bytes(&counts);
+    }
+    let mut last = [b' '; 32];
+    last[..rest.len()].copy_from_slice(rest);
+    let mut counts = [0u8; 32];
+    scan_block(&last, &mut special, &mut counts);
+    quotes += sum_bytes(&counts);
+    (special.contains(&true), quotes)
+}
+
+#[inline(always)]
+fn scan_block(block: &[u8; 32], special: &mut [bool; 32], counts: &mut [u8; 32]) {
+    for ((flag, count), &byte) in special.iter_mut().zip(counts).zip(block) {
+        *flag |= is_special(byte);
+        *count += u8::from(byte == b'"');
+    }
+}
+
+/// The sum of 32 byte counters, added as 16-bit lanes of four words: no lane can overflow
+/// (4 words of 2 bytes of at most 255 each, then 4 lanes), and no byte is added up alone.
+fn sum_bytes(counts: &[u8; 32]) -> usize {
+    const LOW_BYTES: u64 = 0x00ff_00ff_00ff_00ff;
+    let (words, _) = counts.as_chunks::<8>();
+    let lanes: u64 = words
+        .iter()
+        .map(|word| {
+            let word = u64::from_le_bytes(*word);
+            (word & LOW_BYTES) + ((word >> 8) & LOW_BYTES)
+        })
+        .sum();
+    // Multiplying by four ones adds the four 16-bit lanes into the top one.
+    usize::from((lanes.wrapping_mul(0x0001_0001_0001_0001) >> 48) as u16)
+}
+
+#[inline]
+fn is_special(byte: u8) -> bool {
+    (byte < 0x20) | (byte == b'\\') | (byte >= 0x80)
+}
+
 #[inline]
 fn needs_escape(byte: u8) -> bool {
     (byte < 0x20) | (byte == b'"') | (byte == b'\\')
@@ -406,6 +519,80 @@ mod tests {
                 "{}",
                 String::from_utf8_lossy(input)
             );
+        }
+    }
+
+    /// Every member is written whole and alone, whatever was written before it.
+    #[test]
+    fn writes_each_member_and_nothing_more() {
+        let mut out = b"{".to_vec();
+        let mut expected = out.clone();
+        for field in Field::ALL {
+            write_member(&mut out, field);
+            expected.extend_from_slice(field.json_member().as_bytes());
+            assert_eq!(out, expected, "{field}");
+        }
+    }
+
+    /// Quotes are counted exactly whatever their number and place, also past the 255 blocks
+    /// after which the byte counters are added up, and one special byte anywhere is seen.
+    #[test]
+    fn counts_quotes_and_finds_special_bytes_anywhere() {
+        for len in [0, 1, 31, 32, 33, 95, 8159, 8160, 8161, 8192, 20_000] {
+            assert_eq!(scan_line(&vec![b'"'; len]), (false, len), "{len} quotes");
+            let mut every_third = b"a\"b".repeat(len / 3);
+            assert_eq!(scan_line(&every_third), (false, len / 3), "{len} / 3");
+            for special in [0x00, b'\t', 0x1f, b'\\', 0x80, 0xff] {
+                for at in [0, len / 2, len.saturating_sub(1)]
+                    .into_iter()
+                    .filter(|&at| at < len)
+                {
+                    let mut line = vec![b'x'; len];
+                    line[at] = special;
+                    assert_eq!(scan_line(&line), (true, 0), "{special:#x} at {at} of {len}");
+                }
+            }
+            every_third.push(0x7f);
+            assert!(!scan_line(&every_third).0, "DEL is not escaped");
+        }
+    }
+
+    /// A modern line whose only quotes are those around its quoted fields.
+    const PLAIN_LINE: &str = r#"79a59df900b949e55d96a1e698fbacedfd6e09d98eacf8f8d5218e7cd47ef2be amzn-s3-demo-bucket1 [06/Feb/2019:00:00:38 +0000] 192.0.2.3 79a59df900b949e55d96a1e698fbacedfd6e09d98eacf8f8d5218e7cd47ef2be 3E57427F3EXAMPLE REST.GET.OBJECT photos/a.jpg "GET /amzn-s3-demo-bucket1/photos/a.jpg HTTP/1.1" 200 - 113 113 7 - "-" "S3Console/0.4" - s9lzHYrFp76ZVxRcpX9+5cjAnEH2ROuNkd2BHfIa6UkFVdtjf5mKR3/eTPFvsiP/XV/VLi31234= SigV4 ECDHE-RSA-AES128-GCM-SHA256 AuthHeader amzn-s3-demo-bucket1.s3.us-west-1.amazonaws.com TLSV1.2 - - us-east-1"#;
+
+    /// Whatever the line is told to be, each field of its record is the parsed value, decoded
+    /// and escaped as serde_json does; and only lines with nothing to escape are copied as is.
+    #[test]
+    fn values_are_copied_as_is_only_when_nothing_needs_escaping() {
+        let cases: [(&str, &str, bool); 9] = [
+            ("", "", true),
+            ("photos/a.jpg HTTP", "photos/a\"b.jpg HTTP", false),
+            ("\"S3Console/0.4\"", "\"S3Console/\"0.4\"\"", false),
+            ("\"-\" \"S3", "\"https://a/?q=\"x\"\" \"S3", false),
+            (" photos/a.jpg ", " photos/a\"b.jpg ", false),
+            ("ECDHE-RSA", "ECDHE\"RSA", false),
+            (" photos/a.jpg ", " photos\\a.jpg ", false),
+            ("S3Console/0.4", "S3Console/0.4 caf\u{e9}", false),
+            ("S3Console/0.4", "S3Console/0.4\t", false),
+        ];
+        let encoder = RecordEncoder::new("s3://logs/x");
+        for (from, to, plain) in cases {
+            let line = PLAIN_LINE.replacen(from, to, 1);
+            let (record, outcome) = parse_counting(line.as_bytes());
+            let delimiters = outcome.expect(&line);
+            assert_eq!(
+                matches!(Text::of_line(line.as_bytes(), Some(delimiters)), Text::Plain),
+                plain,
+                "{line}"
+            );
+            let mut out = Vec::new();
+            encoder.encode(line.as_bytes(), &mut out);
+            let json: serde_json::Value = serde_json::from_slice(&out).expect(&line);
+            for field in Field::ALL {
+                if let Some(value) = record.text(field) {
+                    assert_eq!(json[field.json_key()], *String::from_utf8_lossy(value), "{line}");
+                }
+            }
         }
     }
 
