@@ -10,7 +10,7 @@
 use std::io::Read;
 
 use columnar::{NativeEncoder, is_native_record};
-use s3_access_log::{Outcome, RecordEncoder};
+use s3_access_log::{KeyStyle, Outcome, RecordEncoder};
 use xxhash_rust::xxh3::Xxh3;
 
 use crate::Error;
@@ -264,6 +264,13 @@ impl<R: Read> RecordReader<R> {
         self.stats.bytes_out += (out.len() - before) as u64;
         self.stats.unreadable = Some(content);
         self.stats.unreadable_objects.add(reason);
+    }
+
+    /// Writes the records in `style` from now on (full by default): the preprocessor sends
+    /// compact records to a stream that converts them to Parquet.
+    pub fn with_key_style(mut self, style: KeyStyle) -> Self {
+        self.encoder = RecordEncoder::with_style(&self.log_file, style);
+        self
     }
 
     /// Counts so far; complete once [`RecordReader::next_record`] has returned `false`.
