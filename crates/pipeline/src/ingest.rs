@@ -270,6 +270,7 @@ impl<R: Read> RecordReader<R> {
     /// compact records to a stream that converts them to Parquet.
     pub fn with_key_style(mut self, style: KeyStyle) -> Self {
         self.encoder = RecordEncoder::with_style(&self.log_file, style);
+        self.native = NativeEncoder::with_style(&self.log_file, style);
         self
     }
 
@@ -622,6 +623,25 @@ mod tests {
                 records[0]["RawLine"].as_str().map(str::len),
                 Some(DEFAULT_MAX_LINE)
             );
+        }
+    }
+
+    #[test]
+    fn compact_key_style_reaches_text_and_native_records() {
+        let native = r#"{"schema_version_id":"V_1_0","bucket_name":"b","request_time":"2019-02-06T00:00:38Z","http_status":200}"#;
+        for object in [LINE, native] {
+            let mut reader = RecordReader::new(object.as_bytes(), "s3://logs/object", Limits::default())
+                .unwrap()
+                .with_key_style(KeyStyle::Compact);
+            let mut out = Vec::new();
+            while reader.next_record(&mut out).unwrap() {}
+            let text = String::from_utf8(out).unwrap();
+            assert!(text.starts_with("{\"v\":1,\"i\":\""), "{text}");
+            assert!(
+                text.contains(",\"t\":1549411238,") && !text.contains("null"),
+                "{text}"
+            );
+            assert!(text.ends_with(",\"j\":\"s3://logs/object\"}\n"), "{text}");
         }
     }
 }

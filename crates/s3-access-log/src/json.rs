@@ -55,8 +55,23 @@ impl KeyStyle {
     }
 
     /// Whether a null field is written (`"Key":null`) or left out.
-    const fn writes_nulls(self) -> bool {
+    pub const fn writes_nulls(self) -> bool {
         matches!(self, KeyStyle::Full)
+    }
+
+    /// Writes `time` as the value of `Timestamp` in this style: `"YYYY-MM-DD HH:MM:SS"` in UTC
+    /// in the full record, epoch seconds (a third of the bytes) in the compact one.
+    pub fn write_time(self, out: &mut Vec<u8>, time: LogTime) {
+        if self == KeyStyle::Compact {
+            let seconds = time.unix_seconds();
+            if COMPACT_EPOCH_SECONDS.contains(&seconds) {
+                out.extend_from_slice(itoa::Buffer::new().format(seconds).as_bytes());
+                return;
+            }
+        }
+        out.push(b'"');
+        time.write_utc(out);
+        out.push(b'"');
     }
 
     /// The record's own keys (those that are no log field), each with what precedes its value.
@@ -271,23 +286,15 @@ fn write_null(out: &mut Vec<u8>, style: KeyStyle, field: Field) {
     }
 }
 
-/// The request time: `"YYYY-MM-DD HH:MM:SS"` in UTC in the full record, epoch seconds (a
-/// third of the bytes) in the compact one.
+/// The request time, member and value ([`KeyStyle::write_time`]).
 fn write_time(out: &mut Vec<u8>, style: KeyStyle, time: Option<LogTime>) {
-    let Some(time) = time else {
-        return write_null(out, style, Field::Timestamp);
-    };
-    out.extend_from_slice(Field::Timestamp.member(style).as_bytes());
-    if style == KeyStyle::Compact {
-        let seconds = time.unix_seconds();
-        if COMPACT_EPOCH_SECONDS.contains(&seconds) {
-            out.extend_from_slice(itoa::Buffer::new().format(seconds).as_bytes());
-            return;
+    match time {
+        Some(time) => {
+            out.extend_from_slice(Field::Timestamp.member(style).as_bytes());
+            style.write_time(out, time);
         }
+        None => write_null(out, style, Field::Timestamp),
     }
-    out.push(b'"');
-    time.write_utc(out);
-    out.push(b'"');
 }
 
 // Inlined: it is called for every text field of every record and is mostly one branch.

@@ -110,7 +110,28 @@ fn short_keys_are_unique_short_and_lowercase() {
         assert!((1..=2).contains(&key.len()), "{key}");
         assert!(key.bytes().all(|b| b.is_ascii_lowercase()), "{key}");
     }
-    assert_eq!(seen.len(), 33);
+    assert_eq!(seen.len(), COLUMNS.len());
+}
+
+/// `docs/record.md` lists every short key, in record order, as the code has it; the template
+/// test reads that table (`infra/tests/test_template.py`).
+#[test]
+fn docs_record_md_lists_the_short_keys_of_the_code() {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../docs/record.md");
+    let docs = std::fs::read_to_string(path).unwrap();
+    let section = docs
+        .split("\n## Compact record (Parquet mode)\n")
+        .nth(1)
+        .expect("docs/record.md has a section \"Compact record (Parquet mode)\"")
+        .split("\n## ")
+        .next()
+        .unwrap();
+    let rows: Vec<&str> = section.lines().filter(|line| line.starts_with("| `")).collect();
+    let expected: Vec<String> = COLUMNS
+        .iter()
+        .map(|column| format!("| `{}` | `{}` |", column.name, column.compact_name))
+        .collect();
+    assert_eq!(rows, expected, "\nexpected rows:\n{}\n", expected.join("\n"));
 }
 
 #[test]
