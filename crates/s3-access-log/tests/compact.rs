@@ -217,7 +217,6 @@ fn a_cut_line_gives_the_same_columns() {
 #[test]
 fn full_is_the_default_style() {
     assert_eq!(KeyStyle::default(), KeyStyle::Full);
-    assert_eq!(RecordEncoder::new(LOG_FILE).style(), KeyStyle::Full);
     assert_eq!(KeyStyle::from_name("full"), Some(KeyStyle::Full));
     assert_eq!(KeyStyle::from_name("compact"), Some(KeyStyle::Compact));
     assert_eq!(KeyStyle::from_name("Compact"), None);
