@@ -3,6 +3,8 @@
 #   - lines/s and MB/s through the handler's real code path (S3 notification -> streamed object ->
 #     parse -> pack -> batch -> a sink that only counts),
 #   - Firehose records and billed 5 KB units per 1,000 lines, packed and one line per record,
+#   - billed bytes per line in Parquet mode (RECORD_KEYS=compact) against JSON mode (full) and
+#     against the raw line, on the shared corpus,
 #   - PutRecordBatch calls per 100,000 lines,
 #   - peak RSS while streaming a 1 GB object (the example's own VmHWM and GNU time's %M).
 # Sizes: BENCH_BYTES (default 1 GB) for the packed run, BENCH_LINE_BYTES (default 100 MB) for the
@@ -43,5 +45,13 @@ if [ -f crates/s3-access-log/examples/corpus/main.rs ]; then
         echo
         echo "== PACKING=${packing}, the s3-access-log corpus (${corpus_bytes} bytes) on stdin"
         timed "$bench" --stdin --packing "$packing" < "$corpus"
+    done
+    # Every record repeats the raw object's name (LogFile), so the object is named as a deployed
+    # stack's raw bucket names S3's log objects.
+    object=s3logs-raw-123456789012-eu-west-1/logs/2026-12-01-12-00-00-0123456789ABCDEF
+    for keys in full compact; do
+        echo
+        echo "== RECORD_KEYS=${keys} (OutputFormat=$([ "$keys" = compact ] && echo parquet || echo json)), PACKING=packed, the corpus, object s3://${object}"
+        "$bench" --stdin --record-keys "$keys" --object "$object" < "$corpus"
     done
 fi

@@ -18,7 +18,7 @@ import cfn
 
 PREPROCESSOR_ENV = {
     "DELIVERY_STREAM_NAME", "SOURCE_BUCKET", "SOURCE_PREFIX", "OUTPUT_BUCKET", "OUTPUT_PREFIX",
-    "PACKING", "MAX_RECORD_BYTES", "MAX_OBJECT_BYTES", "RUST_LOG", "MALLOC_MMAP_THRESHOLD_",
+    "PACKING", "RECORD_KEYS", "MAX_RECORD_BYTES", "MAX_OBJECT_BYTES", "RUST_LOG", "MALLOC_MMAP_THRESHOLD_",
 }
 POSTPROCESSOR_ENV = {
     "RULES", "DETECTION_SETTINGS", "EXCLUDE_USER_AGENT", "OUTPUT", "MAX_DECOMPRESSED_BYTES", "MAX_SPOOL_BYTES", "RUST_LOG",
@@ -56,6 +56,20 @@ DEFAULT_MAX_OBJECT_BYTES = 1 << 30
 # Where the preprocessor may keep progress markers in the output bucket.
 STATE_PREFIX = "_state/"
 FIREHOSE_TO_HIVE = {"yyyy": "year", "MM": "month", "dd": "day", "HH": "hour"}
+# The compact record's short keys (docs/record.md, "Compact record (Parquet mode)"), which
+# crates/s3-access-log/tests/compact.rs holds equal to the code's key table.
+RECORD_DOC = cfn.ROOT / "docs" / "record.md"
+COMPACT_SECTION = "## Compact record (Parquet mode)"
+SHORT_KEY_ROW = re.compile(r"^\| `(\w+)` \| `([a-z]{1,2})` \|$", re.MULTILINE)
+
+
+def short_keys():
+    """Record key -> short key, from docs/record.md's compact record table."""
+    section = RECORD_DOC.read_text().split(COMPACT_SECTION, 1)[1].split("\n## ", 1)[0]
+    rows = SHORT_KEY_ROW.findall(section)
+    if not rows:
+        raise AssertionError(f"docs/record.md: no short-key rows under {COMPACT_SECTION!r}")
+    return dict(rows)
 
 
 class TemplateConsistency(unittest.TestCase):
@@ -273,10 +287,17 @@ class TemplateConsistency(unittest.TestCase):
         self.assertEqual(schema["TableName"], {"Ref": "RecordsTable"})
         self.assertEqual(schema["RoleARN"], {"Fn::GetAtt": ["FirehoseRole", "Arn"]})
         self.assertEqual(schema["VersionId"], "LATEST")
-        # Firehose reads the JSON as the table's SerDe does: the same exact-key mappings.
+        # Firehose reads the compact record the preprocessor sends in this mode: each column from
+        # the short key of the record key the JSON table's SerDe maps it to, keys matched exactly.
         serde = cfn.records_table(self.t, "json")["StorageDescriptor"]["SerdeInfo"]["Parameters"]
         table_mappings = {k.removeprefix("mapping."): v for k, v in serde.items() if k.startswith("mapping.")}
-        self.assertEqual(deserializer[1]["ColumnToJsonKeyMappings"], table_mappings)
+        short = short_keys()
+        self.assertEqual(sorted(short), sorted(table_mappings.values()), "every record key has one short key")
+        self.assertEqual(len(set(short.values())), len(short), "short keys are unique")
+        self.assertEqual(
+            deserializer[1]["ColumnToJsonKeyMappings"],
+            {column: short[key] for column, key in table_mappings.items()},
+        )
         self.assertIs(deserializer[1]["CaseInsensitive"], False)
         statements = resources["FirehoseRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
         (glue,) = [s for s in statements if s.get("Sid") == "ReadRecordsSchema"]
@@ -284,6 +305,16 @@ class TemplateConsistency(unittest.TestCase):
         table_arn = cfn.sub(glue["Resource"][2], self.vars)
         self.assertEqual(table_arn, "arn:aws:glue:eu-west-1:111122223333:table/s3_access_logs/records")
         self.assertEqual(cfn.records_table(self.t)["Name"], "records")
+
+    def test_preprocessor_sends_compact_records_exactly_when_firehose_converts_them(self):
+        for output_format, keys in (("json", "full"), ("parquet", "compact")):
+            with self.subTest(output_format=output_format):
+                preprocessor = self.formats[output_format]["Preprocessor"]["Properties"]
+                self.assertEqual(preprocessor["Environment"]["Variables"]["RECORD_KEYS"], keys)
+        # The crate's spelling of the two styles (KeyStyle::from_name).
+        json_rs = (cfn.ROOT / "crates" / "s3-access-log" / "src" / "json.rs").read_text()
+        self.assertIn('"full" => Some(KeyStyle::Full)', json_rs)
+        self.assertIn('"compact" => Some(KeyStyle::Compact)', json_rs)
 
     def refused(self, rule_name, parameter_values):
         """The combinations of `parameter_values` (name -> allowed values) that rule `rule_name` refuses,

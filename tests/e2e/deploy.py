@@ -97,6 +97,9 @@ class Deployment:
     def __init__(self, template: Path = TEMPLATE, overrides: dict[str, str] | None = None):
         overrides = dict(PARAMETER_OVERRIDES if overrides is None else overrides)
         self.stack = Stack(template, overrides)
+        # The same stack with JSON output, whose records table maps each column to its full
+        # record key: Parquet rows are read back into full records through it.
+        self.json_stack = Stack(template, {**overrides, "OutputFormat": "json"})
         self._check_parameters(overrides)
         self.functions = {f.binary: f for f in self._functions()}
         self.buckets = [r.properties.get("BucketName") or self.stack.physical_id(r.logical_id)
@@ -110,9 +113,10 @@ class Deployment:
             raise TemplateError("the delivery stream has no ExtendedS3DestinationConfiguration")
         self.destination: dict[str, Any] = destination
 
-    def records_table(self) -> dict[str, Any]:
-        """The Glue table over the output bucket's records (its TableInput), as the template defines it."""
-        tables = [t for t in self.stack.of_type("AWS::Glue::Table")
+    def records_table(self, stack: Stack | None = None) -> dict[str, Any]:
+        """The Glue table over the output bucket's records (its TableInput), as the template
+        defines it (for `stack`, this deployment's by default)."""
+        tables = [t for t in (stack or self.stack).of_type("AWS::Glue::Table")
                   if t.properties["TableInput"]["StorageDescriptor"]["Location"].startswith(
                       f"s3://{self.output_bucket}/")]
         if len(tables) != 1:
@@ -122,7 +126,11 @@ class Deployment:
     def conversion(self) -> ParquetConversion | None:
         """The delivery stream's record format conversion, if it converts."""
         conversion = self.destination.get("DataFormatConversionConfiguration", {})
-        return ParquetConversion(conversion, self.records_table()) if conversion.get("Enabled") else None
+        if not conversion.get("Enabled"):
+            return None
+        serde = self.records_table(self.json_stack)["StorageDescriptor"]["SerdeInfo"]["Parameters"]
+        record_keys = {k.removeprefix("mapping."): v for k, v in serde.items() if k.startswith("mapping.")}
+        return ParquetConversion(conversion, self.records_table(), record_keys)
 
     # Template reading ---------------------------------------------------------------------
 

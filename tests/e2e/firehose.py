@@ -17,7 +17,8 @@ https://docs.aws.amazon.com/firehose/latest/dev/s3-prefixes.html):
 * with record format conversion (`DataFormatConversionConfiguration`), first turns the buffer's
   JSON records into one Parquet file (`ParquetConversion`): the OpenX JSON SerDe reads each record,
   a column from the key its `ColumnToJsonKeyMappings` names (exactly, with `CaseInsensitive`
-  false), typed by the Glue table of `SchemaConfiguration`; the Parquet SerDe writes every column
+  false; an absent key is null), typed by the Glue table of `SchemaConfiguration`, a `timestamp`
+  from text `yyyy-MM-dd HH:mm:ss` or from epoch seconds; the Parquet SerDe writes every column
   OPTIONAL, compressed as its `Compression` says
   (https://docs.aws.amazon.com/firehose/latest/dev/record-format-conversion.html).
 
@@ -60,7 +61,8 @@ _EXTENSIONS = {"UNCOMPRESSED": "", "GZIP": ".gz"}
 # The Parquet SerDe's compression settings, as pyarrow names them.
 _PARQUET_CODECS = {"UNCOMPRESSED": "none", "GZIP": "gzip", "SNAPPY": "snappy"}
 
-# How the OpenX JSON SerDe reads a `timestamp` column from a JSON string (the record's format).
+# How the OpenX JSON SerDe reads a `timestamp` column from a JSON string (the record's format);
+# it also reads a JSON number of epoch seconds, which the compact record sends.
 _JSON_TIMESTAMP = "%Y-%m-%d %H:%M:%S"
 
 # The record keys the preprocessor writes only when they apply (docs/record.md): a null column
@@ -94,9 +96,11 @@ def _arrow_type(glue_type: str) -> Any:
 class ParquetConversion:
     """Firehose's record format conversion, JSON records to Parquet, for one stream."""
 
-    def __init__(self, conversion: dict[str, Any], table: dict[str, Any]):
+    def __init__(self, conversion: dict[str, Any], table: dict[str, Any], record_keys: dict[str, str] | None = None):
         """`conversion`: the stream's DataFormatConversionConfiguration; `table`: the TableInput
-        of the Glue table its SchemaConfiguration names."""
+        of the Glue table its SchemaConfiguration names; `record_keys`: column -> the key
+        `records` reads it back under (the full record's key when the stream reads compact
+        records; by default the key the column was read from)."""
         deserializer = conversion["InputFormatConfiguration"]["Deserializer"]
         serializer = conversion["OutputFormatConfiguration"]["Serializer"]
         if set(deserializer) != {"OpenXJsonSerDe"} or set(serializer) != {"ParquetSerDe"}:
@@ -116,6 +120,7 @@ class ParquetConversion:
             c["Name"]: (mappings.get(c["Name"], c["Name"]), c["Type"])
             for c in table["StorageDescriptor"]["Columns"]
         }
+        self.record_keys = {name: key for name, (key, _) in self.columns.items()} | (record_keys or {})
 
     def schema(self) -> Any:
         import pyarrow as pa
@@ -148,21 +153,24 @@ class ParquetConversion:
     def _value(value: Any, glue_type: str, key: str) -> Any:
         if value is None or glue_type != "timestamp":
             return value
+        if isinstance(value, int) and not isinstance(value, bool):
+            return dt.datetime.fromtimestamp(value, dt.timezone.utc)
         if not isinstance(value, str):
             raise DeliveryError(f"{key}: {value!r} is no timestamp the OpenX SerDe reads")
         return dt.datetime.strptime(value, _JSON_TIMESTAMP).replace(tzinfo=dt.timezone.utc)
 
     def records(self, data: bytes) -> list[dict[str, Any]]:
-        """The rows of a converted object as the JSON records they came from (the inverse of
-        `to_parquet`): each column back under its key, timestamps in the record's format, and
-        `OPTIONAL_KEYS` left out when null."""
+        """The rows of a converted object as full JSON records (the inverse of `to_parquet` for
+        full records): each column back under its record key, timestamps in the record's
+        format, and `OPTIONAL_KEYS` left out when null."""
         import pyarrow.parquet as pq
 
         rows = pq.read_table(io.BytesIO(data)).to_pylist()
         records = []
         for row in rows:
             record = {}
-            for name, (key, kind) in self.columns.items():
+            for name, (_, kind) in self.columns.items():
+                key = self.record_keys[name]
                 value = row[name]
                 if value is None and key in OPTIONAL_KEYS:
                     continue

@@ -210,8 +210,9 @@ def test_glue_table_describes_the_records(first_delivery: Phase, deployment, rec
     types = {c["Name"]: c["Type"].lower() for c in records_table["StorageDescriptor"]["Columns"]}
     record_keys = {k for r in records for k in r}
     conversion = deployment.conversion()
-    # Converted, Firehose's OpenX SerDe maps columns to keys; else the table's own SerDe does.
-    sources = ({name: key for name, (key, _) in conversion.columns.items()} if conversion
+    # Converted, the rows are read back under the record keys the JSON table maps the columns
+    # to (Firehose read them from the compact record's short keys); else the table's SerDe maps.
+    sources = (conversion.record_keys if conversion
                else athena.column_sources(records_table, record_keys))
     column_of = {key: column for column, key in sources.items()}
     for record in records:

@@ -17,7 +17,7 @@
 //! `RawLine` (the other fields are kept), so nothing is lost. `RecordId` hashes the native line
 //! as it does a text line, and `LogFile` names the file the records came from.
 
-use s3_access_log::{LogTime, SCHEMA_VERSION, record_id, write_json_string};
+use s3_access_log::{KeyStyle, LogTime, SCHEMA_VERSION, record_id, write_json_string};
 use serde_json::{Map, Value};
 
 use crate::columns::{COLUMNS, ColumnId, Kind, RECORD_ORDER};
@@ -35,6 +35,7 @@ pub fn is_native_record(line: &[u8]) -> bool {
 #[derive(Clone, Debug)]
 pub struct NativeEncoder {
     log_file: String,
+    style: KeyStyle,
 }
 
 /// A record's value of one column, converted from the native field.
@@ -48,8 +49,14 @@ enum Converted {
 impl NativeEncoder {
     /// An encoder for native lines read from `log_file` (`s3://bucket/key`, or a local path).
     pub fn new(log_file: &str) -> Self {
+        NativeEncoder::with_style(log_file, KeyStyle::Full)
+    }
+
+    /// An encoder writing its records in `style`, as `s3_access_log::RecordEncoder` does.
+    pub fn with_style(log_file: &str, style: KeyStyle) -> Self {
         NativeEncoder {
             log_file: log_file.to_owned(),
+            style,
         }
     }
 
@@ -81,13 +88,19 @@ impl NativeEncoder {
         for (index, &(id, always_present)) in RECORD_ORDER.iter().enumerate() {
             let quarantine = matches!(id, ColumnId::ParseError | ColumnId::RawLine);
             let applies = always_present || (quarantine && reason.is_some());
-            if !applies {
+            let null = matches!(values[id as usize], Converted::Null) && id.column().field.is_some();
+            if !applies || (null && !self.style.writes_nulls()) {
                 continue;
             }
             if index > 0 {
                 out.push(b',');
             }
-            write_json_string(out, id.column().record_key.as_bytes());
+            let key = match self.style {
+                KeyStyle::Full => id.column().record_key,
+                // RECORD_ORDER is the order of the record's key table, so the index is the key's.
+                KeyStyle::Compact => s3_access_log::schema::COLUMNS[index].compact_name,
+            };
+            write_json_string(out, key.as_bytes());
             out.push(b':');
             match id {
                 ColumnId::SchemaVersion => write_number(out, u64::from(SCHEMA_VERSION)),
@@ -99,11 +112,7 @@ impl NativeEncoder {
                     Converted::Null => out.extend_from_slice(b"null"),
                     Converted::Text(text) => write_json_string(out, text.as_bytes()),
                     Converted::Number(number) => write_number(out, *number),
-                    Converted::Time(time) => {
-                        out.push(b'"');
-                        time.write_utc(out);
-                        out.push(b'"');
-                    }
+                    Converted::Time(time) => self.style.write_time(out, *time),
                 },
             }
         }
@@ -234,6 +243,20 @@ mod tests {
             at += found;
         }
         assert_eq!(keys(&record).len(), order.len());
+    }
+
+    #[test]
+    fn a_compact_native_record_is_the_compact_record_of_the_same_text_line() {
+        let mut out = Vec::new();
+        NativeEncoder::with_style("native.json", KeyStyle::Compact).encode(NATIVE.as_bytes(), &mut out);
+        let mut expected = Vec::new();
+        s3_access_log::RecordEncoder::with_style("native.json", KeyStyle::Compact)
+            .encode(TEXT.as_bytes(), &mut expected);
+        let ids = [record_id(NATIVE.as_bytes()), record_id(TEXT.as_bytes())].map(|id| format!("{id:016x}"));
+        let expected = String::from_utf8(expected).unwrap().replace(&ids[1], &ids[0]);
+        assert_eq!(String::from_utf8(out).unwrap(), expected);
+        assert!(expected.contains(",\"t\":1549411238,"), "{expected}");
+        assert!(!expected.contains("null"), "{expected}");
     }
 
     #[test]

@@ -10,7 +10,7 @@
 use std::io::Read;
 
 use columnar::{NativeEncoder, is_native_record};
-use s3_access_log::{Outcome, RecordEncoder};
+use s3_access_log::{KeyStyle, Outcome, RecordEncoder};
 use xxhash_rust::xxh3::Xxh3;
 
 use crate::Error;
@@ -266,6 +266,14 @@ impl<R: Read> RecordReader<R> {
         self.stats.bytes_out += (out.len() - before) as u64;
         self.stats.unreadable = Some(content);
         self.stats.unreadable_objects.add(reason);
+    }
+
+    /// Writes the records in `style` from now on (full by default): the preprocessor sends
+    /// compact records to a stream that converts them to Parquet.
+    pub fn with_key_style(mut self, style: KeyStyle) -> Self {
+        self.encoder = RecordEncoder::with_style(&self.log_file, style);
+        self.native = NativeEncoder::with_style(&self.log_file, style);
+        self
     }
 
     /// Counts so far; complete once [`RecordReader::next_record`] has returned `false`.
@@ -637,6 +645,25 @@ mod tests {
                 records[0]["RawLine"].as_str().map(str::len),
                 Some(DEFAULT_MAX_LINE)
             );
+        }
+    }
+
+    #[test]
+    fn compact_key_style_reaches_text_and_native_records() {
+        let native = r#"{"schema_version_id":"V_1_0","bucket_name":"b","request_time":"2019-02-06T00:00:38Z","http_status":200}"#;
+        for object in [LINE, native] {
+            let mut reader = RecordReader::new(object.as_bytes(), "s3://logs/object", Limits::default())
+                .unwrap()
+                .with_key_style(KeyStyle::Compact);
+            let mut out = Vec::new();
+            while reader.next_record(&mut out).unwrap() {}
+            let text = String::from_utf8(out).unwrap();
+            assert!(text.starts_with("{\"v\":1,\"i\":\""), "{text}");
+            assert!(
+                text.contains(",\"t\":1549411238,") && !text.contains("null"),
+                "{text}"
+            );
+            assert!(text.ends_with(",\"j\":\"s3://logs/object\"}\n"), "{text}");
         }
     }
 }

@@ -2,12 +2,14 @@
 //!
 //! The handler runs on an S3 notification as in Lambda; its object source generates log lines
 //! (or reads standard input, e.g. the `s3-access-log` corpus example) and its record sink only
-//! counts. Prints lines/s, MB/s, Firehose records and billed 5 KB units per 1,000 lines,
-//! `PutRecordBatch` calls per 100,000 lines and the process's peak RSS.
+//! counts. Prints lines/s, MB/s, Firehose records and billed 5 KB units per 1,000 lines, the
+//! billed bytes per line against the raw line (what Firehose bills for a stream with
+//! `OutputFormat=parquet` when `--record-keys compact`), `PutRecordBatch` calls per 100,000
+//! lines and the process's peak RSS.
 //!
 //! ```text
 //! cargo run --release -p preprocessor --example throughput -- --bytes 1000000000 [--packing line|gzip]
-//! corpus --bytes N | cargo run --release -p preprocessor --example throughput -- --stdin
+//! corpus --bytes N | cargo run --release -p preprocessor --example throughput -- --stdin [--record-keys compact]
 //! ```
 
 use std::io;
@@ -19,8 +21,9 @@ use std::time::Instant;
 
 use lambda_adapter::{Body, Failure, Object, ObjectSource, Resume};
 use lambda_runtime::{Context, LambdaEvent};
-use pipeline::packing::billed_units;
+use pipeline::packing::{BILLING_UNIT, billed_units};
 use preprocessor::{Config, Error, FailedEntry, Handler, RecordSink};
+use s3_access_log::KeyStyle;
 use serde_json::json;
 use testkit::corpus::LogLines;
 use tokio::io::{AsyncRead, ReadBuf};
@@ -134,7 +137,10 @@ fn peak_rss_kib() -> u64 {
 }
 
 fn usage() -> ! {
-    eprintln!("usage: throughput (--bytes N | --stdin) [--packing packed|line|gzip] [--max-record N]");
+    eprintln!(
+        "usage: throughput (--bytes N | --stdin) [--packing packed|line|gzip] [--max-record N] \
+         [--record-keys full|compact] [--object BUCKET/KEY]"
+    );
     std::process::exit(2)
 }
 
@@ -142,6 +148,8 @@ fn usage() -> ! {
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut input = None;
     let mut config = Config::new("bench");
+    // The raw object's name is every record's `LogFile`, so its length counts in the bytes sent.
+    let (mut bucket, mut key) = ("bench".to_owned(), "logs/bench-object".to_owned());
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         match arg.as_str() {
@@ -159,6 +167,17 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                     .and_then(|p| p.parse().ok())
                     .unwrap_or_else(|| usage())
             }
+            "--record-keys" => {
+                config.key_style = args
+                    .next()
+                    .and_then(|name| KeyStyle::from_name(&name))
+                    .unwrap_or_else(|| usage())
+            }
+            "--object" => {
+                let object = args.next().unwrap_or_else(|| usage());
+                let (b, k) = object.split_once('/').unwrap_or_else(|| usage());
+                (bucket, key) = (b.to_owned(), k.to_owned());
+            }
             "--max-record" => {
                 config.max_record_bytes = args
                     .next()
@@ -170,6 +189,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     let Some(input) = input else { usage() };
     let packing = config.packing;
+    let key_style = config.key_style;
     let counting = Arc::new(Counting::default());
     let handler = Handler::new(
         config,
@@ -181,8 +201,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         "eventTime": "2024-01-01T00:00:00.000Z", "eventName": "ObjectCreated:Put",
         "userIdentity": {"principalId": "bench"}, "requestParameters": {"sourceIPAddress": "127.0.0.1"},
         "responseElements": {}, "s3": {"s3SchemaVersion": "1.0", "configurationId": "bench",
-            "bucket": {"name": "bench", "ownerIdentity": {"principalId": "bench"}, "arn": "arn:aws:s3:::bench"},
-            "object": {"key": "logs/bench-object", "eTag": "0", "sequencer": "0"}}}]});
+            "bucket": {"name": bucket, "ownerIdentity": {"principalId": "bench"}, "arn": format!("arn:aws:s3:::{bucket}")},
+            "object": {"key": key, "eTag": "0", "sequencer": "0"}}}]});
 
     let started = Instant::now();
     let invocation = handler.run(LambdaEvent::new(event, Context::default())).await;
@@ -194,6 +214,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let units = counting.units.load(Ordering::Relaxed) as f64;
     let calls = counting.calls.load(Ordering::Relaxed) as f64;
     println!("packing                         {packing}");
+    println!("record keys                     {key_style:?}");
     println!(
         "input                           {:.1} MB, {} lines ({:.0} B/line), {:.1} MB of records",
         delivery.ingest.bytes_in as f64 / 1e6,
@@ -209,6 +230,15 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
     println!("Firehose records / 1,000 lines  {:.2}", records * 1000.0 / lines);
     println!("billed 5 KB units / 1,000 lines {:.1}", units * 1000.0 / lines);
+    // Firehose bills each record rounded up to 5 KB (BILLING_UNIT): per line, against the raw
+    // line (its `\n` included) and against the record bytes sent.
+    let billed_bytes = units * BILLING_UNIT as f64;
+    println!(
+        "billed bytes / line             {:.0} ({:.3}x the raw line, {:.3}x the records sent)",
+        billed_bytes / lines,
+        billed_bytes / delivery.ingest.bytes_in.max(1) as f64,
+        billed_bytes / delivery.ingest.bytes_out.max(1) as f64
+    );
     println!("PutRecordBatch calls / 100,000  {:.1}", calls * 100_000.0 / lines);
     println!(
         "largest record                  {} B",

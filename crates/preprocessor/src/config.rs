@@ -9,6 +9,7 @@ use std::time::Duration;
 use lambda_adapter::ReadSettings;
 use pipeline::ingest::DEFAULT_MAX_OBJECT_BYTES;
 use pipeline::packing::{MAX_RECORD, Packing};
+use s3_access_log::KeyStyle;
 
 use crate::Error;
 
@@ -33,6 +34,10 @@ pub struct Config {
     /// `PACKING`: `packed` (default), `line`, or `gzip` (packed records gzipped, for a stream
     /// that stores records uncompressed with a `.gz` extension).
     pub packing: Packing,
+    /// `RECORD_KEYS`: `full` (default) sends the records of `docs/record.md`; `compact` sends
+    /// short keys with nulls left out, for a stream whose record format conversion maps them
+    /// to the table's columns (the template sets it with `OutputFormat=parquet`).
+    pub key_style: KeyStyle,
     /// `MAX_RECORD_BYTES`: largest Firehose record, and largest JSON record of one line.
     pub max_record_bytes: usize,
     /// `MAX_OBJECT_BYTES`: decoded bytes read from one object; what lies past them becomes one
@@ -94,6 +99,7 @@ impl Config {
             output_bucket: None,
             output_prefix: String::new(),
             packing: Packing::Packed,
+            key_style: KeyStyle::Full,
             max_record_bytes: MAX_RECORD,
             max_object_bytes: DEFAULT_MAX_OBJECT_BYTES,
             state_bucket: None,
@@ -123,6 +129,13 @@ impl Config {
                 name: "PACKING",
                 value: value.clone(),
                 expected: "`packed`, `line` or `gzip`",
+            })?;
+        }
+        if let Some(value) = var("RECORD_KEYS") {
+            config.key_style = KeyStyle::from_name(&value).ok_or(Error::InvalidVariable {
+                name: "RECORD_KEYS",
+                value: value.clone(),
+                expected: "`full` or `compact`",
             })?;
         }
         if let Some(value) = var("MAX_RECORD_BYTES") {
@@ -188,6 +201,7 @@ mod tests {
         let config = config(&[("DELIVERY_STREAM_NAME", "s3-access-logs")]).unwrap();
         assert_eq!(config, Config::new("s3-access-logs"));
         assert_eq!(config.packing, Packing::Packed);
+        assert_eq!(config.key_style, KeyStyle::Full);
         assert_eq!(config.max_record_bytes, MAX_RECORD);
         assert!(config.max_record_bytes < pipeline::packing::FIREHOSE_MAX_RECORD);
     }
@@ -201,6 +215,7 @@ mod tests {
             ("OUTPUT_BUCKET", "lake"),
             ("OUTPUT_PREFIX", "records/"),
             ("PACKING", "line"),
+            ("RECORD_KEYS", "compact"),
             ("MAX_RECORD_BYTES", "65536"),
             ("MAX_OBJECT_BYTES", "1048576"),
         ])
@@ -210,6 +225,7 @@ mod tests {
         assert_eq!(config.output_bucket.as_deref(), Some("lake"));
         assert_eq!(config.output_prefix, "records/");
         assert_eq!(config.packing, Packing::Line);
+        assert_eq!(config.key_style, KeyStyle::Compact);
         assert_eq!(config.max_record_bytes, 65_536);
         assert_eq!(config.max_object_bytes, 1 << 20);
         // Markers go to the output bucket unless STATE_BUCKET says otherwise.
@@ -232,6 +248,8 @@ mod tests {
     fn rejects_bad_values_by_name() {
         let cases = [
             ("PACKING", "lines"),
+            ("RECORD_KEYS", "short"),
+            ("RECORD_KEYS", "Compact"),
             ("MAX_RECORD_BYTES", "lots"),
             ("MAX_RECORD_BYTES", "1024001"),
             ("MAX_RECORD_BYTES", "100"),

@@ -85,10 +85,11 @@ async fn deliver<S: ObjectSource, K: RecordSink>(
     };
     let (batch_tx, mut batch_rx) = mpsc::channel(tuning.queued_batches.max(1));
     let log_file = target.log_file();
+    let key_style = config.key_style;
     let reader = download.reader;
     let transfer = download.transfer;
     let mut producer = AbortOnDrop(tokio::task::spawn_blocking(move || {
-        produce(reader, &log_file, limits, packer, batch_tx)
+        produce(reader, &log_file, limits, key_style, packer, batch_tx)
     }));
 
     let sent = send_all(sink, &mut batch_rx, &tuning, deadline, counters).await;
@@ -137,6 +138,7 @@ mod tests {
     use lambda_adapter::{Body, Disposition, Failure, Object, Resume};
     use pipeline::ingest::RecordReader;
     use pipeline::packing::Packing;
+    use s3_access_log::KeyStyle;
     use tokio::io::{AsyncRead, ReadBuf};
 
     use super::*;
@@ -365,6 +367,33 @@ mod tests {
             assert_eq!(delivery.put_calls, delivery.firehose_batches);
             assert!(sink.most_in_flight.load(Ordering::SeqCst) <= config.tuning.max_in_flight as u64);
         }
+    }
+
+    #[tokio::test]
+    async fn compact_key_style_delivers_compact_records() {
+        let line = "79a59df900b949e55d96a1e698fbacedfd6e09d98eacf8f8d5218e7cd47ef2be bucket [06/Feb/2019:00:00:38 +0000] 192.0.2.3 - 3E57427F3EXAMPLE REST.GET.OBJECT k \"GET /k HTTP/1.1\" 200 - 113 113 7 6 \"-\" \"ua\" -\n";
+        let data = line.repeat(500).into_bytes();
+        let mut config = config(Packing::Packed, 16 * 1024);
+        config.key_style = KeyStyle::Compact;
+        let (result, delivery, sink) =
+            deliver(Memory::new(data.clone()), Recorder::default(), &config, None).await;
+        assert_eq!(result.unwrap(), Outcome::Delivered);
+        let mut expected = Vec::new();
+        let mut reader = RecordReader::new(&data[..], &target().log_file(), Limits::default())
+            .unwrap()
+            .with_key_style(KeyStyle::Compact);
+        while reader.next_record(&mut expected).unwrap() {}
+        assert_eq!(sink.accepted.lock().unwrap().concat(), expected);
+        assert!(expected.starts_with(b"{\"v\":1,\"i\":\""));
+        assert_eq!(delivery.ingest.lines, 500);
+        assert_eq!(delivery.firehose_bytes, expected.len() as u64);
+        let full = records_of(&data, Limits::default()).concat();
+        assert!(
+            expected.len() * 2 < full.len(),
+            "{} against {}",
+            expected.len(),
+            full.len()
+        );
     }
 
     #[tokio::test]

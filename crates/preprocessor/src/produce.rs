@@ -9,21 +9,23 @@ use std::io::Read;
 
 use pipeline::ingest::{Limits, RecordReader, Stats};
 use pipeline::packing::{Batch, BatchBuilder, Packer};
+use s3_access_log::KeyStyle;
 use tokio::sync::mpsc;
 
 use crate::Error;
 
-/// Reads `input` as the log object `log_file` and sends its batches. Returns the object's counts
-/// with how reading ended.
+/// Reads `input` as the log object `log_file` and sends its batches of records in `key_style`.
+/// Returns the object's counts with how reading ended.
 pub(crate) fn produce(
     input: impl Read,
     log_file: &str,
     limits: Limits,
+    key_style: KeyStyle,
     mut packer: Packer,
     batches: mpsc::Sender<Batch>,
 ) -> (Stats, Result<(), Error>) {
     let mut reader = match RecordReader::new(input, log_file, limits) {
-        Ok(reader) => reader,
+        Ok(reader) => reader.with_key_style(key_style),
         Err(error) => return (Stats::default(), Err(error.into())),
     };
     let mut builder = BatchBuilder::new();

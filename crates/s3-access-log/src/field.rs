@@ -5,6 +5,8 @@
 //! 2026), so one ordered list describes every generation: a line simply stops early or carries
 //! extra fields past the end.
 
+use crate::KeyStyle;
+
 /// One field of an S3 server access log line.
 ///
 /// The discriminant order is the order of the fields on the line (`Field::ALL`).
@@ -66,10 +68,10 @@ pub enum Field {
     SourceRegion,
 }
 
-/// Defines [`Field::json_key`] and `Field::json_member` from one list, so a key and its member
-/// prefix cannot disagree.
+/// Defines [`Field::json_key`], [`Field::compact_key`] and `Field::member` from one list, so a
+/// key and its member prefix cannot disagree.
 macro_rules! json_keys {
-    ($($field:ident => $key:literal,)*) => {
+    ($($field:ident => $key:literal, $compact:literal;)*) => {
         /// The key of this field in the JSON record, which is also its Glue column name.
         pub const fn json_key(self) -> &'static str {
             match self {
@@ -77,11 +79,24 @@ macro_rules! json_keys {
             }
         }
 
-        /// What the record writer puts before this field's value: `,"Key":`. One static
-        /// string per key, so writing it is one copy.
-        pub(crate) const fn json_member(self) -> &'static str {
+        /// The key of this field in the compact record (`docs/record.md`, "Compact record"):
+        /// one or two lowercase letters, which Firehose's deserializer maps to the column.
+        pub const fn compact_key(self) -> &'static str {
             match self {
-                $(Field::$field => concat!(",\"", $key, "\":"),)*
+                $(Field::$field => $compact,)*
+            }
+        }
+
+        /// What the record writer puts before this field's value in `style`: `,"Key":`. One
+        /// static string per key, so writing it is one copy.
+        pub(crate) const fn member(self, style: KeyStyle) -> &'static str {
+            match style {
+                KeyStyle::Full => match self {
+                    $(Field::$field => concat!(",\"", $key, "\":"),)*
+                },
+                KeyStyle::Compact => match self {
+                    $(Field::$field => concat!(",\"", $compact, "\":"),)*
+                },
             }
         }
     };
@@ -123,33 +138,33 @@ impl Field {
     pub const MIN_COUNT: usize = 17;
 
     json_keys! {
-        BucketOwner => "BucketOwner",
-        Bucket => "Bucket",
-        Timestamp => "Timestamp",
-        RemoteIp => "RemoteIP",
-        Requester => "Requester",
-        RequestId => "RequestID",
-        Operation => "Operation",
-        Key => "Key",
-        RequestUri => "RequestURI",
-        HttpStatus => "HTTPstatus",
-        ErrorCode => "ErrorCode",
-        BytesSent => "BytesSent",
-        ObjectSize => "ObjectSize",
-        TotalTime => "TotalTime",
-        TurnAroundTime => "TurnAroundTime",
-        Referrer => "Referrer",
-        UserAgent => "UserAgent",
-        VersionId => "VersionId",
-        HostId => "HostId",
-        SignatureVersion => "SignatureVersion",
-        CipherSuite => "CipherSuite",
-        AuthenticationType => "AuthenticationType",
-        HostHeader => "HostHeader",
-        TlsVersion => "TLSVersion",
-        AccessPointArn => "AccessPointArn",
-        AclRequired => "AclRequired",
-        SourceRegion => "SourceRegion",
+        BucketOwner => "BucketOwner", "o";
+        Bucket => "Bucket", "b";
+        Timestamp => "Timestamp", "t";
+        RemoteIp => "RemoteIP", "a";
+        Requester => "Requester", "r";
+        RequestId => "RequestID", "q";
+        Operation => "Operation", "p";
+        Key => "Key", "k";
+        RequestUri => "RequestURI", "u";
+        HttpStatus => "HTTPstatus", "s";
+        ErrorCode => "ErrorCode", "e";
+        BytesSent => "BytesSent", "n";
+        ObjectSize => "ObjectSize", "z";
+        TotalTime => "TotalTime", "m";
+        TurnAroundTime => "TurnAroundTime", "d";
+        Referrer => "Referrer", "f";
+        UserAgent => "UserAgent", "g";
+        VersionId => "VersionId", "vi";
+        HostId => "HostId", "h";
+        SignatureVersion => "SignatureVersion", "w";
+        CipherSuite => "CipherSuite", "c";
+        AuthenticationType => "AuthenticationType", "y";
+        HostHeader => "HostHeader", "x";
+        TlsVersion => "TLSVersion", "l";
+        AccessPointArn => "AccessPointArn", "ap";
+        AclRequired => "AclRequired", "ac";
+        SourceRegion => "SourceRegion", "sr";
     }
 
     /// 1-based position of the field on the line, as AWS documents it.
@@ -176,9 +191,16 @@ mod tests {
     }
 
     #[test]
-    fn json_member_is_the_quoted_key_between_a_comma_and_a_colon() {
+    fn member_is_the_quoted_key_between_a_comma_and_a_colon() {
         for field in Field::ALL {
-            assert_eq!(field.json_member(), format!(",\"{}\":", field.json_key()));
+            assert_eq!(
+                field.member(KeyStyle::Full),
+                format!(",\"{}\":", field.json_key())
+            );
+            assert_eq!(
+                field.member(KeyStyle::Compact),
+                format!(",\"{}\":", field.compact_key())
+            );
         }
     }
 }

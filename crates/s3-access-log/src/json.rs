@@ -4,12 +4,16 @@
 //! of records per invocation, and this is its hot path. Keys and their order follow the record
 //! contract (`docs/record.md`); invalid UTF-8 is replaced with U+FFFD so the output is always
 //! valid JSON, and the line carries no other penalty for it.
+//!
+//! One writer serves both key styles ([`KeyStyle`]): the full record, and the compact record
+//! the preprocessor sends to Firehose for Parquet output, whose short keys, omitted nulls and
+//! epoch-seconds time Firehose's deserializer turns into exactly the columns of the full one.
 
 use xxhash_rust::xxh3::xxh3_64;
 
-use crate::Field;
 use crate::error::ParseError;
 use crate::parse::{LogRecord, TAIL, parse_counting};
+use crate::{Field, LogTime};
 
 /// Version of the record contract written into every record as `SchemaVersion`.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -28,6 +32,90 @@ pub fn is_blank(line: &[u8]) -> bool {
     line.iter().all(u8::is_ascii_whitespace)
 }
 
+/// How an encoder writes a record's keys; chosen once per encoder.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum KeyStyle {
+    /// The record of `docs/record.md`: every key, long names, `null` written out.
+    #[default]
+    Full,
+    /// For Firehose's record format conversion only (`docs/record.md`, "Compact record"): the
+    /// keys of [`crate::schema::COLUMNS`]' `compact_name`, null fields left out, and the time
+    /// as epoch seconds. Firehose bills the JSON it receives, and this is about 30% less of it.
+    Compact,
+}
+
+impl KeyStyle {
+    /// The style named `full` or `compact`, as configuration spells it.
+    pub fn from_name(name: &str) -> Option<KeyStyle> {
+        match name {
+            "full" => Some(KeyStyle::Full),
+            "compact" => Some(KeyStyle::Compact),
+            _ => None,
+        }
+    }
+
+    /// Whether a null field is written (`"Key":null`) or left out.
+    pub const fn writes_nulls(self) -> bool {
+        matches!(self, KeyStyle::Full)
+    }
+
+    /// Writes `time` as the value of `Timestamp` in this style: `"YYYY-MM-DD HH:MM:SS"` in UTC
+    /// in the full record, epoch seconds (half the bytes) in the compact one.
+    #[inline]
+    pub fn write_time(self, out: &mut Vec<u8>, time: LogTime) {
+        if self == KeyStyle::Compact {
+            let seconds = time.unix_seconds();
+            if COMPACT_EPOCH_SECONDS.contains(&seconds) {
+                out.extend_from_slice(itoa::Buffer::new().format(seconds).as_bytes());
+                return;
+            }
+        }
+        out.push(b'"');
+        time.write_utc(out);
+        out.push(b'"');
+    }
+
+    /// The record's own keys (those that are no log field), each with what precedes its value.
+    const fn own_members(self) -> &'static OwnMembers {
+        match self {
+            KeyStyle::Full => &OwnMembers {
+                schema_version: "{\"SchemaVersion\":",
+                record_id: ",\"RecordId\":\"",
+                extra_fields: ",\"ExtraFields\":[",
+                log_file: ",\"LogFile\":",
+                parse_error: ",\"ParseError\":",
+                raw_line: ",\"RawLine\":",
+            },
+            KeyStyle::Compact => &OwnMembers {
+                schema_version: "{\"v\":",
+                record_id: ",\"i\":\"",
+                extra_fields: ",\"xf\":[",
+                log_file: ",\"j\":",
+                parse_error: ",\"pe\":",
+                raw_line: ",\"rl\":",
+            },
+        }
+    }
+}
+
+/// What the writer puts before the value of each key that is no log field.
+struct OwnMembers {
+    schema_version: &'static str,
+    /// The opening quote of the id included.
+    record_id: &'static str,
+    /// The opening bracket of the array included.
+    extra_fields: &'static str,
+    log_file: &'static str,
+    parse_error: &'static str,
+    raw_line: &'static str,
+}
+
+/// The epoch seconds the compact record writes a time as: the ten-digit numbers the Firehose
+/// documentation shows for the OpenX JSON SerDe (2001-09-09 to 2286-11-20). A time outside them,
+/// which only a damaged line has, is written as the full record writes it, which the SerDe
+/// also reads.
+const COMPACT_EPOCH_SECONDS: std::ops::RangeInclusive<i64> = 1_000_000_000..=9_999_999_999;
+
 /// What happened to one line.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Outcome {
@@ -44,15 +132,25 @@ pub enum Outcome {
 /// Holds the `LogFile` value pre-rendered, since every record of an object repeats it.
 #[derive(Clone, Debug)]
 pub struct RecordEncoder {
+    style: KeyStyle,
     log_file_member: Vec<u8>,
 }
 
 impl RecordEncoder {
-    /// An encoder for lines read from `log_file` (`s3://bucket/key`, or a local path).
+    /// An encoder of full records for lines read from `log_file` (`s3://bucket/key`, or a
+    /// local path).
     pub fn new(log_file: &str) -> Self {
-        let mut log_file_member = b",\"LogFile\":".to_vec();
+        RecordEncoder::with_style(log_file, KeyStyle::Full)
+    }
+
+    /// An encoder writing its records in `style`.
+    pub fn with_style(log_file: &str, style: KeyStyle) -> Self {
+        let mut log_file_member = style.own_members().log_file.as_bytes().to_vec();
         write_json_string(&mut log_file_member, log_file.as_bytes());
-        RecordEncoder { log_file_member }
+        RecordEncoder {
+            style,
+            log_file_member,
+        }
     }
 
     /// Appends the record of `line` (without its terminator) and a `\n` to `out`.
@@ -89,6 +187,9 @@ impl RecordEncoder {
 
     /// Writes the record; `text` tells how far the fields and the raw line are known to be
     /// valid UTF-8.
+    // Not inlined: both copies of the writer inlined into `encode` made the parser's code
+    // around them slower.
+    #[inline(never)]
     fn write(
         &self,
         out: &mut Vec<u8>,
@@ -97,41 +198,53 @@ impl RecordEncoder {
         text: Text,
         quarantine: Option<(String, &[u8])>,
     ) {
-        out.extend_from_slice(b"{\"SchemaVersion\":");
+        // Each arm inlines its own copy of the writer with the style a constant, so the full
+        // record (the hot path of JSON output) pays nothing for the compact record's branches.
+        match self.style {
+            KeyStyle::Full => self.write_in(KeyStyle::Full, out, id, r, text, quarantine),
+            KeyStyle::Compact => self.write_in(KeyStyle::Compact, out, id, r, text, quarantine),
+        }
+    }
+
+    /// [`RecordEncoder::write`] in `style`.
+    #[inline(always)]
+    fn write_in(
+        &self,
+        style: KeyStyle,
+        out: &mut Vec<u8>,
+        id: u64,
+        r: &LogRecord<'_>,
+        text: Text,
+        quarantine: Option<(String, &[u8])>,
+    ) {
+        let own = style.own_members();
+        out.extend_from_slice(own.schema_version.as_bytes());
         write_number(out, u64::from(SCHEMA_VERSION));
-        out.extend_from_slice(b",\"RecordId\":\"");
+        out.extend_from_slice(own.record_id.as_bytes());
         write_hex(out, id);
         out.push(b'"');
-        write_text(out, Field::BucketOwner, r.bucket_owner, text);
-        write_text(out, Field::Bucket, r.bucket, text);
-        out.extend_from_slice(Field::Timestamp.json_member().as_bytes());
-        match r.time {
-            Some(time) => {
-                out.push(b'"');
-                time.write_utc(out);
-                out.push(b'"');
-            }
-            None => out.extend_from_slice(b"null"),
-        }
-        write_text(out, Field::RemoteIp, r.remote_ip, text);
-        write_text(out, Field::Requester, r.requester, text);
-        write_text(out, Field::RequestId, r.request_id, text);
-        write_text(out, Field::Operation, r.operation, text);
-        write_text(out, Field::Key, r.key, text);
-        write_text(out, Field::RequestUri, r.request_uri, text);
-        write_integer(out, Field::HttpStatus, r.http_status.map(u64::from));
-        write_text(out, Field::ErrorCode, r.error_code, text);
-        write_integer(out, Field::BytesSent, r.bytes_sent);
-        write_integer(out, Field::ObjectSize, r.object_size);
-        write_integer(out, Field::TotalTime, r.total_time);
-        write_integer(out, Field::TurnAroundTime, r.turn_around_time);
-        write_text(out, Field::Referrer, r.referrer, text);
-        write_text(out, Field::UserAgent, r.user_agent, text);
+        write_text(out, style, Field::BucketOwner, r.bucket_owner, text);
+        write_text(out, style, Field::Bucket, r.bucket, text);
+        write_time(out, style, r.time);
+        write_text(out, style, Field::RemoteIp, r.remote_ip, text);
+        write_text(out, style, Field::Requester, r.requester, text);
+        write_text(out, style, Field::RequestId, r.request_id, text);
+        write_text(out, style, Field::Operation, r.operation, text);
+        write_text(out, style, Field::Key, r.key, text);
+        write_text(out, style, Field::RequestUri, r.request_uri, text);
+        write_integer(out, style, Field::HttpStatus, r.http_status.map(u64::from));
+        write_text(out, style, Field::ErrorCode, r.error_code, text);
+        write_integer(out, style, Field::BytesSent, r.bytes_sent);
+        write_integer(out, style, Field::ObjectSize, r.object_size);
+        write_integer(out, style, Field::TotalTime, r.total_time);
+        write_integer(out, style, Field::TurnAroundTime, r.turn_around_time);
+        write_text(out, style, Field::Referrer, r.referrer, text);
+        write_text(out, style, Field::UserAgent, r.user_agent, text);
         for (field, value) in TAIL.into_iter().zip(r.tail) {
-            write_text(out, field, value, text);
+            write_text(out, style, field, value, text);
         }
         if r.extra_fields.is_some() {
-            out.extend_from_slice(b",\"ExtraFields\":[");
+            out.extend_from_slice(own.extra_fields.as_bytes());
             for (index, extra) in r.extra_fields().enumerate() {
                 if index > 0 {
                     out.push(b',');
@@ -142,9 +255,9 @@ impl RecordEncoder {
         }
         out.extend_from_slice(&self.log_file_member);
         if let Some((reason, raw_line)) = quarantine {
-            out.extend_from_slice(b",\"ParseError\":");
+            out.extend_from_slice(own.parse_error.as_bytes());
             write_string(out, reason.as_bytes(), Text::Utf8);
-            out.extend_from_slice(b",\"RawLine\":");
+            out.extend_from_slice(own.raw_line.as_bytes());
             write_string(out, raw_line, text);
         }
         out.extend_from_slice(b"}\n");
@@ -194,11 +307,34 @@ fn strip_cr(line: &[u8]) -> &[u8] {
 
 // Inlined so each key is a constant: its copy becomes a few moves, not a call.
 #[inline(always)]
-fn write_text(out: &mut Vec<u8>, field: Field, value: Option<&[u8]>, text: Text) {
-    write_member(out, field);
+fn write_text(out: &mut Vec<u8>, style: KeyStyle, field: Field, value: Option<&[u8]>, text: Text) {
     match value {
-        Some(value) => write_string(out, value, text),
-        None => out.extend_from_slice(b"null"),
+        Some(value) => {
+            write_member(out, style, field);
+            write_string(out, value, text);
+        }
+        None => write_null(out, style, field),
+    }
+}
+
+/// A null field: `"Key":null` in the full record, nothing in the compact one.
+#[inline(always)]
+fn write_null(out: &mut Vec<u8>, style: KeyStyle, field: Field) {
+    if style.writes_nulls() {
+        write_member(out, style, field);
+        out.extend_from_slice(b"null");
+    }
+}
+
+/// The request time, member and value ([`KeyStyle::write_time`]).
+#[inline(always)]
+fn write_time(out: &mut Vec<u8>, style: KeyStyle, time: Option<LogTime>) {
+    match time {
+        Some(time) => {
+            write_member(out, style, Field::Timestamp);
+            style.write_time(out, time);
+        }
+        None => write_null(out, style, Field::Timestamp),
     }
 }
 
@@ -222,11 +358,13 @@ fn write_string(out: &mut Vec<u8>, value: &[u8], text: Text) {
 
 // Inlined so each key is a constant: its copy becomes a few moves, not a call.
 #[inline(always)]
-fn write_integer(out: &mut Vec<u8>, field: Field, value: Option<u64>) {
-    write_member(out, field);
+fn write_integer(out: &mut Vec<u8>, style: KeyStyle, field: Field, value: Option<u64>) {
     match value {
-        Some(value) => write_number(out, value),
-        None => out.extend_from_slice(b"null"),
+        Some(value) => {
+            write_member(out, style, field);
+            write_number(out, value);
+        }
+        None => write_null(out, style, field),
     }
 }
 
@@ -234,8 +372,8 @@ fn write_integer(out: &mut Vec<u8>, field: Field, value: Option<u64>) {
 /// member's length: a copy of known size is a few moves, where one of the member's own length
 /// is a call to `memcpy` whenever the field is not a constant (the loop over the tail fields).
 #[inline(always)]
-fn write_member(out: &mut Vec<u8>, field: Field) {
-    let (block, len) = &MEMBERS[field as usize];
+fn write_member(out: &mut Vec<u8>, style: KeyStyle, field: Field) {
+    let (block, len) = &MEMBERS[style as usize][field as usize];
     let end = out.len() + len;
     out.extend_from_slice(block);
     out.truncate(end);
@@ -244,13 +382,18 @@ fn write_member(out: &mut Vec<u8>, field: Field) {
 /// The size of the blocks [`MEMBERS`] keeps the members in: more than the longest.
 const MEMBER_BLOCK: usize = 32;
 
+/// Members of one key style, in [`Field::ALL`] order.
+type Members = [([u8; MEMBER_BLOCK], usize); Field::ALL.len()];
+
 /// Each field's `,"Key":` at the start of a block of [`MEMBER_BLOCK`] bytes, with its length,
-/// in [`Field::ALL`] order.
-static MEMBERS: [([u8; MEMBER_BLOCK], usize); Field::ALL.len()] = {
+/// per [`KeyStyle`] (in declaration order) and in [`Field::ALL`] order.
+static MEMBERS: [Members; 2] = [members(KeyStyle::Full), members(KeyStyle::Compact)];
+
+const fn members(style: KeyStyle) -> Members {
     let mut members = [([0; MEMBER_BLOCK], 0); Field::ALL.len()];
     let mut index = 0;
     while index < Field::ALL.len() {
-        let member = Field::ALL[index].json_member().as_bytes();
+        let member = Field::ALL[index].member(style).as_bytes();
         // A member longer than the block fails the build here.
         let (block, _) = members[index].0.split_at_mut(member.len());
         block.copy_from_slice(member);
@@ -258,7 +401,7 @@ static MEMBERS: [([u8; MEMBER_BLOCK], usize); Field::ALL.len()] = {
         index += 1;
     }
     members
-};
+}
 
 fn write_number(out: &mut Vec<u8>, value: u64) {
     out.extend_from_slice(itoa::Buffer::new().format(value).as_bytes());
@@ -525,12 +668,14 @@ mod tests {
     /// Every member is written whole and alone, whatever was written before it.
     #[test]
     fn writes_each_member_and_nothing_more() {
-        let mut out = b"{".to_vec();
-        let mut expected = out.clone();
-        for field in Field::ALL {
-            write_member(&mut out, field);
-            expected.extend_from_slice(field.json_member().as_bytes());
-            assert_eq!(out, expected, "{field}");
+        for style in [KeyStyle::Full, KeyStyle::Compact] {
+            let mut out = b"{".to_vec();
+            let mut expected = out.clone();
+            for field in Field::ALL {
+                write_member(&mut out, style, field);
+                expected.extend_from_slice(field.member(style).as_bytes());
+                assert_eq!(out, expected, "{field} {style:?}");
+            }
         }
     }
 
