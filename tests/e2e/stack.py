@@ -202,6 +202,10 @@ class Stack:
                 return any(self._condition_value(a) for a in arg)
             if fn == "Condition":
                 return self.condition(arg)
+            if fn == "Fn::Contains":
+                # A rule function: whether the value is one of the listed strings.
+                values, value = arg
+                return str(self.resolve(value)) in [str(v) for v in self.resolve(values)]
         raise TemplateError(f"unsupported condition {spec!r}")
 
     # Intrinsics ---------------------------------------------------------------------------

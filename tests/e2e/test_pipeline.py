@@ -78,13 +78,17 @@ def test_template_wires_the_stages_together(deployment: Deployment) -> None:
 
 def test_template_refuses_parquet_with_gzip_packing() -> None:
     """Firehose cannot convert gzip records: the stack's Rules refuse the pair before anything
-    is created, and let every other packing through with Parquet."""
+    is created, and let every other packing through with Parquet; nor does it convert with a
+    buffer under 64 MiB, which JSON output may use."""
     with pytest.raises(TemplateError, match="OutputFormat=parquet cannot be combined with Packing=gzip"):
         Deployment(overrides={**PARAMETER_OVERRIDES, "OutputFormat": "parquet", "Packing": "gzip"})
     for packing in ("packed", "line"):
         converted = Deployment(overrides={**PARAMETER_OVERRIDES, "OutputFormat": "parquet", "Packing": packing})
         assert converted.destination["FileExtension"] == ".parquet"
     Deployment(overrides={**PARAMETER_OVERRIDES, "OutputFormat": "json", "Packing": "gzip"})
+    with pytest.raises(TemplateError, match="at least 64"):
+        Deployment(overrides={**PARAMETER_OVERRIDES, "OutputFormat": "parquet", "FirehoseBufferSizeMB": "63"})
+    Deployment(overrides={**PARAMETER_OVERRIDES, "OutputFormat": "json", "FirehoseBufferSizeMB": "1"})
 
 
 def test_s3_test_event_is_acknowledged(deployment: Deployment, functions, firehose_delivery) -> None:
