@@ -16,7 +16,7 @@
 //!
 //! A counter's subject is held as a 128-bit keyed hash of its text, not as a string: adding a
 //! counter then allocates nothing, which keeps the heap from fragmenting between the objects
-//! of a long run (see `output::Groups`), and a counter is a fixed 40 bytes. Two subjects share
+//! of a long run (see `output::Groups`), and a counter takes a fixed 40 bytes. Two subjects share
 //! a counter only if both 64-bit halves of their hashes collide, keyed anew in every process:
 //! about one chance in 10^29 among the counters held.
 
@@ -25,7 +25,7 @@ use std::hash::{BuildHasher, RandomState};
 
 use super::rules::{Rule, WindowBy};
 
-/// Most counters kept at once; about 60 bytes each.
+/// Most counters kept at once; about 55 bytes each, the map's slack included.
 pub const DEFAULT_WINDOW_ENTRIES: usize = 100_000;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
