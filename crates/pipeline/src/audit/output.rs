@@ -79,9 +79,11 @@ pub(super) struct Groups {
     groups: Vec<Group>,
     /// The text of every group, spans of which [`Group::fields`] points to.
     text: String,
-    /// The memory of the groups and text before the last [`Groups::keep_busiest`], which
-    /// copies the groups it keeps into it: the two alternate, so forgetting groups allocates
-    /// nothing once both have grown.
+    /// Bytes of `text` no group points to any more: times replaced by longer ones.
+    left_behind: usize,
+    /// The memory of the groups and text before the last [`Groups::copy_groups`], which copies
+    /// the groups it keeps into it: the two alternate, so forgetting groups allocates nothing
+    /// once both have grown.
     spare: (Vec<Group>, String),
     limit: usize,
     at_limit: AtLimit,
@@ -118,6 +120,7 @@ impl Groups {
             hasher: RandomState::new(),
             groups: Vec::new(),
             text: String::new(),
+            left_behind: 0,
             spare: (Vec::new(), String::new()),
             limit: limit.max(2),
             at_limit,
@@ -180,19 +183,28 @@ impl Groups {
     }
 
     /// Sets the `which` time of group `at` to `time`, if it has none or `replace` says so.
-    /// Timestamps have one length, so the new one takes the old one's place in the text.
+    /// A time that fits takes the old one's place in the text (record timestamps all have one
+    /// length); a longer one is appended, and once the text left behind outweighs the rest the
+    /// text is copied afresh, so records with times of varying lengths do not make it grow.
     fn set_time(&mut self, at: usize, which: usize, time: &str, replace: impl FnOnce(&str) -> bool) {
         let held = self.groups[at].fields[which];
         if self.field(held).is_some_and(|held| !replace(held)) {
             return;
         }
         self.groups[at].fields[which] = match held {
-            Some((start, end)) if end - start == time.len() => {
-                self.text.replace_range(start..end, time);
-                held
+            Some((start, end)) if time.len() <= end - start => {
+                self.text.replace_range(start..start + time.len(), time);
+                self.left_behind += end - start - time.len();
+                Some((start, start + time.len()))
             }
-            _ => self.push_text(Some(time)),
+            _ => {
+                self.left_behind += held.map_or(0, |(start, end)| end - start);
+                self.push_text(Some(time))
+            }
         };
+        if self.left_behind > self.text.len() / 2 {
+            self.copy_groups(|_| true);
+        }
     }
 
     /// Forgets the less busy half of the groups. A client that keeps coming back is counted
@@ -206,17 +218,30 @@ impl Groups {
         let mut kept = 0;
         let keep = self.limit / 2;
         let mut forgotten = 0;
+        self.copy_groups(|group| {
+            let keep_it = group.count > threshold || (group.count == threshold && kept < keep);
+            if keep_it {
+                kept += 1;
+            } else {
+                forgotten += group.count;
+            }
+            keep_it
+        });
+        self.forgotten_hits += forgotten;
+    }
+
+    /// Copies the groups `keep` says to keep, in their order, into the spare memory, which
+    /// becomes theirs; the text no group points to any more is left behind.
+    fn copy_groups(&mut self, mut keep: impl FnMut(&Group) -> bool) {
         let (spare_groups, spare_text) = std::mem::take(&mut self.spare);
         let mut groups = std::mem::replace(&mut self.groups, spare_groups);
-        let text = std::mem::replace(&mut self.text, spare_text);
+        let mut text = std::mem::replace(&mut self.text, spare_text);
         self.index.clear();
+        self.left_behind = 0;
         for group in groups.drain(..) {
-            let keep_it = group.count > threshold || (group.count == threshold && kept < keep);
-            if !keep_it {
-                forgotten += group.count;
+            if !keep(&group) {
                 continue;
             }
-            kept += 1;
             let text_of = |span: Option<Span>| span.map(|(start, end)| &text[start..end]);
             let key: KeyText<'_> = std::array::from_fn(|field| text_of(group.fields[field]));
             let hash = self.hash(group.rule, &key);
@@ -225,10 +250,8 @@ impl Groups {
             self.groups[at].fields[FIRST_SEEN] = self.push_text(text_of(group.fields[FIRST_SEEN]));
             self.groups[at].fields[LAST_SEEN] = self.push_text(text_of(group.fields[LAST_SEEN]));
         }
-        let mut text = text;
         text.clear();
         self.spare = (groups, text);
-        self.forgotten_hits += forgotten;
     }
 
     /// The groups, in reporting order: by rule, most hits first.
@@ -309,6 +332,7 @@ impl Groups {
         self.index.clear();
         self.groups.clear();
         self.text.clear();
+        self.left_behind = 0;
     }
 }
 
@@ -421,4 +445,46 @@ fn cut(text: &str, max: usize) -> &str {
         end -= 1;
     }
     &text[..end]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times_of_varying_lengths_do_not_make_the_text_grow() {
+        let mut groups = Groups::new(10, AtLimit::Drain);
+        let raw = "3f1c9a0be2d84c7a9e65b0d1c2f3a4b5c6d7e8f90123456789abcdef01234567 photo-archive \
+                   [14/Mar/2025:09:26:53 +0000] 198.51.100.23 - 7QW2KX9RB3YHTM4E REST.GET.OBJECT a.jpg \
+                   \"GET /photo-archive/a.jpg HTTP/1.1\" 200 - 5120 5120 41 12 \"-\" \"boto/2\" - \
+                   hG3kV9pQ2wT8rY1uE5iO7aS4dF6gJ0lZxC+vB/nM= SigV2 ECDHE-RSA-AES128-GCM-SHA256 AuthHeader \
+                   photo-archive.s3.eu-west-1.amazonaws.com TLSv1.2 - - eu-west-1";
+        let mut encoded = Vec::new();
+        s3_access_log::RecordEncoder::new("s3://logs/a").encode(raw.as_bytes(), &mut encoded);
+        let encoded = String::from_utf8(encoded).unwrap();
+        let line = |time: &str| encoded.trim_end().replace("2025-03-14 09:26:53", time);
+        let mut out = Vec::new();
+        // Each time is later than the last and of another length than it, so it never fits
+        // in the place of the one it replaces.
+        for i in 0..10_000u32 {
+            let fraction = if i % 2 == 0 { "" } else { ".5" };
+            let record = line(&format!(
+                "2025-03-14 {:02}:{:02}:{:02}{fraction}",
+                i / 3600,
+                i / 60 % 60,
+                i % 60
+            ));
+            groups.count(
+                Rule::Sigv2,
+                &RecordView::parse(record.as_bytes()).unwrap(),
+                &mut out,
+            );
+        }
+        assert!(groups.text.len() < 200, "{} bytes of text", groups.text.len());
+        groups.drain(&mut out);
+        let summary: serde_json::Value = serde_json::from_slice(&out).unwrap();
+        assert_eq!(summary["Count"], 10_000);
+        assert_eq!(summary["FirstSeen"], "2025-03-14 00:00:00");
+        assert_eq!(summary["LastSeen"], "2025-03-14 02:46:39.5");
+    }
 }
