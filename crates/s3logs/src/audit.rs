@@ -329,7 +329,8 @@ struct Client<'a> {
 fn table(auditor: &Auditor, top: usize, formats: &FormatCounts) -> String {
     let totals = auditor.totals();
     let mut by_rule: HashMap<Rule, HashMap<[Option<&str>; 3], Client<'_>>> = HashMap::new();
-    for (key, stats) in auditor.groups() {
+    let groups = auditor.groups();
+    for (key, stats) in &groups {
         let client = by_rule
             .entry(key.rule)
             .or_default()

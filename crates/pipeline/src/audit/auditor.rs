@@ -85,9 +85,10 @@ impl Auditor {
         &self.totals
     }
 
-    /// The summary groups not yet written, in reporting order: by rule, most hits first.
-    pub fn groups(&self) -> Vec<(&GroupKey, &GroupStats)> {
-        self.groups.sorted()
+    /// The summary groups not yet written, in reporting order: by rule, most hits first (copies:
+    /// the auditor keeps their text in one buffer).
+    pub fn groups(&self) -> Vec<(GroupKey, GroupStats)> {
+        self.groups.listed()
     }
 
     /// Audits one object: `input` is plain or gzip (sniffed), `name` is what raw records are

@@ -1070,6 +1070,92 @@ fn top_groups_keep_the_busiest_clients_within_the_limit() {
 }
 
 #[test]
+fn groups_kept_at_the_limit_keep_their_counts_and_time_ranges() {
+    let hit = |agent: &str, time: &str| {
+        let line = raw(IAM, "REST.GET.OBJECT", "200", "-", agent, "SigV2", "-", "-");
+        record(&line.replace("14/Mar/2025:09:26:53", time))
+    };
+    let mut lines = Vec::new();
+    for i in 0..60 {
+        // The busy client's hits span the input; the rare ones make the groups be forgotten
+        // and copied over again and again.
+        lines.push(hit("busy/1.0", &format!("14/Mar/2025:10:{i:02}:00")));
+        lines.push(hit(&format!("rare/{i}"), "14/Mar/2025:09:00:00"));
+    }
+    lines.push(hit("busy/1.0", "13/Mar/2025:23:59:59"));
+    let mut auditor = auditor("sigv2", "", OutputMode::Summary).with_top_groups(6);
+    let (written, _) = audit_lines(&mut auditor, &lines);
+    let busy: Vec<_> = written
+        .iter()
+        .filter(|group| group["UserAgent"] == "busy/1.0")
+        .collect();
+    assert_eq!(busy.len(), 1);
+    assert_eq!(busy[0]["Count"], 61);
+    assert_eq!(busy[0]["FirstSeen"], "2025-03-13 23:59:59");
+    assert_eq!(busy[0]["LastSeen"], "2025-03-14 10:59:00");
+}
+
+#[test]
+fn the_groups_kept_at_the_limit_do_not_depend_on_the_process() {
+    // Every client hits once, so the busiest half is all ties: which ties are kept used to
+    // follow the hash map's order, seeded anew in every auditor, so the same input gave a
+    // different table on every run.
+    let lines: Vec<String> = (0..200)
+        .map(|i| {
+            record(&raw(
+                IAM,
+                "REST.GET.OBJECT",
+                "200",
+                "-",
+                &format!("client/{i}"),
+                "SigV2",
+                "-",
+                "-",
+            ))
+        })
+        .collect();
+    let tables: Vec<Vec<Value>> = (0..2)
+        .map(|_| {
+            audit_lines(
+                &mut auditor("sigv2", "", OutputMode::Summary).with_top_groups(8),
+                &lines,
+            )
+            .0
+        })
+        .collect();
+    assert_eq!(tables[0].len(), 8);
+    assert_eq!(tables[0], tables[1]);
+}
+
+#[test]
+fn summary_time_ranges_compare_timestamps_of_any_length() {
+    // Records from another writer may carry fractions; the range is still by text order.
+    let line = record(&raw(
+        IAM,
+        "REST.GET.OBJECT",
+        "200",
+        "-",
+        "boto/2",
+        "SigV2",
+        "-",
+        "-",
+    ));
+    let at = |time: &str| line.replace("2025-03-14 09:26:53", time);
+    let lines = [
+        at("2025-03-14 09:26:53.5"),
+        at("2025-03-14 09:26:53"),
+        at("2025-03-14 09:26:54.25"),
+        at("2025-03-14 09:26:54"),
+    ];
+    let mut auditor = auditor("sigv2", "", OutputMode::Summary);
+    let (groups, _) = audit_lines(&mut auditor, &lines);
+    assert_eq!(groups.len(), 1);
+    assert_eq!(groups[0]["Count"], 4);
+    assert_eq!(groups[0]["FirstSeen"], "2025-03-14 09:26:53");
+    assert_eq!(groups[0]["LastSeen"], "2025-03-14 09:26:54.25");
+}
+
+#[test]
 fn metric_lines_have_one_rule_dimension_each() {
     let lines = [
         record(&raw(
