@@ -87,7 +87,9 @@ def test_template_refuses_parquet_with_gzip_packing() -> None:
         assert converted.destination["FileExtension"] == ".parquet"
     Deployment(overrides={**PARAMETER_OVERRIDES, "OutputFormat": "json", "Packing": "gzip"})
     with pytest.raises(TemplateError, match="at least 64"):
-        Deployment(overrides={**PARAMETER_OVERRIDES, "OutputFormat": "parquet", "FirehoseBufferSizeMB": "63"})
+        Deployment(overrides={
+            **PARAMETER_OVERRIDES, "OutputFormat": "parquet", "Packing": "packed", "FirehoseBufferSizeMB": "63",
+        })
     Deployment(overrides={**PARAMETER_OVERRIDES, "OutputFormat": "json", "FirehoseBufferSizeMB": "1"})
 
 
