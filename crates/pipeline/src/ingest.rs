@@ -1,13 +1,13 @@
 //! Raw log object in, records out: decode, split into lines, encode each line.
 //!
 //! This is the preprocessor's core and `s3logs parse`, so both write identical records for the
-//! same object. Records go to a [`RecordWriter`]: NDJSON bytes (a `Vec<u8>`) or the rows of a
-//! [`ParquetWriter`] straight from the lines; [`RecordReader`] makes every decision (blank
-//! lines, cut lines, quarantine, unreadable content) for both, so a Parquet file reads back as
-//! the very records of the NDJSON output. An object whose first line is one of AWS's native JSON records (with
+//! same object. An object whose first line is one of AWS's native JSON records (with
 //! `schema_version_id`, see `columnar::NativeEncoder`) is read as native records, each
-//! converted into the record its request would have in a text log. Records come out whole, one
-//! per line, into a buffer the caller drains; memory is the line reader's fixed buffer plus
+//! converted into the record its request would have in a text log. Records go whole to a
+//! [`RecordWriter`]: NDJSON bytes in a buffer the caller drains, or the rows of a
+//! [`ParquetWriter`] written straight from the lines. [`RecordReader`] makes every decision
+//! (blank lines, cut lines, quarantine, unreadable content) for both, so a Parquet file reads
+//! back as the very records of the NDJSON output. Memory is the line reader's fixed buffer plus
 //! whatever the caller lets the output grow to.
 
 use std::io::{self, Read, Write};
