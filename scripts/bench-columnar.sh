@@ -21,8 +21,8 @@
 #     time, and peak RSS (/usr/bin/time -v), for `s3logs parse --format parquet` and
 #     `s3logs run --format parquet --jobs 1 --rules sigv2` (the Lambda's default rule; its audit
 #     of the objects it wrote is included), and for the writer alone from raw lines
-#     (crates/columnar's parquet_file example): both commands turn lines into NDJSON records first
-#     and write Parquet rows from the records, which costs about as much again. Each runs RUNS
+#     (crates/columnar's parquet_file example). Both commands write rows straight from the lines,
+#     as the writer alone does, through the engine that decides every record. Each runs RUNS
 #     times.
 #  d. The postprocessor's engine over Parquet: `s3logs audit --json --rules sigv2` (the
 #     postprocessor's code path and default rule, without the S3 download) on the gzip-page

@@ -1,16 +1,19 @@
-//! Raw log object in, NDJSON records out: decode, split into lines, encode each line.
+//! Raw log object in, records out: decode, split into lines, encode each line.
 //!
 //! This is the preprocessor's core and `s3logs parse`, so both write identical records for the
 //! same object. An object whose first line is one of AWS's native JSON records (with
 //! `schema_version_id`, see `columnar::NativeEncoder`) is read as native records, each
-//! converted into the record its request would have in a text log. Records come out whole, one
-//! per line, into a buffer the caller drains; memory is the line reader's fixed buffer plus
+//! converted into the record its request would have in a text log. Records go whole to a
+//! [`RecordWriter`]: NDJSON bytes in a buffer the caller drains, or the rows of a
+//! [`ParquetWriter`] written straight from the lines. [`RecordReader`] makes every decision
+//! (blank lines, cut lines, quarantine, unreadable content) for both, so a Parquet file reads
+//! back as the very records of the NDJSON output. Memory is the line reader's fixed buffer plus
 //! whatever the caller lets the output grow to.
 
-use std::io::Read;
+use std::io::{self, Read, Write};
 
-use columnar::{NativeEncoder, is_native_record};
-use s3_access_log::{KeyStyle, Outcome, RecordEncoder};
+use columnar::{NativeEncoder, ParquetWriter, is_native_record};
+use s3_access_log::{KeyStyle, Outcome, RecordEncoder, record_id};
 use xxhash_rust::xxh3::Xxh3;
 
 use crate::Error;
@@ -100,7 +103,7 @@ pub struct Stats {
     pub blank_lines: u64,
     /// Decoded bytes read.
     pub bytes_in: u64,
-    /// JSON bytes written.
+    /// JSON bytes written (none for a writer of rows, see [`RecordWriter::json_len`]).
     pub bytes_out: u64,
     /// Where and why the object stopped being readable, if it did. In a sum, the first seen.
     pub unreadable: Option<UnreadableContent>,
@@ -136,6 +139,9 @@ pub struct RecordReader<R: Read> {
     native: NativeEncoder,
     /// Whether the object holds native JSON records, decided by its first non-blank line.
     is_native: Option<bool>,
+    /// The JSON record of a line that is measured before it is written (see
+    /// [`may_outgrow_record`]) or of a native record.
+    scratch: Vec<u8>,
     log_file: String,
     limits: Limits,
     stats: Stats,
@@ -152,6 +158,7 @@ impl<R: Read> RecordReader<R> {
             encoder: RecordEncoder::new(log_file),
             native: NativeEncoder::new(log_file),
             is_native: None,
+            scratch: Vec::new(),
             log_file: log_file.to_owned(),
             limits,
             stats: Stats::default(),
@@ -174,6 +181,12 @@ impl<R: Read> RecordReader<R> {
     /// be read as lines ends the input with one quarantine record; only a failure of the
     /// underlying reader is an error.
     pub fn next_record(&mut self, out: &mut Vec<u8>) -> Result<bool, Error> {
+        self.write_next(out)
+    }
+
+    /// Writes the next record into `out`, NDJSON or rows alike; `false` at the end of the
+    /// input. As [`Self::next_record`], and a failure of `out` is an error too.
+    pub fn write_next<W: RecordWriter + ?Sized>(&mut self, out: &mut W) -> Result<bool, Error> {
         if self.ended {
             return Ok(false);
         }
@@ -186,37 +199,54 @@ impl<R: Read> RecordReader<R> {
                 }
                 Err(error) => {
                     let reason = self.lines.get_ref().classify(error).map_err(Error::Io)?;
-                    self.quarantine_rest(reason, out);
+                    self.quarantine_rest(reason, out)?;
                     return Ok(true);
                 }
             };
-            let before = out.len();
+            let object = LogObject {
+                log_file: &self.log_file,
+                encoder: &self.encoder,
+            };
+            let max_record = self.limits.max_record;
+            let before = out.json_len();
             let quarantined = match line {
                 Line::Blank => {
                     self.stats.blank_lines += 1;
                     continue;
                 }
                 Line::Whole(bytes) => {
-                    match encode_line(&self.encoder, &self.native, &mut self.is_native, bytes, out) {
-                        None => continue,
-                        _ if out.len() - before > self.limits.max_record => {
-                            out.truncate(before);
-                            encode_cut(
-                                &self.encoder,
-                                self.limits.max_record,
-                                bytes,
-                                s3_access_log::record_id(bytes),
-                                bytes.len() as u64,
-                                out,
-                            );
+                    let native = *self.is_native.get_or_insert_with(|| is_native_record(bytes));
+                    if !native && !may_outgrow_record(bytes.len(), self.log_file.len(), max_record) {
+                        match out.write_line(object, bytes).map_err(Error::Io)? {
+                            Outcome::Skipped => continue,
+                            Outcome::Parsed => false,
+                            Outcome::Quarantined(_) => true,
+                        }
+                    } else {
+                        // Measured as JSON first: its size decides whether the line is cut,
+                        // whatever the format it is written in.
+                        self.scratch.clear();
+                        let quarantined = match native {
+                            true => self.native.encode(bytes, &mut self.scratch),
+                            false => match self.encoder.encode(bytes, &mut self.scratch) {
+                                Outcome::Skipped => continue,
+                                Outcome::Parsed => false,
+                                Outcome::Quarantined(_) => true,
+                            },
+                        };
+                        if self.scratch.len() > max_record {
+                            let id = record_id(bytes);
+                            write_cut(out, object, max_record, bytes, id, bytes.len() as u64)?;
                             self.stats.truncated += 1;
                             true
+                        } else {
+                            out.write_record(&self.scratch).map_err(Error::Io)?;
+                            quarantined
                         }
-                        Some(quarantined) => quarantined,
                     }
                 }
                 Line::Truncated { prefix, len, id } => {
-                    encode_cut(&self.encoder, self.limits.max_record, prefix, id, len, out);
+                    write_cut(out, object, max_record, prefix, id, len)?;
                     self.stats.truncated += 1;
                     true
                 }
@@ -224,7 +254,7 @@ impl<R: Read> RecordReader<R> {
             self.stats.parse_errors += u64::from(quarantined);
             self.stats.lines += 1;
             self.stats.records += 1;
-            self.stats.bytes_out += (out.len() - before) as u64;
+            self.stats.bytes_out += (out.json_len() - before) as u64;
             return Ok(true);
         }
     }
@@ -232,7 +262,11 @@ impl<R: Read> RecordReader<R> {
     /// Writes the one record standing for everything from the first unreadable byte on: the
     /// unfinished line read so far (if any) goes into `RawLine`, and `RecordId` hashes object,
     /// reason and offset, so a re-run writes the same record and de-duplicates.
-    fn quarantine_rest(&mut self, reason: Unreadable, out: &mut Vec<u8>) {
+    fn quarantine_rest<W: RecordWriter + ?Sized>(
+        &mut self,
+        reason: Unreadable,
+        out: &mut W,
+    ) -> Result<(), Error> {
         let content = UnreadableContent {
             reason,
             offset: self.lines.next_line_at(),
@@ -257,15 +291,20 @@ impl<R: Read> RecordReader<R> {
             id.update(&(part.len() as u64).to_le_bytes());
             id.update(part);
         }
-        let before = out.len();
-        self.encoder
-            .encode_truncated(&unfinished[..kept], id.digest(), &message, out);
+        let object = LogObject {
+            log_file: &self.log_file,
+            encoder: &self.encoder,
+        };
+        let before = out.json_len();
+        out.write_truncated(object, &unfinished[..kept], id.digest(), &message)
+            .map_err(Error::Io)?;
         self.ended = true;
         self.stats.records += 1;
         self.stats.parse_errors += 1;
-        self.stats.bytes_out += (out.len() - before) as u64;
+        self.stats.bytes_out += (out.json_len() - before) as u64;
         self.stats.unreadable = Some(content);
         self.stats.unreadable_objects.add(reason);
+        Ok(())
     }
 
     /// Writes the records in `style` from now on (full by default): the preprocessor sends
@@ -285,26 +324,6 @@ impl<R: Read> RecordReader<R> {
     }
 }
 
-/// Encodes one whole line, as a native record if the object holds them (`is_native`, decided
-/// by its first line): `None` for a line that makes no record, else whether its record is
-/// quarantined.
-fn encode_line(
-    encoder: &RecordEncoder,
-    native: &NativeEncoder,
-    is_native: &mut Option<bool>,
-    line: &[u8],
-    out: &mut Vec<u8>,
-) -> Option<bool> {
-    if *is_native.get_or_insert_with(|| is_native_record(line)) {
-        return Some(native.encode(line, out));
-    }
-    match encoder.encode(line, out) {
-        Outcome::Skipped => None,
-        Outcome::Parsed => Some(false),
-        Outcome::Quarantined(_) => Some(true),
-    }
-}
-
 /// How many raw bytes a quarantined record's `RawLine` may hold so that even a line of control
 /// characters (six JSON bytes each) leaves the record within `max_record`.
 fn raw_line_room(max_record: usize) -> usize {
@@ -312,21 +331,124 @@ fn raw_line_room(max_record: usize) -> usize {
     max_record.saturating_sub(RECORD_OVERHEAD) / 6
 }
 
+/// Whether the JSON record of a line of `line_len` bytes could be larger than `max_record`, so
+/// that it must be measured before it is written. A record holds each byte of its line at most
+/// twice (in a field and in `RawLine`), at most six JSON bytes each (a control character), plus
+/// `LogFile` and keys and messages of fixed length; the bound is taken generously.
+fn may_outgrow_record(line_len: usize, log_file_len: usize, max_record: usize) -> bool {
+    const FIXED: usize = 8192;
+    line_len
+        .saturating_mul(16)
+        .saturating_add(log_file_len.saturating_mul(8))
+        .saturating_add(FIXED)
+        > max_record
+}
+
 /// Quarantines a line too long to carry whole: its `RawLine` is cut so that even a line of
 /// control characters (six JSON bytes each) fits in `max_record`.
-fn encode_cut(
-    encoder: &RecordEncoder,
+fn write_cut<W: RecordWriter + ?Sized>(
+    out: &mut W,
+    object: LogObject<'_>,
     max_record: usize,
     bytes: &[u8],
     id: u64,
     len: u64,
-    out: &mut Vec<u8>,
-) {
+) -> Result<(), Error> {
     let kept = floor_char_boundary(bytes, raw_line_room(max_record).min(bytes.len()));
     let reason = format!(
         "line of {len} bytes is over the limit; RawLine holds its first {kept} bytes and RecordId is of the whole line"
     );
-    encoder.encode_truncated(&bytes[..kept], id, &reason, out);
+    out.write_truncated(object, &bytes[..kept], id, &reason)
+        .map_err(Error::Io)
+}
+
+/// The log object whose records a [`RecordWriter`] is given.
+#[derive(Clone, Copy)]
+pub struct LogObject<'a> {
+    /// Its name, the `LogFile` of its records.
+    pub log_file: &'a str,
+    /// The encoder of its NDJSON records.
+    pub encoder: &'a RecordEncoder,
+}
+
+/// Where [`RecordReader`] writes records: NDJSON bytes or rows. It only writes what the reader
+/// hands it; every decision about a line (whether it makes a record, whether it is cut) is the
+/// reader's, so every writer holds the same records.
+pub trait RecordWriter {
+    /// Writes the record of one whole, non-blank text log line (terminator excluded, `\r`
+    /// allowed) as `RecordEncoder::encode` makes it, and returns the parser's outcome.
+    fn write_line(&mut self, object: LogObject<'_>, line: &[u8]) -> io::Result<Outcome>;
+    /// Writes a quarantined record as `RecordEncoder::encode_truncated` makes it: `RawLine`
+    /// holds `prefix`, `id` is its `RecordId` and `reason` its `ParseError`.
+    fn write_truncated(
+        &mut self,
+        object: LogObject<'_>,
+        prefix: &[u8],
+        id: u64,
+        reason: &str,
+    ) -> io::Result<()>;
+    /// Writes one NDJSON record the reader has made, `\n` included (a native record, or the
+    /// record of a line measured against the record limit).
+    fn write_record(&mut self, record: &[u8]) -> io::Result<()>;
+    /// NDJSON bytes this writer holds, to count the bytes each record adds; a writer of rows
+    /// counts none.
+    fn json_len(&self) -> usize;
+}
+
+/// NDJSON records, one per line, appended to the buffer: what the preprocessor sends to
+/// Firehose.
+impl RecordWriter for Vec<u8> {
+    fn write_line(&mut self, object: LogObject<'_>, line: &[u8]) -> io::Result<Outcome> {
+        Ok(object.encoder.encode(line, self))
+    }
+
+    fn write_truncated(
+        &mut self,
+        object: LogObject<'_>,
+        prefix: &[u8],
+        id: u64,
+        reason: &str,
+    ) -> io::Result<()> {
+        object.encoder.encode_truncated(prefix, id, reason, self);
+        Ok(())
+    }
+
+    fn write_record(&mut self, record: &[u8]) -> io::Result<()> {
+        self.extend_from_slice(record);
+        Ok(())
+    }
+
+    fn json_len(&self) -> usize {
+        self.len()
+    }
+}
+
+/// Rows of a Parquet file of the `columnar` table, written straight from the lines (no JSON
+/// in between, about twice as fast); they read back as the records `Vec<u8>` would hold.
+impl<W: Write + Send> RecordWriter for ParquetWriter<W> {
+    fn write_line(&mut self, object: LogObject<'_>, line: &[u8]) -> io::Result<Outcome> {
+        self.set_log_file(object.log_file);
+        ParquetWriter::write_line(self, line).map_err(io::Error::other)
+    }
+
+    fn write_truncated(
+        &mut self,
+        object: LogObject<'_>,
+        prefix: &[u8],
+        id: u64,
+        reason: &str,
+    ) -> io::Result<()> {
+        self.set_log_file(object.log_file);
+        ParquetWriter::write_truncated(self, prefix, id, reason).map_err(io::Error::other)
+    }
+
+    fn write_record(&mut self, record: &[u8]) -> io::Result<()> {
+        ParquetWriter::write_record(self, record).map_err(io::Error::other)
+    }
+
+    fn json_len(&self) -> usize {
+        0
+    }
 }
 
 /// Moves a cut point back off the middle of a UTF-8 sequence, so a cut line does not end in a
@@ -620,6 +742,33 @@ mod tests {
             for record in &records {
                 packer.push(record).unwrap_or_else(|e| panic!("{mode}: {e}"));
             }
+        }
+    }
+
+    /// A line the reader writes without measuring its record must never make a record over
+    /// the limit: the bound holds for the lines that grow most as JSON.
+    #[test]
+    fn the_record_bound_holds_for_the_lines_that_grow_most() {
+        let log_file = "s3://logs/\u{1}\"".repeat(20);
+        let encoder = RecordEncoder::new(&log_file);
+        for (name, unit) in [
+            ("control characters", &b"\x01"[..]),
+            ("control characters between spaces", b"\x01 "),
+            ("quotes", b"\""),
+            ("invalid UTF-8", b"\xff"),
+            ("backslashes and spaces", b"\\ "),
+            ("a clean line", LINE.as_bytes()),
+        ] {
+            let line = unit.repeat(4000 / unit.len());
+            let mut record = Vec::new();
+            encoder.encode(&line, &mut record);
+            let bound = 16 * line.len() + 8 * log_file.len() + 8192;
+            assert!(!may_outgrow_record(line.len(), log_file.len(), bound), "{name}");
+            assert!(record.len() <= bound, "{name}: {} > {bound}", record.len());
+            assert!(
+                may_outgrow_record(line.len(), log_file.len(), bound - 1),
+                "{name}"
+            );
         }
     }
 

@@ -1,7 +1,7 @@
 //! `s3logs parse`: raw log files (or AWS's native JSON records, converted by `pipeline::ingest`)
 //! in, NDJSON records out — what the preprocessor sends to
 //! Firehose, one record per line — or, with `--format parquet`, the same records as the rows of
-//! one Parquet file ([`crate::records_out`]).
+//! one Parquet file, written straight from the lines ([`crate::records_out`]).
 
 use std::fs::File;
 use std::io::{self, BufWriter, IsTerminal, Read, Write};
@@ -16,10 +16,7 @@ use pipeline::ingest::{Limits, RecordReader, Stats};
 use crate::audit::is_broken_pipe;
 use crate::inputs::{self, Input, Outputs};
 use crate::records_in::records_elsewhere;
-use crate::records_out::{RecordFormat, RecordSink};
-
-/// How much output is gathered before each write.
-const OUTPUT_CHUNK: usize = 1 << 20;
+use crate::records_out::{OUTPUT_CHUNK, RecordFormat, RecordSink};
 
 /// Arguments of `s3logs parse`.
 #[derive(Debug, clap::Args)]
@@ -143,15 +140,7 @@ fn parse_one<W: Write + Send>(
         bar: progress,
     };
     let mut records = RecordReader::new(reader, &input.name(), Limits::default())?;
-    let mut buffer = Vec::with_capacity(OUTPUT_CHUNK + 64 * 1024);
-    loop {
-        let more = records.fill(&mut buffer, OUTPUT_CHUNK)?;
-        out.write_records(&buffer)?;
-        buffer.clear();
-        if !more {
-            return Ok(records.stats());
-        }
-    }
+    out.write_object(&mut records)
 }
 
 /// A progress bar over the inputs' total size, shown only on a terminal.

@@ -2,14 +2,18 @@
 //! `docs/record.md`, one per line) or one Parquet file of the `columnar` table (AWS's native
 //! field names as columns, "Columnar records" in `docs/record.md`).
 //!
-//! Commands produce NDJSON records with the engine (`pipeline::ingest`), so quarantine
-//! records, cut lines and unreadable content are decided in one place; for Parquet each record
-//! becomes one row, which reads back as the very same record.
+//! The engine (`pipeline::ingest`) writes into either, so quarantine records, cut lines and
+//! unreadable content are decided in one place: NDJSON records gathered and written a chunk at
+//! a time, or Parquet rows straight from the lines, which read back as the very same records.
 
-use std::io::{self, IsTerminal, Write};
+use std::io::{self, IsTerminal, Read, Write};
 
 use anyhow::{Context, bail};
 use columnar::{ParquetWriter, WriterOptions};
+use pipeline::ingest::{RecordReader, Stats};
+
+/// How many NDJSON bytes are gathered before each write.
+pub const OUTPUT_CHUNK: usize = 1 << 20;
 
 /// The format records are written in.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
@@ -52,17 +56,28 @@ impl<W: Write + Send> RecordSink<W> {
         })
     }
 
-    /// Writes whole NDJSON records, each ending in `\n`, as the engine makes them.
-    pub fn write_records(&mut self, records: &[u8]) -> anyhow::Result<()> {
+    /// Writes every record of one log object, as `records` reads it, and returns its counts.
+    pub fn write_object<R: Read>(&mut self, records: &mut RecordReader<R>) -> anyhow::Result<Stats> {
         match self {
-            RecordSink::Json(out) => out.write_all(records)?,
-            RecordSink::Parquet(writer) => {
-                for record in records.split(|&b| b == b'\n').filter(|record| !record.is_empty()) {
-                    writer.write_record(record).context("writing a Parquet row")?;
+            RecordSink::Json(out) => {
+                let mut buffer = Vec::with_capacity(OUTPUT_CHUNK + 64 * 1024);
+                loop {
+                    let more = records.fill(&mut buffer, OUTPUT_CHUNK)?;
+                    out.write_all(&buffer)?;
+                    buffer.clear();
+                    if !more {
+                        break;
+                    }
                 }
             }
+            RecordSink::Parquet(writer) => {
+                while records
+                    .write_next(writer.as_mut())
+                    .context("writing a Parquet row")?
+                {}
+            }
         }
-        Ok(())
+        Ok(records.stats())
     }
 
     /// Writes what is buffered (for Parquet, the last row group and the footer) and flushes.
@@ -78,49 +93,94 @@ impl<W: Write + Send> RecordSink<W> {
 
 #[cfg(test)]
 mod tests {
+    use std::io::Write as _;
+
+    use flate2::Compression;
+    use flate2::write::GzEncoder;
+    use pipeline::ingest::Limits;
+
     use super::*;
 
-    /// Two records as the engine writes them: a clean line and one that does not parse.
-    fn records() -> Vec<u8> {
-        let encoder = s3_access_log::RecordEncoder::new("s3://logs/2019-02-06-00-00-38-EXAMPLE");
-        let mut out = Vec::new();
-        encoder.encode(
-            br#"79a59df900b949e55d96a1e698fbacedfd6e09d98eacf8f8d5218e7cd47ef2be amzn-s3-demo-bucket1 [06/Feb/2019:00:00:38 +0000] 192.0.2.3 79a59df900b949e55d96a1e698fbacedfd6e09d98eacf8f8d5218e7cd47ef2be 3E57427F3EXAMPLE REST.GET.VERSIONING - "GET /amzn-s3-demo-bucket1?versioning HTTP/1.1" 200 - 113 - 7 - "-" "S3Console/0.4" - s9lzHYrFp76ZVxRcpX9+5cjAnEH2ROuNkd2BHfIa6UkFVdtjf5mKR3/eTPFvsiP/XV/VLi31234= SigV2 ECDHE-RSA-AES128-GCM-SHA256 AuthHeader amzn-s3-demo-bucket1.s3.us-west-1.amazonaws.com TLSV1.2 - - us-east-1"#,
-            &mut out,
-        );
-        encoder.encode(b"not a log line", &mut out);
-        out
+    const CLEAN: &str = r#"79a59df900b949e55d96a1e698fbacedfd6e09d98eacf8f8d5218e7cd47ef2be amzn-s3-demo-bucket1 [06/Feb/2019:00:00:38 +0000] 192.0.2.3 79a59df900b949e55d96a1e698fbacedfd6e09d98eacf8f8d5218e7cd47ef2be 3E57427F3EXAMPLE REST.GET.VERSIONING - "GET /amzn-s3-demo-bucket1?versioning HTTP/1.1" 200 - 113 - 7 - "-" "S3Console/0.4" - s9lzHYrFp76ZVxRcpX9+5cjAnEH2ROuNkd2BHfIa6UkFVdtjf5mKR3/eTPFvsiP/XV/VLi31234= SigV2 ECDHE-RSA-AES128-GCM-SHA256 AuthHeader amzn-s3-demo-bucket1.s3.us-west-1.amazonaws.com TLSV1.2 - - us-east-1"#;
+
+    /// Log objects with every kind of record the engine decides on: clean, bad, blank and
+    /// CRLF lines, a line over the line limit, a line under it whose record outgrows the record
+    /// limit (control characters, six JSON bytes each), invalid UTF-8, and a gzip object cut
+    /// in the middle of a line; then an object of AWS's native records.
+    fn objects() -> Vec<(&'static str, Vec<u8>)> {
+        let mut text = Vec::new();
+        for line in [
+            CLEAN.as_bytes(),
+            b"not a log line",
+            b"",
+            b"   \t",
+            &[&CLEAN.as_bytes()[..20], b"\xe9", &CLEAN.as_bytes()[21..]].concat(),
+            &"k".repeat(pipeline::lines::DEFAULT_MAX_LINE + 100).into_bytes(),
+            &[1u8; 100_000],
+            format!("{CLEAN}\r").as_bytes(),
+            CLEAN.as_bytes(),
+        ] {
+            text.extend_from_slice(line);
+            text.push(b'\n');
+        }
+        text.extend_from_slice(&CLEAN.as_bytes()[..150]);
+        let mut gzip = GzEncoder::new(Vec::new(), Compression::fast());
+        gzip.write_all(&text).unwrap();
+        gzip.flush().unwrap();
+        let cut_gzip = gzip.get_ref().clone();
+        let native = include_bytes!("../tests/native_data/native-records.json").to_vec();
+        vec![
+            ("s3://logs/plain", text),
+            ("s3://logs/cut.gz", cut_gzip),
+            ("s3://logs/native.json", native),
+        ]
+    }
+
+    /// Every object through one sink of `format`: the bytes written and the engine's counts.
+    fn write(format: RecordFormat) -> (Vec<u8>, Vec<Stats>) {
+        let mut sink = RecordSink::new(format, Vec::new()).unwrap();
+        let mut stats = Vec::new();
+        for (name, bytes) in objects() {
+            let mut records = RecordReader::new(&bytes[..], name, Limits::default()).unwrap();
+            stats.push(sink.write_object(&mut records).unwrap());
+        }
+        let bytes = match sink {
+            RecordSink::Json(bytes) => bytes,
+            RecordSink::Parquet(writer) => writer.finish().unwrap(),
+        };
+        (bytes, stats)
     }
 
     #[test]
-    fn json_passes_records_through_and_parquet_reads_back_the_same_records() {
-        let records = records();
-        let mut json = RecordSink::new(RecordFormat::Json, Vec::new()).unwrap();
-        json.write_records(&records).unwrap();
-        let RecordSink::Json(bytes) = json else {
-            panic!("a JSON sink");
-        };
-        assert_eq!(bytes, records);
-
-        let mut parquet = RecordSink::new(RecordFormat::Parquet, Vec::new()).unwrap();
-        parquet.write_records(&records).unwrap();
-        let RecordSink::Parquet(writer) = parquet else {
-            panic!("a Parquet sink");
-        };
-        let file = bytes::Bytes::from(writer.finish().unwrap());
+    fn parquet_rows_written_from_lines_read_back_as_the_ndjson_records() {
+        let (json, json_stats) = write(RecordFormat::Json);
+        let (parquet, parquet_stats) = write(RecordFormat::Parquet);
         let mut back = Vec::new();
-        let mut reader = columnar::RecordReader::new(file).unwrap();
-        assert_eq!(reader.next_records(&mut back).unwrap(), 2);
-        assert_eq!(
-            String::from_utf8(back).unwrap(),
-            String::from_utf8(records).unwrap()
-        );
-    }
+        let mut reader = columnar::RecordReader::new(bytes::Bytes::from(parquet)).unwrap();
+        while reader.next_records(&mut back).unwrap() > 0 {}
+        let (json, back) = (String::from_utf8(json).unwrap(), String::from_utf8(back).unwrap());
+        assert_eq!(back.lines().count(), json.lines().count());
+        for (index, (row, record)) in back.lines().zip(json.lines()).enumerate() {
+            assert_eq!(row, record, "record {index}");
+        }
 
-    #[test]
-    fn a_line_that_is_not_a_record_is_an_error() {
-        let mut parquet = RecordSink::new(RecordFormat::Parquet, Vec::new()).unwrap();
-        let error = parquet.write_records(b"{\"not\":\"a record\"}\n").unwrap_err();
-        assert!(format!("{error:#}").contains("not a record"), "{error:#}");
+        // The fixture holds what it says: every kind of record, each decided once.
+        let [plain, cut, native] = json_stats[..] else {
+            panic!("three objects");
+        };
+        assert_eq!((plain.records, plain.blank_lines, plain.truncated), (8, 2, 2));
+        assert_eq!((plain.parse_errors, plain.unreadable), (4, None));
+        assert_eq!((cut.records, cut.parse_errors), (8, 4));
+        assert!(cut.unreadable.is_some());
+        assert!(native.records > 0);
+        for (json, rows) in json_stats.iter().zip(&parquet_stats) {
+            assert_eq!(
+                Stats {
+                    bytes_out: 0,
+                    ..*json
+                },
+                *rows
+            );
+        }
     }
 }

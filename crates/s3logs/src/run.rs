@@ -50,7 +50,7 @@ use pipeline::ingest::{Limits, RecordReader, Stats};
 
 use self::manifest::{JobRecord, MANIFEST_DIR, Manifest};
 use self::objects::{
-    GzipNdjson, HourFinder, ObjectFormat, ObjectWriter, ParquetObjects, current_hour, remove_uncommitted,
+    GzipNdjson, ObjectFormat, ObjectWriter, ParquetObjects, PieceRecords, remove_uncommitted,
 };
 use self::plan::{MIN_UNIT_BYTES, Piece, Plan, Source, UNIT_BYTES, Unit};
 use self::progress::Progress;
@@ -318,18 +318,9 @@ impl Work<'_> {
     fn pack(&self, source: &Source, piece: &Piece, writer: &mut ObjectWriter<'_>) -> anyhow::Result<Stats> {
         let reader = open_piece(&source.input, piece).context("cannot open")?;
         let mut records = RecordReader::new(self.progress.counting(reader), &source.name, Limits::default())?;
-        let hours = HourFinder::new();
-        let mut record = Vec::with_capacity(4096);
-        let mut last_hour = None;
+        let mut filed = PieceRecords::new(writer);
         let mut lines = 0;
-        loop {
-            record.clear();
-            if !records.next_record(&mut record)? {
-                break;
-            }
-            let hour = hours.hour(&record).or(last_hour).unwrap_or_else(current_hour);
-            last_hour = Some(hour);
-            writer.push(hour, &record)?;
+        while records.write_next(&mut filed)? {
             lines += 1;
             if lines == LINES_PER_PROGRESS {
                 self.progress.add_lines(lines);

@@ -10,7 +10,9 @@
 //!
 //! The file format sits behind [`ObjectFormat`]: gzip NDJSON ([`GzipNdjson`], Firehose's
 //! format) or Parquet ([`ParquetObjects`], the `columnar` table, as Firehose's record format
-//! conversion writes it), so the partitioning is the same for both.
+//! conversion writes it), so the partitioning is the same for both. [`PieceRecords`] takes the
+//! records of a piece of input from the engine (`pipeline::ingest`) and files them by hour:
+//! NDJSON records for gzip objects, rows straight from the lines for Parquet objects.
 
 use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap};
@@ -23,7 +25,8 @@ use anyhow::{Context, bail};
 use columnar::{ParquetWriter, WriterOptions};
 use flate2::{Compress, Compression, Crc, FlushCompress, Status};
 use memchr::memmem::Finder;
-use s3_access_log::LogTime;
+use pipeline::ingest::{LogObject, RecordWriter};
+use s3_access_log::{LogTime, Outcome, parse_partial};
 
 use super::manifest::JobId;
 
@@ -53,6 +56,10 @@ pub trait ObjectFormat: Sync {
     fn description(&self) -> &'static str;
     /// Starts an object at `path`.
     fn create(&self, path: &Path) -> io::Result<Box<dyn ObjectFile>>;
+    /// Whether its objects take rows ([`ObjectFile::rows`]) rather than NDJSON records.
+    fn takes_rows(&self) -> bool {
+        false
+    }
 }
 
 /// One object being written.
@@ -61,6 +68,10 @@ pub trait ObjectFile {
     fn write_records(&mut self, records: &[u8]) -> io::Result<()>;
     /// Completes the file; it is renamed into place afterwards.
     fn finish(self: Box<Self>) -> io::Result<()>;
+    /// The writer of its rows, for a format that [`ObjectFormat::takes_rows`].
+    fn rows(&mut self) -> Option<&mut ParquetWriter<BufWriter<File>>> {
+        None
+    }
 }
 
 /// Firehose's format: NDJSON records compressed as a sequence of gzip members.
@@ -161,21 +172,31 @@ impl ObjectFormat for ParquetObjects {
             ParquetWriter::new(BufWriter::new(File::create(path)?), options).map_err(io::Error::other)?;
         Ok(Box::new(ParquetObject(writer)))
     }
+
+    fn takes_rows(&self) -> bool {
+        true
+    }
 }
 
 /// A Parquet object being written; its file stays open until the footer is written.
 struct ParquetObject(ParquetWriter<BufWriter<File>>);
 
 impl ObjectFile for ParquetObject {
-    fn write_records(&mut self, records: &[u8]) -> io::Result<()> {
-        for record in records.split(|&b| b == b'\n').filter(|record| !record.is_empty()) {
-            self.0.write_record(record).map_err(io::Error::other)?;
-        }
-        Ok(())
+    /// Refused: the reader writes a Parquet object's rows straight from the lines
+    /// ([`ObjectFile::rows`]), so NDJSON reaching one is a bug in the caller, not data to parse.
+    fn write_records(&mut self, _records: &[u8]) -> io::Result<()> {
+        Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "a Parquet object takes rows, not NDJSON records",
+        ))
     }
 
     fn finish(self: Box<Self>) -> io::Result<()> {
         self.0.finish().map_err(io::Error::other)?.flush()
+    }
+
+    fn rows(&mut self) -> Option<&mut ParquetWriter<BufWriter<File>>> {
+        Some(&mut self.0)
     }
 }
 
@@ -241,8 +262,13 @@ pub fn current_hour() -> Hour {
     let seconds = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
+    hour_of(LogTime::from_unix_seconds(seconds))
+}
+
+/// The hour of a time, as its record's `Timestamp` begins.
+fn hour_of(time: LogTime) -> Hour {
     let mut text = Vec::with_capacity(19);
-    LogTime::from_unix_seconds(seconds).write_utc(&mut text);
+    time.write_utc(&mut text);
     let mut hour = [b'0'; 13];
     hour.copy_from_slice(&text[..13]);
     Hour(hour)
@@ -400,6 +426,35 @@ impl<'a> ObjectWriter<'a> {
 
     /// Adds one record (a whole NDJSON line) to the partition of `hour`.
     pub fn push(&mut self, hour: Hour, record: &[u8]) -> io::Result<()> {
+        let partition = self.partition(hour, record.len())?;
+        partition.pending.extend_from_slice(record);
+        if partition.pending.len() >= MEMBER_BYTES {
+            self.write_pending(hour)?;
+        }
+        Ok(())
+    }
+
+    /// The row writer of the partition of `hour`, for one row whose record is about `bytes`
+    /// (its line's size; counted against the object size as a record's are), when the format
+    /// [`ObjectFormat::takes_rows`].
+    pub fn rows(&mut self, hour: Hour, bytes: usize) -> io::Result<&mut ParquetWriter<BufWriter<File>>> {
+        self.partition(hour, bytes)?;
+        self.start_object(hour)?;
+        let partition = self
+            .open
+            .get_mut(&hour)
+            .ok_or_else(|| io::Error::other("partition vanished"))?;
+        partition.written += bytes as u64;
+        partition
+            .object
+            .as_mut()
+            .and_then(|(_, object)| object.rows())
+            .ok_or_else(|| io::Error::other("objects of this format take no rows"))
+    }
+
+    /// The partition of `hour`, opened if need be (finishing the least recently used one if too
+    /// many are open), with its object finished first if `bytes` more would overfill it.
+    fn partition(&mut self, hour: Hour, bytes: usize) -> io::Result<&mut Partition> {
         if !self.open.contains_key(&hour) && self.open.len() >= OPEN_PARTITIONS {
             self.finish_least_recently_used()?;
         }
@@ -414,18 +469,12 @@ impl<'a> ObjectWriter<'a> {
         });
         partition.last_used = self.pushed;
         let held = partition.written + partition.pending.len() as u64;
-        if held > 0 && held + record.len() as u64 > self.object_bytes {
+        if held > 0 && held + bytes as u64 > self.object_bytes {
             self.finish_object(hour)?;
         }
-        let partition = self
-            .open
+        self.open
             .get_mut(&hour)
-            .ok_or_else(|| io::Error::other("partition vanished"))?;
-        partition.pending.extend_from_slice(record);
-        if partition.pending.len() >= MEMBER_BYTES {
-            self.write_pending(hour)?;
-        }
-        Ok(())
+            .ok_or_else(|| io::Error::other("partition vanished"))
     }
 
     fn finish_least_recently_used(&mut self) -> io::Result<()> {
@@ -474,12 +523,30 @@ impl<'a> ObjectWriter<'a> {
     /// Hands the pending records of a partition to its current object, starting the object if
     /// need be.
     fn write_pending(&mut self, hour: Hour) -> io::Result<()> {
+        if self
+            .open
+            .get(&hour)
+            .is_none_or(|partition| partition.pending.is_empty())
+        {
+            return Ok(());
+        }
+        self.start_object(hour)?;
         let Some(partition) = self.open.get_mut(&hour) else {
             return Ok(());
         };
-        if partition.pending.is_empty() {
-            return Ok(());
+        if let Some((_, object)) = &mut partition.object {
+            object.write_records(&partition.pending)?;
         }
+        partition.written += partition.pending.len() as u64;
+        partition.pending.clear();
+        Ok(())
+    }
+
+    /// Starts the current object of a partition under its temporary name, unless it has one.
+    fn start_object(&mut self, hour: Hour) -> io::Result<()> {
+        let Some(partition) = self.open.get_mut(&hour) else {
+            return Ok(());
+        };
         if partition.object.is_none() {
             let dir = self.root.join(hour.directory());
             fs::create_dir_all(&dir)?;
@@ -494,12 +561,105 @@ impl<'a> ObjectWriter<'a> {
             let object = self.format.create(&path)?;
             partition.object = Some((path, object));
         }
-        if let Some((_, object)) = &mut partition.object {
-            object.write_records(&partition.pending)?;
-        }
-        partition.written += partition.pending.len() as u64;
-        partition.pending.clear();
         Ok(())
+    }
+}
+
+/// The records of one piece of input, as the engine's `RecordReader` writes them, filed into
+/// the hour partitions of an [`ObjectWriter`]. A record's hour is its own time's, else that of
+/// the record before it in the piece, else the current hour. Gzip objects get NDJSON records;
+/// Parquet objects get rows straight from the lines (no JSON in between), which read back as
+/// the same records.
+pub struct PieceRecords<'w, 'a> {
+    objects: &'w mut ObjectWriter<'a>,
+    rows: bool,
+    hours: HourFinder,
+    last_hour: Option<Hour>,
+    /// The NDJSON record being filed, for gzip objects.
+    record: Vec<u8>,
+    /// NDJSON bytes filed so far, for the engine's counts.
+    json_bytes: usize,
+}
+
+impl<'w, 'a> PieceRecords<'w, 'a> {
+    /// Files records into `objects`.
+    pub fn new(objects: &'w mut ObjectWriter<'a>) -> Self {
+        PieceRecords {
+            rows: objects.format.takes_rows(),
+            objects,
+            hours: HourFinder::new(),
+            last_hour: None,
+            record: Vec::with_capacity(4096),
+            json_bytes: 0,
+        }
+    }
+
+    /// The hour of a record whose own hour is `own`, if it has one.
+    fn hour(&mut self, own: Option<Hour>) -> Hour {
+        let hour = own.or(self.last_hour).unwrap_or_else(current_hour);
+        self.last_hour = Some(hour);
+        hour
+    }
+
+    /// Files the NDJSON record held in `self.record`.
+    fn push_record(&mut self) -> io::Result<()> {
+        let hour = self.hour(self.hours.hour(&self.record));
+        self.json_bytes += self.record.len();
+        self.objects.push(hour, &self.record)
+    }
+}
+
+impl RecordWriter for PieceRecords<'_, '_> {
+    fn write_line(&mut self, object: LogObject<'_>, line: &[u8]) -> io::Result<Outcome> {
+        if !self.rows {
+            self.record.clear();
+            let outcome = object.encoder.encode(line, &mut self.record);
+            self.push_record()?;
+            return Ok(outcome);
+        }
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        let parsed = parse_partial(line);
+        let hour = self.hour(parsed.0.time.map(hour_of));
+        let rows = self.objects.rows(hour, line.len())?;
+        rows.set_log_file(object.log_file);
+        rows.write_parsed(line, parsed).map_err(io::Error::other)
+    }
+
+    fn write_truncated(
+        &mut self,
+        object: LogObject<'_>,
+        prefix: &[u8],
+        id: u64,
+        reason: &str,
+    ) -> io::Result<()> {
+        if !self.rows {
+            self.record.clear();
+            object
+                .encoder
+                .encode_truncated(prefix, id, reason, &mut self.record);
+            return self.push_record();
+        }
+        let hour = self.hour(None);
+        let rows = self.objects.rows(hour, prefix.len())?;
+        rows.set_log_file(object.log_file);
+        rows.write_truncated(prefix, id, reason).map_err(io::Error::other)
+    }
+
+    fn write_record(&mut self, record: &[u8]) -> io::Result<()> {
+        if !self.rows {
+            self.record.clear();
+            self.record.extend_from_slice(record);
+            return self.push_record();
+        }
+        let hour = self.hour(self.hours.hour(record));
+        self.objects
+            .rows(hour, record.len())?
+            .write_record(record)
+            .map_err(io::Error::other)
+    }
+
+    fn json_len(&self) -> usize {
+        self.json_bytes
     }
 }
 
@@ -604,28 +764,147 @@ mod tests {
     }
 
     #[test]
-    fn parquet_objects_read_back_as_the_records_written() {
+    fn parquet_objects_take_rows_that_read_back_as_the_records_of_their_lines() {
         let path = std::env::temp_dir().join(format!("s3logs-run-parquet-{}.parquet", std::process::id()));
         let encoder = s3_access_log::RecordEncoder::new("s3://logs/object");
         let mut records = Vec::new();
-        for n in 0..5_000 {
-            let line = format!(
+        let lines: Vec<String> = (0..5_000)
+            .map(|n| format!(
                 "owner bucket [06/Feb/2019:00:00:{:02} +0000] 192.0.2.3 - REQ{n} REST.GET.OBJECT key{n} \"GET /key{n} HTTP/1.1\" 200 - 100 100 1 1 \"-\" \"agent\" -",
                 n % 60
-            );
+            ))
+            .collect();
+        for line in &lines {
             encoder.encode(line.as_bytes(), &mut records);
         }
         let mut object = ParquetObjects.create(&path).unwrap();
-        let half = records.len() / 2;
-        let cut = half + records[half..].iter().position(|&b| b == b'\n').unwrap() + 1;
-        object.write_records(&records[..cut]).unwrap();
-        object.write_records(&records[cut..]).unwrap();
+        assert!(object.write_records(&records).is_err(), "NDJSON is refused");
+        let rows = object.rows().expect("a Parquet object takes rows");
+        rows.set_log_file("s3://logs/object");
+        for line in &lines {
+            rows.write_line(line.as_bytes()).unwrap();
+        }
         object.finish().unwrap();
         let mut reader = columnar::RecordReader::new(File::open(&path).unwrap()).unwrap();
         let mut back = Vec::new();
         while reader.next_records(&mut back).unwrap() > 0 {}
         assert_eq!(back, records);
         fs::remove_file(path).unwrap();
+    }
+
+    /// The records of every object under `root`, per hour directory, objects in name order.
+    fn records_by_hour(root: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
+        let mut objects: Vec<PathBuf> = Vec::new();
+        let mut dirs = vec![root.to_owned()];
+        while let Some(dir) = dirs.pop() {
+            for entry in fs::read_dir(dir).unwrap() {
+                let path = entry.unwrap().path();
+                match path.is_dir() {
+                    true => dirs.push(path),
+                    false => objects.push(path),
+                }
+            }
+        }
+        objects.sort();
+        let mut hours: BTreeMap<PathBuf, Vec<u8>> = BTreeMap::new();
+        for object in objects {
+            let records = hours
+                .entry(object.parent().unwrap().strip_prefix(root).unwrap().to_owned())
+                .or_default();
+            if object.extension().is_some_and(|e| e == "gz") {
+                io::copy(
+                    &mut flate2::read::MultiGzDecoder::new(File::open(&object).unwrap()),
+                    records,
+                )
+                .unwrap();
+            } else {
+                let mut reader = columnar::RecordReader::new(File::open(&object).unwrap()).unwrap();
+                while reader.next_records(records).unwrap() > 0 {}
+            }
+        }
+        hours
+    }
+
+    /// Parquet objects get rows straight from the lines: the same records in the same hours as
+    /// gzip objects get, whatever the engine decided for each line (bad lines and cut lines
+    /// take the hour of the record before them; a cut gzip ends in a quarantine record).
+    #[test]
+    fn piece_records_file_the_same_records_by_hour_in_both_formats() {
+        use std::io::Write as _;
+
+        use pipeline::ingest::{Limits, RecordReader};
+
+        let line = |hour: u32, n: u32| {
+            format!(
+                "owner bucket [06/Feb/2019:{hour:02}:00:{:02} +0000] 192.0.2.3 - REQ{n} REST.GET.OBJECT key{n} \"GET /key{n} HTTP/1.1\" 200 - 100 100 1 1 \"-\" \"agent\" -",
+                n % 60
+            )
+        };
+        let mut text = String::new();
+        for n in 0..3000 {
+            text.push_str(&line(n / 1000, n));
+            text.push('\n');
+            match n {
+                10 => text.push_str("not a log line\n\n  \n"),
+                1500 => text.push_str(&format!(
+                    "{}\n",
+                    "k".repeat(pipeline::lines::DEFAULT_MAX_LINE + 1)
+                )),
+                2500 => text.push_str(&format!("{}\n", "\u{1}".repeat(100_000))),
+                _ => {}
+            }
+        }
+        text.push_str(&line(5, 0)[..40]);
+        let mut gzip = flate2::write::GzEncoder::new(Vec::new(), Compression::fast());
+        gzip.write_all(text.as_bytes()).unwrap();
+        gzip.flush().unwrap();
+        let cut_gzip = gzip.get_ref().clone();
+
+        let base = std::env::temp_dir().join(format!("s3logs-run-pieces-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&base);
+        let formats: [(&str, &dyn ObjectFormat); 2] = [("gzip", &GzipNdjson), ("parquet", &ParquetObjects)];
+        let [gzip, parquet] = formats.map(|(name, format)| {
+            let root = base.join(name);
+            let mut writer = ObjectWriter::new(&root, format, JobId(1), 0, u64::MAX);
+            for (name, bytes) in [
+                ("s3://logs/plain", text.as_bytes()),
+                ("s3://logs/cut.gz", &cut_gzip),
+            ] {
+                let mut records = RecordReader::new(bytes, name, Limits::default()).unwrap();
+                let mut filed = PieceRecords::new(&mut writer);
+                while records.write_next(&mut filed).unwrap() {}
+            }
+            writer.finish().unwrap();
+            records_by_hour(&root)
+        });
+        assert_eq!(
+            gzip.keys().collect::<Vec<_>>(),
+            parquet.keys().collect::<Vec<_>>()
+        );
+        assert_eq!(gzip.len(), 3, "three hours");
+        for (hour, records) in &gzip {
+            let (records, rows) = (
+                String::from_utf8_lossy(records),
+                String::from_utf8_lossy(&parquet[hour]),
+            );
+            assert_eq!(
+                rows.lines().count(),
+                records.lines().count(),
+                "{}",
+                hour.display()
+            );
+            for (index, (row, record)) in rows.lines().zip(records.lines()).enumerate() {
+                assert_eq!(row, record, "{} record {index}", hour.display());
+            }
+        }
+        let all: String = gzip
+            .values()
+            .map(|records| String::from_utf8_lossy(records))
+            .collect();
+        assert_eq!(all.lines().count(), 2 * 3004);
+        assert_eq!(all.matches("\"ParseError\":\"line of ").count(), 4);
+        assert_eq!(all.matches("truncated-gzip").count(), 1);
+        fs::remove_dir_all(&base).unwrap();
     }
 
     #[test]
