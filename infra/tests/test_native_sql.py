@@ -1,11 +1,13 @@
 """Runs infra/athena/native/*.sql in DuckDB: AWS's native feed and the pipeline's records in one view.
 
-The native_requests table is Athena DDL (an OpenX JSON SerDe table), which DuckDB cannot run, so its
-column list is read from the file and becomes a DuckDB view over native records written by hand
-from AWS's documented format (JSON objects, one per line, gzip). The all_requests view runs
-unchanged over that and over the pipeline's records, laid out as test_athena_sql.py lays them out
-(gzip NDJSON read through the Glue table's mappings). The shipped SigV2 and AccessDenied queries then
-run over the view with only the table name changed, as docs/deploy.md tells users to.
+The native_requests table is Athena DDL (an OpenX JSON SerDe table for the JSON delivery, STORED AS
+PARQUET for the Parquet one), which DuckDB cannot run, so its column list is read from the file and
+becomes a DuckDB view over native records written by hand from AWS's documented format: JSON
+objects, one per line, gzip; or the same records in a Parquet file that DuckDB writes in the DDL's
+columns and types. The all_requests view runs unchanged over either and over the pipeline's
+records, laid out as test_athena_sql.py lays them out (gzip NDJSON read through the Glue table's
+mappings). The shipped SigV2 and AccessDenied queries then run over the view with only the table
+name changed, as docs/deploy.md tells users to. Every test runs once per delivery format.
 """
 
 import datetime as dt
@@ -23,17 +25,18 @@ from test_athena_sql import ATHENA_DIR, DUCKDB_TYPES, NOW, create_records_view, 
 
 NATIVE_DIR = ATHENA_DIR / "native"
 TABLE_DDL = NATIVE_DIR / "native_requests_table.sql"
+PARQUET_TABLE_DDL = NATIVE_DIR / "native_requests_parquet_table.sql"
 VIEW = NATIVE_DIR / "all_requests_view.sql"
 # AWS's native fields that no text log line has (crates/columnar/src/columns.rs, NATIVE_ONLY).
 NATIVE_ONLY = ["schema_version_id", "bucket_arn"]
 # Our own columns of the records table, after the log fields.
 OURS = ["schema_version", "record_id", "extra_fields", "log_file", "parse_error", "raw_line"]
-DDL_COLUMN = re.compile(r"^\s+([a-z_]+) (string|int|bigint),?$", re.MULTILINE)
+DDL_COLUMN = re.compile(r"^\s+([a-z_]+) (string|int|bigint|timestamp),?$", re.MULTILINE)
 
 
-def ddl_columns():
-    """(name, Glue type) of each column the native_requests DDL declares, in order."""
-    return DDL_COLUMN.findall(TABLE_DDL.read_text())
+def ddl_columns(ddl=TABLE_DDL):
+    """(name, Glue type) of each column a native_requests DDL declares, in order."""
+    return DDL_COLUMN.findall(ddl.read_text())
 
 
 def native(request_time, **fields):
@@ -70,6 +73,10 @@ def native(request_time, **fields):
 
 
 class NativeFeedInDuckDB(unittest.TestCase):
+    """The JSON delivery, read through create_native_requests_table's columns."""
+
+    DDL = TABLE_DDL
+
     @classmethod
     def setUpClass(cls):
         cls.table = records_table()
@@ -97,16 +104,20 @@ class NativeFeedInDuckDB(unittest.TestCase):
                 out.writelines(json.dumps(r) + "\n" for r in records)
         folder = self.root / "native" / "AWSLogs" / "111122223333"
         folder.mkdir(parents=True)
+        create_records_view(self.db, self.table, f"{self.root}/records/*/*/*/*/*.gz")
+        self.create_native_requests(folder)
+        self.db.execute(VIEW.read_text())
+
+    def create_native_requests(self, folder):
+        """The native records as one delivered JSON object, and native_requests as the DDL declares
+        it: each column typed as Glue types it, read by name."""
         with gzip.open(folder / "native.json.gz", "wt", encoding="utf-8") as out:
             out.writelines(json.dumps(r) + "\n" for r in self.natives)
-        create_records_view(self.db, self.table, f"{self.root}/records/*/*/*/*/*.gz")
-        # native_requests as the DDL declares it: each column typed as Glue types it, read by name.
-        columns = ", ".join(f"'{name}': '{DUCKDB_TYPES[kind]}'" for name, kind in ddl_columns())
+        columns = ", ".join(f"'{name}': '{DUCKDB_TYPES[kind]}'" for name, kind in ddl_columns(self.DDL))
         self.db.execute(
             f"""CREATE VIEW s3_access_logs.native_requests AS SELECT * FROM read_json(
                 '{self.root}/native/**/*.json.gz', format = 'newline_delimited', columns = {{{columns}}})"""
         )
-        self.db.execute(VIEW.read_text())
 
     def query(self, sql):
         result = self.db.execute(sql)
@@ -121,11 +132,13 @@ class NativeFeedInDuckDB(unittest.TestCase):
 
     def test_the_ddl_declares_aws_fields_in_the_records_table_names_and_types(self):
         glue = [(c["Name"], c["Type"]) for c in self.table["StorageDescriptor"]["Columns"] if c["Name"] not in OURS]
-        declared = ddl_columns()
+        declared = ddl_columns(self.DDL)
         self.assertEqual([name for name, _ in declared[:2]], NATIVE_ONLY)
-        # request_time is AWS's ISO 8601 string in the JSON; the view makes it the records' timestamp.
+        # request_time is AWS's ISO 8601 string in the record; the view makes it the records' timestamp.
         self.assertEqual(declared[2:], [(n, "string" if n == "request_time" else t) for n, t in glue])
-        self.assertIn("LOCATION 's3://amzn-s3-demo-bucket/native-access-logs/'", TABLE_DDL.read_text())
+        text = self.DDL.read_text()
+        self.assertIn("CREATE EXTERNAL TABLE IF NOT EXISTS s3_access_logs.native_requests (", text)
+        self.assertIn("LOCATION 's3://amzn-s3-demo-bucket/native-access-logs/'", text)
 
     def test_view_returns_both_sources_in_aws_names(self):
         ours = record(self.keys, NOW - dt.timedelta(days=400), BytesSent=512, TotalTime=7, TurnAroundTime=5)
@@ -134,7 +147,7 @@ class NativeFeedInDuckDB(unittest.TestCase):
         self.write()
         rows = self.query("SELECT * FROM s3_access_logs.all_requests ORDER BY request_time")
         view_columns = [r[0] for r in self.db.execute("DESCRIBE s3_access_logs.all_requests").fetchall()]
-        self.assertEqual(view_columns, ["source", *NATIVE_ONLY, *[n for n, _ in ddl_columns()[2:]]])
+        self.assertEqual(view_columns, ["source", *NATIVE_ONLY, *[n for n, _ in ddl_columns(self.DDL)[2:]]])
         self.assertEqual([r["source"] for r in rows], ["pipeline", "aws_native"], "the retried copy counts once")
         pipeline, aws = rows
         self.assertEqual(
@@ -195,6 +208,63 @@ class NativeFeedInDuckDB(unittest.TestCase):
                 GROUP BY source ORDER BY source"""
         )
         self.assertEqual(one_source, [{"source": "aws_native", "denied": 1}, {"source": "pipeline", "denied": 1}])
+
+
+class NativeParquetFeedInDuckDB(NativeFeedInDuckDB):
+    """The Parquet delivery, read through create_native_requests_parquet_table's columns: every
+    test above, over the same records in a Parquet file."""
+
+    DDL = PARQUET_TABLE_DDL
+
+    def setUp(self):
+        super().setUp()
+        # The delivered file's columns and types: the DDL's, unless a test changes them.
+        self.columns = ddl_columns(self.DDL)
+
+    def create_native_requests(self, folder):
+        """The native records as one delivered Parquet object in self.columns, and native_requests
+        reading it by name, as Athena reads a Parquet table."""
+        columns = self.columns
+        self.db.execute(
+            "CREATE TEMP TABLE delivered ("
+            + ", ".join(f"{name} {DUCKDB_TYPES[kind]}" for name, kind in columns) + ")"
+        )
+        self.db.executemany(
+            f"INSERT INTO delivered VALUES ({', '.join('?' * len(columns))})",
+            [[r[name] for name, _ in columns] for r in self.natives],
+        )
+        self.db.execute(f"COPY delivered TO '{folder / 'native.parquet'}' (FORMAT PARQUET)")
+        self.db.execute(
+            f"""CREATE VIEW s3_access_logs.native_requests AS SELECT {', '.join(n for n, _ in columns)}
+                FROM read_parquet('{self.root}/native/**/*.parquet')"""
+        )
+
+    def test_the_ddl_is_the_json_one_stored_as_parquet(self):
+        json_ddl, parquet_ddl = (ddl.read_text() for ddl in (TABLE_DDL, PARQUET_TABLE_DDL))
+        body = re.compile(r"^CREATE EXTERNAL TABLE.*?^\)$", re.MULTILINE | re.DOTALL)
+        self.assertEqual(body.search(parquet_ddl).group(), body.search(json_ddl).group())
+        self.assertIn("\nSTORED AS PARQUET\nLOCATION", parquet_ddl)
+        self.assertNotIn("SERDE", parquet_ddl.split("CREATE EXTERNAL TABLE")[1])
+
+    def test_delivered_file_has_the_declared_columns_and_types(self):
+        # Athena reads a Parquet table's columns by name and fails on a type that differs from the
+        # file's, so the file the other tests query must carry exactly the DDL's.
+        self.natives = [native(NOW)]
+        self.write()
+        described = self.db.execute(f"DESCRIBE SELECT * FROM '{self.root}/native/AWSLogs/111122223333/native.parquet'")
+        self.assertEqual(
+            [(r[0], r[1]) for r in described.fetchall()], [(n, DUCKDB_TYPES[k]) for n, k in ddl_columns(self.DDL)]
+        )
+
+    def test_view_reads_request_time_stored_as_a_timestamp(self):
+        # AWS does not document the Parquet file's types; the DDL says to declare request_time
+        # timestamp if a file stores one, and the view must then give the same request_time.
+        self.columns = [(n, "timestamp" if n == "request_time" else k) for n, k in self.columns]
+        when = NOW.replace(microsecond=125000) - dt.timedelta(minutes=5)
+        self.natives = [{**native(when), "request_time": when}]
+        self.write()
+        rows = self.query("SELECT source, request_time FROM s3_access_logs.all_requests")
+        self.assertEqual(rows, [{"source": "aws_native", "request_time": when}])
 
 
 if __name__ == "__main__":

@@ -8,8 +8,9 @@
 -- the view cannot reach below the window function, so every query scans the columns it names in
 -- the whole records table. Add a partition filter inside the view, as records_dedup does, if that
 -- is more history than you query. request_time becomes a timestamp on both sides (AWS writes
--- yyyy-MM-ddTHH:mm:ss.SSSZ, always UTC). schema_version_id and bucket_arn exist only in native
--- records and are NULL on the pipeline's side.
+-- yyyy-MM-ddTHH:mm:ss.SSSZ, always UTC; a native_requests table that declares it timestamp, for a
+-- Parquet delivery that stores one, reads the same through the CAST to VARCHAR).
+-- schema_version_id and bucket_arn exist only in native records and are NULL on the pipeline's side.
 --
 -- Overlap: while the text logs still reach the pipeline and the native feed is on, each request
 -- is in both sources, once with source = 'pipeline' and once with source = 'aws_native'. The
@@ -21,10 +22,10 @@
 -- history and AWS's native feed together").
 --
 -- Placeholders: s3_access_logs.records is the Glue table over the pipeline's records,
--- s3_access_logs.native_requests the table the create_native_requests_table named query creates
--- (run it first). The deployed named query uses the stack's DatabaseName parameter (default
--- s3_access_logs) instead of s3_access_logs; nothing else differs
--- (infra/tests/test_named_queries.py checks it).
+-- s3_access_logs.native_requests the table the create_native_requests_table (JSON delivery) or
+-- create_native_requests_parquet_table (Parquet delivery) named query creates (run one first).
+-- The deployed named query uses the stack's DatabaseName parameter (default s3_access_logs)
+-- instead of s3_access_logs; nothing else differs (infra/tests/test_named_queries.py checks it).
 -- Portable SQL: Athena (Trino) runs it as is, and so does DuckDB (infra/tests/test_native_sql.py).
 
 CREATE OR REPLACE VIEW s3_access_logs.all_requests AS
@@ -46,7 +47,8 @@ UNION ALL
 SELECT
   'aws_native' AS source,
   schema_version_id, bucket_arn,
-  bucket_name, CAST(REPLACE(REPLACE(request_time, 'T', ' '), 'Z', '') AS TIMESTAMP) AS request_time,
+  bucket_name,
+  CAST(REPLACE(REPLACE(CAST(request_time AS VARCHAR), 'T', ' '), 'Z', '') AS TIMESTAMP) AS request_time,
   bucket_owner_id, remote_ip, requester, request_id, operation, key_name,
   request_uri, http_status, error_code, bytes_sent_size, object_size, total_duration,
   turn_around_duration, referer, user_agent, version_id, host_id, signature_version, cipher_suite,

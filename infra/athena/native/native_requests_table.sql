@@ -3,10 +3,10 @@
 -- own field names. The all_requests view unions it with the pipeline's records, so one query
 -- covers the history the pipeline processed and the traffic the native feed brings.
 --
--- JSON, not Parquet: AWS's table ("Log format in CloudWatch Logs") types each field of the JSON
+-- For a JSON delivery: AWS's table ("Log format in CloudWatch Logs") types each field of the JSON
 -- record (request_time is an ISO 8601 string), and the OpenX SerDe reads the JSON objects whether
--- or not they are gzip-compressed. For a Parquet delivery, replace the ROW FORMAT SERDE line with
--- STORED AS PARQUET and check request_time's type in one file first: AWS does not document it.
+-- or not they are gzip-compressed. For a Parquet delivery, run create_native_requests_parquet_table
+-- (native_requests_parquet_table.sql) instead: the same table, STORED AS PARQUET. Never both.
 -- Athena reads every object under LOCATION, subfolders included, so point it at the delivery's
 -- destination prefix and keep nothing else there.
 -- Column types: AWS's where its table gives them (http_status int, the rest up to it string);
