@@ -9,7 +9,9 @@
 //!
 //! The engine (parsing, auditing) is synchronous CPU work on a blocking thread; the pump moves the
 //! body to it in chunks through a bounded channel, so memory is a few chunks whatever the object's
-//! size and a slow consumer slows the download instead of filling memory.
+//! size and a slow consumer slows the download instead of filling memory. The reader hands each
+//! drained chunk back to the pump (`ChunkPool`), so those few chunks are the same buffers for
+//! the whole object: no allocator churn, whatever the allocator's settings.
 //!
 //! When the body breaks, the pump asks for the rest with a Range request from the first byte not
 //! yet received, pinned to the first response's `ETag`: a changed object is then an error of
@@ -31,6 +33,7 @@ use tokio::task::JoinHandle;
 
 use crate::Error;
 use crate::backoff::Backoff;
+use crate::chunk_pool::ChunkPool;
 use crate::source::{Body, Object, ObjectSource, Resume};
 
 /// How an object is downloaded.
@@ -125,7 +128,10 @@ pub async fn open<S: ObjectSource>(
 ) -> Result<Download, Error> {
     let first = source.get(bucket, key, None).await?;
     let size = first.size;
-    let (chunk_tx, chunk_rx) = mpsc::channel(settings.queued_chunks.max(1));
+    let queued = settings.queued_chunks.max(1);
+    let (chunk_tx, chunk_rx) = mpsc::channel(queued);
+    // At most `queued` chunks wait in the channel, one is being filled and one is being read.
+    let pool = ChunkPool::new(settings.chunk_bytes.max(1), queued + 2);
     let progress = Arc::new(Progress::default());
     let pump = Pump {
         source: Arc::clone(source),
@@ -135,12 +141,13 @@ pub async fn open<S: ObjectSource>(
         etag: first.etag,
         settings,
         chunks: chunk_tx,
+        pool: pool.clone(),
         progress: Arc::clone(&progress),
     };
     let pump = tokio::spawn(pump.run(first.body));
     Ok(Download {
         size,
-        reader: BodyReader::new(chunk_rx),
+        reader: BodyReader::new(chunk_rx, pool),
         transfer: Transfer { progress, pump },
     })
 }
@@ -167,6 +174,7 @@ struct Pump<S> {
     etag: Option<String>,
     settings: ReadSettings,
     chunks: mpsc::Sender<Chunk>,
+    pool: ChunkPool,
     progress: Arc<Progress>,
 }
 
@@ -174,11 +182,10 @@ impl<S: ObjectSource> Pump<S> {
     /// Moves the body into the channel, resuming it when it breaks. Waiting on a full channel is
     /// what bounds memory.
     async fn run(self, mut body: Body) {
-        let chunk_bytes = self.settings.chunk_bytes.max(1);
         let mut backoff = Backoff::new(self.settings.backoff_base, self.settings.backoff_cap);
         let mut received = 0u64;
         loop {
-            let mut buffer = vec![0; chunk_bytes];
+            let mut buffer = self.pool.take();
             let mut filled = 0;
             let fill = loop {
                 match body.read(&mut buffer[filled..]).await {
@@ -273,15 +280,17 @@ impl<S: ObjectSource> Pump<S> {
 /// The engine's side of the bridge: a blocking `Read` over the download's chunks.
 pub struct BodyReader {
     chunks: mpsc::Receiver<Chunk>,
+    pool: ChunkPool,
     current: Vec<u8>,
     at: usize,
     ended: bool,
 }
 
 impl BodyReader {
-    fn new(chunks: mpsc::Receiver<Chunk>) -> Self {
+    fn new(chunks: mpsc::Receiver<Chunk>, pool: ChunkPool) -> Self {
         BodyReader {
             chunks,
+            pool,
             current: Vec::new(),
             at: 0,
             ended: false,
@@ -295,11 +304,11 @@ impl Read for BodyReader {
             if self.ended {
                 return Ok(0);
             }
+            // The drained chunk goes back before waiting, so the pump can fill it again.
+            self.pool.give_back(std::mem::take(&mut self.current));
+            self.at = 0;
             match self.chunks.blocking_recv() {
-                Some(Chunk::Data(data)) => {
-                    self.current = data;
-                    self.at = 0;
-                }
+                Some(Chunk::Data(data)) => self.current = data,
                 Some(Chunk::End) => self.ended = true,
                 // `ConnectionAborted`: the engine reports it as I/O, never as corrupt content.
                 Some(Chunk::Failed(message)) => {
@@ -431,16 +440,25 @@ mod tests {
 
     /// Reads everything on a blocking thread, as the engine does.
     async fn read_all(source: Flaky, settings: ReadSettings) -> (io::Result<Vec<u8>>, Transfer, Arc<Flaky>) {
+        read_all_with_pool(source, settings).await.0
+    }
+
+    /// [`read_all`], with the download's chunk pool.
+    async fn read_all_with_pool(
+        source: Flaky,
+        settings: ReadSettings,
+    ) -> ((io::Result<Vec<u8>>, Transfer, Arc<Flaky>), ChunkPool) {
         let source = Arc::new(source);
         let download = open(&source, "b", "k", settings).await.unwrap();
         let mut reader = download.reader;
+        let pool = reader.pool.clone();
         let read = tokio::task::spawn_blocking(move || {
             let mut out = Vec::new();
             reader.read_to_end(&mut out).map(|_| out)
         })
         .await
         .unwrap();
-        (read, download.transfer, source)
+        ((read, download.transfer, source), pool)
     }
 
     #[tokio::test]
@@ -450,6 +468,15 @@ mod tests {
         assert_eq!((transfer.received(), transfer.resumes()), (200_000, 0));
         assert!(transfer.take_failure().is_none());
         assert_eq!(source.calls.load(Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test]
+    async fn reuses_a_few_chunks_for_the_whole_body() {
+        let ((read, _, _), pool) = read_all_with_pool(Flaky::new(data(), vec![1_234]), settings(3)).await;
+        assert_eq!(read.unwrap(), data());
+        // 258 chunks of 777 bytes (one short, before the resume) went through; the pool made no
+        // more than fit in the channel (2) plus the one being filled and the one being read.
+        assert!(pool.allocated() <= 4, "{} chunks allocated", pool.allocated());
     }
 
     #[tokio::test]

@@ -15,6 +15,7 @@
 
 pub mod backoff;
 pub mod bridge;
+mod chunk_pool;
 pub mod clock;
 pub mod disposition;
 mod error;

@@ -186,11 +186,19 @@ impl Packer {
         (!self.current.is_empty()).then(|| self.take_record())
     }
 
+    /// The record being filled, finished. The next one starts at its full size, so a record is one
+    /// allocation instead of a chain of doubling reallocations (large short-lived buffers of every
+    /// size are what fragment the allocator's heaps); a gzip record keeps refilling the same one.
     fn take_record(&mut self) -> Vec<u8> {
-        let lines = mem::take(&mut self.current);
         match self.mode {
-            Packing::Gzip => gzip_member(&lines),
-            Packing::Packed | Packing::Line => lines,
+            Packing::Gzip => {
+                let record = gzip_member(&self.current);
+                self.current.clear();
+                record
+            }
+            Packing::Packed | Packing::Line => {
+                mem::replace(&mut self.current, Vec::with_capacity(self.max_record))
+            }
         }
     }
 

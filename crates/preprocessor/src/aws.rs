@@ -76,6 +76,8 @@ impl FirehoseSink {
 
 impl RecordSink for FirehoseSink {
     async fn put_batch(&self, records: &[Vec<u8>]) -> Result<Vec<FailedEntry>, Error> {
+        // Copied, not moved: the SDK consumes its `Blob`s, and a failed entry is resent from
+        // `records`.
         let entries = records
             .iter()
             .map(|record| Record::builder().data(Blob::new(record.clone())).build())
