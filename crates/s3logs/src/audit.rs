@@ -436,7 +436,8 @@ fn cell(value: &str, width: usize) -> String {
     cut
 }
 
-fn plural(n: u64, noun: &str) -> String {
+/// `1 hit`, `2 hits`: counts in the summaries read as sentences.
+pub(crate) fn plural(n: u64, noun: &str) -> String {
     match n {
         1 => format!("1 {noun}"),
         _ => format!("{n} {noun}s"),

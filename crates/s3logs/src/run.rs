@@ -55,7 +55,8 @@ use self::objects::{
 use self::plan::{MIN_UNIT_BYTES, Piece, Plan, Source, UNIT_BYTES, Unit};
 use self::progress::Progress;
 use crate::audit::{
-    FormatCounts, Problem, RuleArgs, describe_problems, expansion_problems, finish, is_broken_pipe, report,
+    FormatCounts, Problem, RuleArgs, describe_problems, expansion_problems, finish, is_broken_pipe, plural,
+    report,
 };
 use crate::inputs::{self, Input, Outputs};
 use crate::records_out::RecordFormat;
@@ -186,16 +187,18 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     work.audit.audit_queued(true);
     let packed = committer.finish();
     eprintln!(
-        "s3logs run: {} inputs, {} records ({} with ParseError) packed into {} {} objects ({:.1} kB) \
-         under {} by {workers} workers; {} inputs already processed into {} skipped",
-        plan.sources.len(),
-        packed.stats.records,
+        "s3logs run: {}, {} ({} with ParseError) packed into {} {} {} ({:.1} kB) under {} by {}; {} \
+         already processed into {} skipped",
+        plural(plan.sources.len() as u64, "input"),
+        plural(packed.stats.records, "record"),
         packed.stats.parse_errors,
         packed.objects,
         work.format.description(),
+        if packed.objects == 1 { "object" } else { "objects" },
         packed.object_bytes as f64 / 1e3,
         records_dir.display(),
-        plan.already_processed,
+        plural(workers as u64, "worker"),
+        plural(plan.already_processed as u64, "input"),
         args.out.display(),
     );
     problems.extend(packed.problems);

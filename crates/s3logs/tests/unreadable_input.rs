@@ -198,7 +198,7 @@ fn a_parquet_file_among_raw_logs_is_one_quarantine_record_and_parse_names_the_wa
     assert_eq!(run.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&run.stderr);
     assert!(
-        stderr.contains("1 inputs, 1 records (1 with ParseError)"),
+        stderr.contains("1 input, 1 record (1 with ParseError)"),
         "{stderr}"
     );
 }
