@@ -13,7 +13,7 @@ use anyhow::Context;
 use indicatif::{ProgressBar, ProgressStyle};
 use pipeline::ingest::{Limits, RecordReader, Stats};
 
-use crate::audit::is_broken_pipe;
+use crate::audit::{is_broken_pipe, plural};
 use crate::inputs::{self, Input, Outputs};
 use crate::records_in::records_elsewhere;
 use crate::records_out::{OUTPUT_CHUNK, RecordFormat, RecordSink};
@@ -70,7 +70,7 @@ pub fn run(args: ParseArgs) -> anyhow::Result<ExitCode> {
     let progress = progress_bar(&inputs, args.quiet);
     let started = Instant::now();
     let mut total = Stats::default();
-    let mut parsed_inputs = 0;
+    let mut parsed_inputs: u64 = 0;
     let mut failures: Vec<String> = expansion.bad.iter().map(ToString::to_string).collect();
     let mut closed = false;
     for input in &inputs {
@@ -113,11 +113,11 @@ pub fn run(args: ParseArgs) -> anyhow::Result<ExitCode> {
     if !args.quiet && !closed {
         let seconds = started.elapsed().as_secs_f64();
         eprintln!(
-            "{} files, {} lines, {} records, {} parse errors, {:.1} MB in {:.2}s ({:.0} MB/s)",
-            parsed_inputs,
-            total.lines,
-            total.records,
-            total.parse_errors,
+            "{}, {}, {}, {}, {:.1} MB in {:.2}s ({:.0} MB/s)",
+            plural(parsed_inputs, "file"),
+            plural(total.lines, "line"),
+            plural(total.records, "record"),
+            plural(total.parse_errors, "parse error"),
             total.bytes_in as f64 / 1e6,
             seconds,
             total.bytes_in as f64 / 1e6 / seconds.max(1e-9),

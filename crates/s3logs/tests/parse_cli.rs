@@ -110,7 +110,7 @@ fn reads_standard_input_as_dash() {
             .unwrap()
             .starts_with("Timestamp")
     );
-    assert!(String::from_utf8_lossy(&output.stderr).contains("1 parse errors"));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("1 parse error,"));
 }
 
 #[test]
