@@ -300,8 +300,8 @@ pub(crate) fn timestamp_millis(text: &str) -> Option<i64> {
 ///   smaller, judged from the row group's own values ([`crate::dictionary`]): the corpus draws a
 ///   fresh client address for nearly every request, so `remote_ip` goes without one (8.76 MB ->
 ///   6.78 MB), while addresses drawn from 20,000 with Zipf weights, as a bucket whose clients
-///   repeat, keep theirs (3.08 MB either way). A fixed smaller dictionary limit, tried before,
-///   would have cut the corpus's column but grown the repeating one;
+///   repeat, keep theirs (3.09 MB either way). A fixed smaller dictionary limit, tried before,
+///   cut the corpus's column but grew a repeating one;
 /// - a dictionary that still outgrows the parquet crate's 1 MiB limit in a row group falls back
 ///   to `DELTA_LENGTH_BYTE_ARRAY` too, not to `PLAIN`.
 ///
