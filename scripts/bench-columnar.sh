@@ -27,6 +27,10 @@
 #  d. The postprocessor's engine over Parquet: `s3logs audit --json --rules sigv2` (the
 #     postprocessor's code path and default rule, without the S3 download) on the gzip-page
 #     and the Snappy Parquet files, and on the gzip NDJSON for comparison.
+#  e. The writer's per-row-group dictionary choice on client addresses (gzip pages): the
+#     `remote_ip` chunks of the corpus, where nearly every address is new, and of the same log
+#     with each address redrawn from 20,000 with Zipf weights (scripts/zipf_remote_ip.py), as a
+#     bucket whose clients repeat: their bytes, and the encodings the footer lists.
 #
 #   scripts/bench-columnar.sh        # REQUESTS=1000000 RUNS=3 BENCH_DIR=bench-data/columnar
 set -euo pipefail
@@ -118,7 +122,22 @@ measure "over Parquet, gzip pages" "$s3logs" audit --json --rules sigv2 "$data/g
 measure "over Parquet, Snappy pages" "$s3logs" audit --json --rules sigv2 "$data/snappy.parquet"
 measure "over gzip NDJSON" "$s3logs" audit --json --rules sigv2 "$data/records.ndjson.gz"
 
-rm -rf "$data/run" "$data/write.parquet" "$data/time.txt"
+echo
+echo "e. remote_ip with gzip pages: fresh addresses (the corpus) and repeating ones (Zipf over 20,000)"
+"$python" scripts/zipf_remote_ip.py "$log" "$data/zipf.log"
+target/release/examples/parquet_file write --gzip 6 "$data/zipf.log" "$data/zipf.parquet" 2> /dev/null
+for entry in "corpus:$data/gzip.parquet" "zipf:$data/zipf.parquet"; do
+    "$python" - "${entry%%:*}" "${entry#*:}" << 'EOF'
+import sys, duckdb
+label, path = sys.argv[1:]
+size, groups, encodings = duckdb.sql(
+    "SELECT sum(total_compressed_size), count(*), string_agg(DISTINCT encodings, ' | ') "
+    "FROM parquet_metadata(?) WHERE path_in_schema = 'remote_ip'", params=[path]).fetchone()
+print(f"  {label:8} {size / 1e6:6.2f} MB in {groups} row groups; encodings: {encodings}")
+EOF
+done
+
+rm -rf "$data/run" "$data/write.parquet" "$data/time.txt" "$data/zipf.log" "$data/zipf.parquet"
 if [[ -z ${KEEP:-} ]]; then
     rm -f "$data/records.ndjson.gz" "$data/gzip.parquet" "$data/snappy.parquet" "$log"
 fi

@@ -3,17 +3,23 @@
 //! Parquet writes a row group one column at a time, so rows that arrive one by one must wait in
 //! per-column buffers: text as one byte buffer plus end offsets, numbers as `i64`, and a
 //! definition level per value (1 present, 0 null). [`Batch::bytes`] tells the writer when the
-//! row group is big enough to flush, which is what bounds memory.
+//! row group is big enough to flush, which is what bounds memory. Holding a whole row group also
+//! lets each dictionary candidate's values be counted before its column is written
+//! ([`crate::dictionary`]).
 //!
 //! Text is stored as valid UTF-8, with invalid sequences replaced by U+FFFD exactly as the JSON
 //! record writer replaces them, so a row and its NDJSON record carry the same characters.
 
 use bytes::Bytes;
+use parquet::column::writer::{ColumnCloseResult, get_column_writer, get_typed_column_writer};
 use parquet::data_type::{ByteArray, ByteArrayType, Int32Type, Int64Type};
 use parquet::errors::ParquetError;
-use parquet::file::writer::SerializedRowGroupWriter;
+use parquet::file::properties::WriterPropertiesPtr;
+use parquet::file::writer::{SerializedPageWriter, SerializedRowGroupWriter, TrackedWrite};
+use parquet::schema::types::SchemaDescriptor;
 
 use crate::columns::{COLUMNS, ColumnId, Kind};
+use crate::dictionary;
 
 /// Rows handed to the Parquet column writer per call: bounds the temporary `ByteArray` vector.
 const WRITE_CHUNK: usize = 4096;
@@ -44,6 +50,16 @@ enum Buffer {
 /// Definition levels of the three-level list: null list, empty list, null element, element.
 const LIST_NULL: i16 = 0;
 const LIST_ELEMENT: i16 = 3;
+
+/// What a row group needs to write a dictionary candidate's chunk without its dictionary: the
+/// file writer's properties are fixed for the file, so such a chunk is written into memory with
+/// properties of its own and appended to the row group whole.
+pub(crate) struct WithoutDictionary {
+    /// The file's schema, for the column's descriptor.
+    pub(crate) schema: SchemaDescriptor,
+    /// The file's properties with every dictionary off.
+    pub(crate) properties: WriterPropertiesPtr,
+}
 
 /// Buffered rows of one row group.
 pub(crate) struct Batch {
@@ -173,12 +189,23 @@ impl Batch {
         self.rows += 1;
     }
 
-    /// Writes every column into `row_group` and empties the batch.
+    /// Writes every column into `row_group` and empties the batch. A text column the table
+    /// marks for a dictionary gets one only where [`dictionary::pays`] for this row group's
+    /// values; otherwise it goes through `without`.
     pub(crate) fn write_to<W: std::io::Write + Send>(
         &mut self,
         row_group: &mut SerializedRowGroupWriter<'_, W>,
+        without: &WithoutDictionary,
     ) -> Result<(), ParquetError> {
-        for (buffer, column) in self.columns.iter_mut().zip(COLUMNS.iter()) {
+        for (index, (buffer, column)) in self.columns.iter_mut().zip(COLUMNS.iter()).enumerate() {
+            if let Buffer::Text { data, ends, defs } = buffer
+                && column.dictionary
+                && !dictionary::pays(data, ends)
+            {
+                let (chunk, close) = write_text_without_dictionary(index, without, data, ends, defs)?;
+                row_group.append_column(&chunk, close)?;
+                continue;
+            }
             let mut writer = row_group
                 .next_column()?
                 .ok_or_else(|| ParquetError::General(format!("schema lacks {}", column.name)))?;
@@ -221,6 +248,26 @@ impl Batch {
         self.bytes = 0;
         Ok(())
     }
+}
+
+/// Writes text column `index` into a chunk of its own in memory with `without`'s properties,
+/// and returns the chunk with what the row group needs to append it.
+fn write_text_without_dictionary(
+    index: usize,
+    without: &WithoutDictionary,
+    data: &mut Vec<u8>,
+    ends: &mut Vec<usize>,
+    defs: &mut Vec<i16>,
+) -> Result<(Bytes, ColumnCloseResult), ParquetError> {
+    let mut sink = TrackedWrite::new(Vec::new());
+    let pages = Box::new(SerializedPageWriter::new(&mut sink));
+    let descriptor = without.schema.column(index);
+    let writer = get_column_writer(descriptor, without.properties.clone(), pages);
+    let mut writer = get_typed_column_writer::<ByteArrayType>(writer);
+    let shared = write_text(&mut writer, data, ends, defs, None)?;
+    let close = writer.close()?;
+    reclaim(data, shared);
+    Ok((Bytes::from(sink.into_inner()?), close))
 }
 
 /// Writes a text or list column in chunks of level entries, slicing values out of one shared

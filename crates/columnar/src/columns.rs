@@ -161,9 +161,10 @@ pub struct Column {
     pub nulls: &'static str,
     /// Whether the value is URL-encoded, in a few words (`no` when it is not).
     pub url_encoding: &'static str,
-    /// Whether the writer dictionary-encodes it: yes for columns with few distinct values per
-    /// file, no where nearly every value is new, since a dictionary that overflows only costs
-    /// time before the writer falls back to plain encoding.
+    /// Whether the writer may dictionary-encode it: yes for columns whose values can repeat,
+    /// where the writer then keeps a dictionary in each row group only if it makes the chunk
+    /// smaller (`crate::dictionary`); no where every value is new by nature (ids, keys, raw
+    /// lines), which spares counting their values.
     pub dictionary: bool,
 }
 

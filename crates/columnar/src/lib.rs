@@ -30,6 +30,7 @@
 
 mod batch;
 mod columns;
+mod dictionary;
 mod error;
 mod native;
 mod read;

@@ -17,12 +17,12 @@ use std::sync::Arc;
 use parquet::basic::{Compression, Encoding, GzipLevel};
 use parquet::file::properties::{EnabledStatistics, WriterProperties, WriterVersion};
 use parquet::file::writer::SerializedFileWriter;
-use parquet::schema::types::ColumnPath;
+use parquet::schema::types::{ColumnPath, SchemaDescriptor};
 use s3_access_log::{
     Field, LogRecord, LogTime, Outcome, ParseError, SCHEMA_VERSION, parse_partial, record_id,
 };
 
-use crate::batch::Batch;
+use crate::batch::{Batch, WithoutDictionary};
 use crate::columns::{COLUMNS, ColumnId, Kind, field_column};
 use crate::error::Error;
 use crate::record::RecordRow;
@@ -75,6 +75,7 @@ pub struct WriteStats {
 pub struct ParquetWriter<W: Write + Send> {
     file: SerializedFileWriter<W>,
     batch: Batch,
+    without_dictionary: WithoutDictionary,
     options: WriterOptions,
     log_file: Vec<u8>,
     stats: WriteStats,
@@ -83,11 +84,17 @@ pub struct ParquetWriter<W: Write + Send> {
 impl<W: Write + Send> ParquetWriter<W> {
     /// A writer into `sink`, which receives the file's bytes in order (no seeking).
     pub fn new(sink: W, options: WriterOptions) -> Result<Self, Error> {
-        let properties = properties(options.codec)?;
-        let file = SerializedFileWriter::new(sink, parquet_schema()?, Arc::new(properties))?;
+        let schema = parquet_schema()?;
+        let without_dictionary = WithoutDictionary {
+            schema: SchemaDescriptor::new(schema.clone()),
+            properties: Arc::new(properties(options.codec, false)?),
+        };
+        let properties = Arc::new(properties(options.codec, true)?);
+        let file = SerializedFileWriter::new(sink, schema, properties)?;
         Ok(ParquetWriter {
             file,
             batch: Batch::new(),
+            without_dictionary,
             options,
             log_file: Vec::new(),
             stats: WriteStats::default(),
@@ -225,7 +232,7 @@ impl<W: Write + Send> ParquetWriter<W> {
 
     fn flush(&mut self) -> Result<(), Error> {
         let mut row_group = self.file.next_row_group()?;
-        self.batch.write_to(&mut row_group)?;
+        self.batch.write_to(&mut row_group, &self.without_dictionary)?;
         row_group.close()?;
         self.stats.row_groups += 1;
         Ok(())
@@ -272,10 +279,14 @@ pub(crate) fn timestamp_millis(text: &str) -> Option<i64> {
         .map(|time| time.unix_seconds() * 1000)
 }
 
-/// The codec asked for, Parquet v1 pages, and dictionaries only where the table asks for them. Min/max
-/// statistics per column chunk (what engines prune row groups on) for numbers, times and
-/// dictionary-encoded text; none for nearly unique text, where no query prunes on them and
-/// comparing every value costs time.
+/// The codec asked for, Parquet v1 pages, and dictionaries where the table asks for them, or
+/// none at all when `dictionaries` is false (the properties of a dictionary candidate's chunk
+/// that [`crate::dictionary::pays`] turned down for its row group). Min/max statistics per column
+/// chunk (what engines prune row groups on) for numbers, times and dictionary candidates, with
+/// or without their dictionary, so that a column's statistics do not come and go with its
+/// encoding from one row group to the next (a query on `remote_ip` can still skip a row group);
+/// none for nearly unique text, where no query prunes on them and comparing every value costs
+/// time.
 ///
 /// Encodings are chosen for the bytes a query reads (an Athena query pays for the compressed
 /// column chunks of the columns it names; for 1 M requests of the generated corpus,
@@ -285,16 +296,19 @@ pub(crate) fn timestamp_millis(text: &str) -> Option<i64> {
 /// - text without a dictionary is `DELTA_LENGTH_BYTE_ARRAY`: the lengths go apart, bit-packed,
 ///   so the codec sees the values back to back (`record_id`, which every query over
 ///   `records_dedup` reads, 10.0 MB -> 8.7 MB);
-/// - a dictionary column whose dictionary outgrows the parquet crate's 1 MiB limit in a row group
-///   falls back to `DELTA_LENGTH_BYTE_ARRAY` too, not to `PLAIN`. A smaller limit would suit the
-///   corpus, which draws a random client address for nearly every request (`remote_ip` 8.8 MB ->
-///   7.0 MB at 64 KiB), but it costs a bucket whose clients repeat (addresses drawn from 20,000
-///   with Zipf weights: 0.92 MB -> 1.15 MB), so the limit stays.
+/// - a dictionary candidate keeps its dictionary in a row group only where that makes the chunk
+///   smaller, judged from the row group's own values ([`crate::dictionary`]): the corpus draws a
+///   fresh client address for nearly every request, so `remote_ip` goes without one (8.76 MB ->
+///   6.78 MB), while addresses drawn from 20,000 with Zipf weights, as a bucket whose clients
+///   repeat, keep theirs (3.09 MB either way). A fixed smaller dictionary limit, tried before,
+///   cut the corpus's column but grew a repeating one;
+/// - a dictionary that still outgrows the parquet crate's 1 MiB limit in a row group falls back
+///   to `DELTA_LENGTH_BYTE_ARRAY` too, not to `PLAIN`.
 ///
 /// Athena (Trino), DuckDB, pyarrow and this crate's reader read all of these in v1 pages; the
 /// Parquet format prefers `DELTA_LENGTH_BYTE_ARRAY` to `PLAIN` for byte arrays, and Trino's own
 /// writer falls back to it too.
-fn properties(codec: Codec) -> Result<WriterProperties, Error> {
+fn properties(codec: Codec, dictionaries: bool) -> Result<WriterProperties, Error> {
     let compression = match codec {
         Codec::Snappy => Compression::SNAPPY,
         Codec::Gzip(level) => Compression::GZIP(GzipLevel::try_new(level)?),
@@ -319,7 +333,7 @@ fn properties(codec: Codec) -> Result<WriterProperties, Error> {
             EnabledStatistics::Chunk
         };
         builder = builder
-            .set_column_dictionary_enabled(path.clone(), column.dictionary)
+            .set_column_dictionary_enabled(path.clone(), dictionaries && column.dictionary)
             .set_column_statistics_enabled(path.clone(), statistics);
         builder = match column.kind {
             Kind::Timestamp => builder.set_column_encoding(path, Encoding::DELTA_BINARY_PACKED),

@@ -1,8 +1,8 @@
 //! The writer's encodings, read from the footer of a file it wrote: times delta-encoded, nearly
-//! unique text with its lengths apart, dictionaries where values repeat, and a dictionary that
-//! grows past its limit falling back to lengths apart too. These are what keep the bytes a
-//! query reads small (`scripts/bench-columnar.sh`); the round-trip tests show every file reads
-//! back to its records whatever the encodings.
+//! unique text with its lengths apart, dictionaries only in the row groups where values repeat
+//! enough to pay for one, and a dictionary that grows past its limit falling back to lengths
+//! apart too. These are what keep the bytes a query reads small (`scripts/bench-columnar.sh`);
+//! the round-trip tests show every file reads back to its records whatever the encodings.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -14,25 +14,28 @@ use s3_access_log::RecordEncoder;
 
 const LOG_FILE: &str = "s3://example-access-logs/logs/2026-01-15-00-00-00-0123456789ABCDEF";
 
-/// Rows of the file: distinct user agents enough to fill more than the 1 MiB dictionary limit.
+/// Rows of the file: user agents, each used twice, enough to fill more than the 1 MiB
+/// dictionary limit.
 const ROWS: usize = 8_000;
 
-/// Line `n`: one second after line `n - 1`, from a client address and a user agent of its own.
-fn line(n: usize) -> String {
+/// Line `n`: one second after line `n - 1`, from client address number `address`, with a
+/// 300-byte user agent shared with one other line.
+fn line(n: usize, address: usize) -> String {
     format!(
         "79a59df900b949e55d96a1e698fbacedfd6e09d98eacf8f8d5218e7cd47ef2be amzn-s3-demo-bucket1 \
          [06/Feb/2019:{:02}:{:02}:{:02} +0000] 10.{}.{}.{} - 3E57427F3EXAMPLE{n:06} REST.GET.OBJECT \
          photos/{n}.jpg \"GET /amzn-s3-demo-bucket1/photos/{n}.jpg HTTP/1.1\" 200 - 113 113 7 6 \"-\" \
-         \"aws-cli/2.15.0 {n:06} {pad}\" - s9lzHYrFp76ZVxRcpX9+5cjAnEH2ROuNkd2BHfIa6UkFVdtjf5mKR3/eTPFvsiP/XV/VLi31234= \
+         \"aws-cli/2.15.0 {agent:06} {pad}\" - s9lzHYrFp76ZVxRcpX9+5cjAnEH2ROuNkd2BHfIa6UkFVdtjf5mKR3/eTPFvsiP/XV/VLi31234= \
          SigV4 ECDHE-RSA-AES128-GCM-SHA256 AuthHeader amzn-s3-demo-bucket1.s3.us-west-1.amazonaws.com \
          TLSv1.2 - - us-east-1",
         n / 3600,
         n / 60 % 60,
         n % 60,
-        n >> 16,
-        (n >> 8) & 0xff,
-        n & 0xff,
-        pad = "x".repeat(140),
+        address >> 16,
+        (address >> 8) & 0xff,
+        address & 0xff,
+        agent = n / 2,
+        pad = "x".repeat(300),
     )
 }
 
@@ -42,7 +45,7 @@ fn written() -> (Bytes, Vec<u8>) {
     let encoder = RecordEncoder::new(LOG_FILE);
     let mut records = Vec::new();
     for n in 0..ROWS {
-        let line = line(n);
+        let line = line(n, n);
         writer.write_line(line.as_bytes()).unwrap();
         encoder.encode(line.as_bytes(), &mut records);
     }
@@ -52,10 +55,16 @@ fn written() -> (Bytes, Vec<u8>) {
 /// The encodings of each column chunk of the file's single row group, by column name.
 fn encodings(file: &Bytes) -> Vec<(String, Vec<Encoding>)> {
     let reader = SerializedFileReader::new(file.clone()).unwrap();
-    let metadata = reader.metadata();
-    assert_eq!(metadata.num_row_groups(), 1);
-    metadata
-        .row_group(0)
+    assert_eq!(reader.metadata().num_row_groups(), 1);
+    row_group_encodings(file, 0)
+}
+
+/// The encodings of each column chunk of row group `index`, by column name.
+fn row_group_encodings(file: &Bytes, index: usize) -> Vec<(String, Vec<Encoding>)> {
+    let reader = SerializedFileReader::new(file.clone()).unwrap();
+    reader
+        .metadata()
+        .row_group(index)
         .columns()
         .iter()
         .map(|chunk| (chunk.column_path().string(), chunk.encodings().collect()))
@@ -91,17 +100,18 @@ fn each_column_has_the_encoding_that_keeps_its_chunk_small() {
             &[Encoding::DELTA_LENGTH_BYTE_ARRAY],
             &[Encoding::RLE_DICTIONARY],
         ),
-        // 1.2 MB of distinct agents: the dictionary starts, then gives way at its limit.
+        // Each agent twice: a dictionary pays, but its 1.2 MB of agents give way at the limit.
         (
             "user_agent",
             &[Encoding::RLE_DICTIONARY, Encoding::DELTA_LENGTH_BYTE_ARRAY],
             &[],
         ),
-        // 8,000 distinct addresses fit in the dictionary: it is kept for the whole chunk.
+        // A new address on every line: a dictionary would only add an index to every value,
+        // so the table's dictionary candidate is written without one.
         (
             "remote_ip",
-            &[Encoding::RLE_DICTIONARY],
             &[Encoding::DELTA_LENGTH_BYTE_ARRAY],
+            &[Encoding::PLAIN_DICTIONARY, Encoding::RLE_DICTIONARY],
         ),
         // One value: the dictionary holds it, nothing falls back.
         (
@@ -122,6 +132,51 @@ fn each_column_has_the_encoding_that_keeps_its_chunk_small() {
             assert!(!found.contains(encoding), "{column}: {encoding:?} in {found:?}");
         }
     }
+}
+
+#[test]
+fn each_row_group_has_a_dictionary_only_where_its_values_repeat() {
+    // A first row group where every client is new, then one where 100 clients come back.
+    let mut writer = ParquetWriter::new(Vec::new(), WriterOptions::default()).unwrap();
+    writer.set_log_file(LOG_FILE);
+    let encoder = RecordEncoder::new(LOG_FILE);
+    let mut expected = Vec::new();
+    for n in 0..2 * ROWS {
+        if n == ROWS {
+            writer.flush_row_group().unwrap();
+        }
+        let address = if n < ROWS { n } else { n % 100 };
+        let line = line(n, address);
+        writer.write_line(line.as_bytes()).unwrap();
+        encoder.encode(line.as_bytes(), &mut expected);
+    }
+    let file = Bytes::from(writer.finish().unwrap());
+    let remote_ip = |index: usize| {
+        row_group_encodings(&file, index)
+            .into_iter()
+            .find(|(path, _)| path == "remote_ip")
+            .unwrap()
+            .1
+    };
+    let (distinct, repeating) = (remote_ip(0), remote_ip(1));
+    assert!(!distinct.contains(&Encoding::RLE_DICTIONARY), "{distinct:?}");
+    assert!(
+        distinct.contains(&Encoding::DELTA_LENGTH_BYTE_ARRAY),
+        "{distinct:?}"
+    );
+    assert!(repeating.contains(&Encoding::RLE_DICTIONARY), "{repeating:?}");
+    assert!(
+        !repeating.contains(&Encoding::DELTA_LENGTH_BYTE_ARRAY),
+        "{repeating:?}"
+    );
+
+    let mut reader = RecordReader::new(file).unwrap();
+    let mut actual = Vec::new();
+    while reader.next_records(&mut actual).unwrap() > 0 {}
+    assert_eq!(
+        String::from_utf8_lossy(&actual),
+        String::from_utf8_lossy(&expected)
+    );
 }
 
 #[test]
