@@ -38,12 +38,11 @@ fn line(n: usize) -> String {
 
 fn written() -> (Bytes, Vec<u8>) {
     let mut writer = ParquetWriter::new(Vec::new(), WriterOptions::default()).unwrap();
-    writer.set_log_file(LOG_FILE);
     let encoder = RecordEncoder::new(LOG_FILE);
     let mut records = Vec::new();
     for n in 0..ROWS {
         let line = line(n);
-        writer.write_line(line.as_bytes()).unwrap();
+        writer.write_line(LOG_FILE, line.as_bytes()).unwrap();
         encoder.encode(line.as_bytes(), &mut records);
     }
     (Bytes::from(writer.finish().unwrap()), records)

@@ -621,8 +621,8 @@ impl RecordWriter for PieceRecords<'_, '_> {
         let parsed = parse_partial(line);
         let hour = self.hour(parsed.0.time.map(hour_of));
         let rows = self.objects.rows(hour, line.len())?;
-        rows.set_log_file(object.log_file);
-        rows.write_parsed(line, parsed).map_err(io::Error::other)
+        rows.write_parsed(object.log_file, line, parsed)
+            .map_err(io::Error::other)
     }
 
     fn write_truncated(
@@ -641,8 +641,8 @@ impl RecordWriter for PieceRecords<'_, '_> {
         }
         let hour = self.hour(None);
         let rows = self.objects.rows(hour, prefix.len())?;
-        rows.set_log_file(object.log_file);
-        rows.write_truncated(prefix, id, reason).map_err(io::Error::other)
+        rows.write_truncated(object.log_file, prefix, id, reason)
+            .map_err(io::Error::other)
     }
 
     fn write_record(&mut self, record: &[u8]) -> io::Result<()> {
@@ -780,9 +780,8 @@ mod tests {
         let mut object = ParquetObjects.create(&path).unwrap();
         assert!(object.write_records(&records).is_err(), "NDJSON is refused");
         let rows = object.rows().expect("a Parquet object takes rows");
-        rows.set_log_file("s3://logs/object");
         for line in &lines {
-            rows.write_line(line.as_bytes()).unwrap();
+            rows.write_line("s3://logs/object", line.as_bytes()).unwrap();
         }
         object.finish().unwrap();
         let mut reader = columnar::RecordReader::new(File::open(&path).unwrap()).unwrap();
