@@ -27,9 +27,8 @@ const LOG_FILE: &str = "s3://example-access-logs/logs/2026-01-15-00-00-00-012345
 
 fn write_lines(lines: &[&[u8]]) -> Vec<u8> {
     let mut writer = ParquetWriter::new(Vec::new(), WriterOptions::default()).unwrap();
-    writer.set_log_file(LOG_FILE);
     for line in lines {
-        writer.write_line(line).unwrap();
+        writer.write_line(LOG_FILE, line).unwrap();
     }
     writer.finish().unwrap()
 }

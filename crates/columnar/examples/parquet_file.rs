@@ -62,13 +62,12 @@ fn write(input: &str, output: &str, kind: Input, codec: Codec) -> Result<(), Box
         ..WriterOptions::default()
     };
     let mut writer = ParquetWriter::new(sink, options)?;
-    writer.set_log_file(input);
     let (mut line, mut bytes) = (Vec::new(), 0u64);
     while reader.read_until(b'\n', &mut line)? > 0 {
         bytes += line.len() as u64;
         let content = line.strip_suffix(b"\n").unwrap_or(&line);
         match kind {
-            Input::Lines => writer.write_line(content).map(|_| ())?,
+            Input::Lines => writer.write_line(input, content).map(|_| ())?,
             Input::Records => writer.write_record(content)?,
         }
         line.clear();

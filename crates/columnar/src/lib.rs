@@ -16,8 +16,7 @@
 //!
 //! let line = br#"79a59df900b949e55d96a1e698fbacedfd6e09d98eacf8f8d5218e7cd47ef2be amzn-s3-demo-bucket1 [06/Feb/2019:00:00:38 +0000] 192.0.2.3 79a59df900b949e55d96a1e698fbacedfd6e09d98eacf8f8d5218e7cd47ef2be 3E57427F3EXAMPLE REST.GET.VERSIONING - "GET /amzn-s3-demo-bucket1?versioning HTTP/1.1" 200 - 113 - 7 - "-" "S3Console/0.4" - s9lzHYrFp76ZVxRcpX9+5cjAnEH2ROuNkd2BHfIa6UkFVdtjf5mKR3/eTPFvsiP/XV/VLi31234= SigV4 ECDHE-RSA-AES128-GCM-SHA256 AuthHeader amzn-s3-demo-bucket1.s3.us-west-1.amazonaws.com TLSV1.2 - - us-east-1"#;
 //! let mut writer = ParquetWriter::new(Vec::new(), WriterOptions::default()).unwrap();
-//! writer.set_log_file("s3://logs/2019-02-06-00-00-38-EXAMPLE");
-//! writer.write_line(line).unwrap();
+//! writer.write_line("s3://logs/2019-02-06-00-00-38-EXAMPLE", line).unwrap();
 //! let file = bytes::Bytes::from(writer.finish().unwrap());
 //! assert!(is_parquet(&file));
 //!

@@ -3,6 +3,9 @@
 //! Rows come from raw log lines ([`ParquetWriter::write_line`], the same parse as
 //! `s3_access_log::RecordEncoder::encode`), from lines too long to keep
 //! ([`ParquetWriter::write_truncated`]) or from NDJSON records ([`ParquetWriter::write_record`]).
+//! A row from a line names the log object the line was read from (`log_file`), which the caller
+//! passes with each line: one file can hold the rows of many objects (`s3logs run` files the rows
+//! of one hour from every object that has some).
 //! A row group is written once its buffered values reach [`WriterOptions::row_group_bytes`], so
 //! memory stays near that figure whatever the input size.
 //!
@@ -77,7 +80,6 @@ pub struct ParquetWriter<W: Write + Send> {
     batch: Batch,
     without_dictionary: WithoutDictionary,
     options: WriterOptions,
-    log_file: Vec<u8>,
     stats: WriteStats,
 }
 
@@ -96,29 +98,22 @@ impl<W: Write + Send> ParquetWriter<W> {
             batch: Batch::new(),
             without_dictionary,
             options,
-            log_file: Vec::new(),
             stats: WriteStats::default(),
         })
     }
 
-    /// Sets the `log_file` of the rows that [`Self::write_line`] and [`Self::write_truncated`]
-    /// write from now on: `s3://bucket/key` of the raw log object, or the local path.
-    pub fn set_log_file(&mut self, log_file: &str) {
-        self.log_file.clear();
-        self.log_file.extend_from_slice(log_file.as_bytes());
-    }
-
-    /// Writes the row of one raw log line (without its terminator), exactly as
+    /// Writes the row of one raw log line (without its terminator) read from `log_file`
+    /// (`s3://bucket/key` of the raw log object, or the local path), exactly as
     /// `RecordEncoder::encode` would make its record: blank lines make no row, a line that
     /// does not parse cleanly makes a row with `parse_error` and `raw_line`. The outcome is the
     /// parser's; a row can also be quarantined for a number beyond its column's range (see the
     /// module documentation), which [`WriteStats::quarantined`] counts.
-    pub fn write_line(&mut self, line: &[u8]) -> Result<Outcome, Error> {
+    pub fn write_line(&mut self, log_file: &str, line: &[u8]) -> Result<Outcome, Error> {
         let line = line.strip_suffix(b"\r").unwrap_or(line);
         if line.iter().all(u8::is_ascii_whitespace) {
             return Ok(Outcome::Skipped);
         }
-        self.write_parsed(line, parse_partial(line))
+        self.write_parsed(log_file, line, parse_partial(line))
     }
 
     /// Writes the row of a line already parsed with `s3_access_log::parse_partial`, for a
@@ -126,6 +121,7 @@ impl<W: Write + Send> ParquetWriter<W> {
     /// [`Self::write_line`], for a `line` without its `\r` that is not blank.
     pub fn write_parsed(
         &mut self,
+        log_file: &str,
         line: &[u8],
         (record, error): (LogRecord<'_>, Option<ParseError>),
     ) -> Result<Outcome, Error> {
@@ -153,7 +149,7 @@ impl<W: Write + Send> ParquetWriter<W> {
         }
         let extra = record.extra_fields.map(|_| record.extra_fields());
         b.push_list(ColumnId::ExtraFields, extra);
-        b.push_text(ColumnId::LogFile, Some(&self.log_file));
+        b.push_text(ColumnId::LogFile, Some(log_file.as_bytes()));
         let reason = match (error, overflow) {
             (Some(error), _) => Some(error.to_string()),
             (None, overflow) => overflow,
@@ -166,15 +162,22 @@ impl<W: Write + Send> ParquetWriter<W> {
     }
 
     /// Writes the quarantined row of a line too long to keep whole, as
-    /// `RecordEncoder::encode_truncated` does: `raw_line` holds `prefix`, `id` is the record id
-    /// of the whole line and `reason` says what was cut.
-    pub fn write_truncated(&mut self, prefix: &[u8], id: u64, reason: &str) -> Result<(), Error> {
+    /// `RecordEncoder::encode_truncated` does: `log_file` is the object it was read from,
+    /// `raw_line` holds `prefix`, `id` is the record id of the whole line and `reason` says what
+    /// was cut.
+    pub fn write_truncated(
+        &mut self,
+        log_file: &str,
+        prefix: &[u8],
+        id: u64,
+        reason: &str,
+    ) -> Result<(), Error> {
         let b = &mut self.batch;
         for column in &COLUMNS {
             match column.id {
                 ColumnId::SchemaVersion => b.push_int(column.id, Some(i64::from(SCHEMA_VERSION))),
                 ColumnId::RecordId => push_record_id(b, id),
-                ColumnId::LogFile => b.push_text(column.id, Some(&self.log_file)),
+                ColumnId::LogFile => b.push_text(column.id, Some(log_file.as_bytes())),
                 ColumnId::ParseError => b.push_text(column.id, Some(reason.as_bytes())),
                 ColumnId::RawLine => b.push_text(column.id, Some(prefix)),
                 ColumnId::ExtraFields => b.push_list(column.id, None::<std::iter::Empty<&[u8]>>),

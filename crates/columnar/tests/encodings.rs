@@ -41,12 +41,11 @@ fn line(n: usize, address: usize) -> String {
 
 fn written() -> (Bytes, Vec<u8>) {
     let mut writer = ParquetWriter::new(Vec::new(), WriterOptions::default()).unwrap();
-    writer.set_log_file(LOG_FILE);
     let encoder = RecordEncoder::new(LOG_FILE);
     let mut records = Vec::new();
     for n in 0..ROWS {
         let line = line(n, n);
-        writer.write_line(line.as_bytes()).unwrap();
+        writer.write_line(LOG_FILE, line.as_bytes()).unwrap();
         encoder.encode(line.as_bytes(), &mut records);
     }
     (Bytes::from(writer.finish().unwrap()), records)
@@ -138,7 +137,6 @@ fn each_column_has_the_encoding_that_keeps_its_chunk_small() {
 fn each_row_group_has_a_dictionary_only_where_its_values_repeat() {
     // A first row group where every client is new, then one where 100 clients come back.
     let mut writer = ParquetWriter::new(Vec::new(), WriterOptions::default()).unwrap();
-    writer.set_log_file(LOG_FILE);
     let encoder = RecordEncoder::new(LOG_FILE);
     let mut expected = Vec::new();
     for n in 0..2 * ROWS {
@@ -147,7 +145,7 @@ fn each_row_group_has_a_dictionary_only_where_its_values_repeat() {
         }
         let address = if n < ROWS { n } else { n % 100 };
         let line = line(n, address);
-        writer.write_line(line.as_bytes()).unwrap();
+        writer.write_line(LOG_FILE, line.as_bytes()).unwrap();
         encoder.encode(line.as_bytes(), &mut expected);
     }
     let file = Bytes::from(writer.finish().unwrap());

@@ -50,10 +50,9 @@ fn check(lines: &[Vec<u8>]) {
         },
     )
     .unwrap();
-    writer.set_log_file(LOG_FILE);
     for line in lines {
         let outcome = encoder.encode(line, &mut expected);
-        assert_eq!(writer.write_line(line).unwrap(), outcome);
+        assert_eq!(writer.write_line(LOG_FILE, line).unwrap(), outcome);
     }
     let file = Bytes::from(writer.finish().unwrap());
     let mut reader = RecordReader::new(file).unwrap();

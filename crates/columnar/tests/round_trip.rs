@@ -43,9 +43,8 @@ fn encode(lines: &[&[u8]]) -> Vec<u8> {
 /// A Parquet file of `lines`, written from the lines.
 fn parquet_from_lines(lines: &[&[u8]], options: WriterOptions) -> Bytes {
     let mut writer = ParquetWriter::new(Vec::new(), options).unwrap();
-    writer.set_log_file(LOG_FILE);
     for line in lines {
-        writer.write_line(line).unwrap();
+        writer.write_line(LOG_FILE, line).unwrap();
     }
     Bytes::from(writer.finish().unwrap())
 }
@@ -144,7 +143,7 @@ fn a_generated_corpus_round_trips_across_row_groups() {
 
     let mut writer = ParquetWriter::new(Vec::new(), options).unwrap();
     for line in &lines {
-        writer.write_line(line).unwrap();
+        writer.write_line(LOG_FILE, line).unwrap();
     }
     let stats = writer.stats();
     assert_eq!(stats.rows, count as u64);
@@ -216,8 +215,9 @@ fn a_truncated_line_keeps_its_prefix_id_and_reason() {
     RecordEncoder::new(LOG_FILE).encode_truncated(&CLEAN[..100], id, reason, &mut expected);
 
     let mut writer = ParquetWriter::new(Vec::new(), WriterOptions::default()).unwrap();
-    writer.set_log_file(LOG_FILE);
-    writer.write_truncated(&CLEAN[..100], id, reason).unwrap();
+    writer
+        .write_truncated(LOG_FILE, &CLEAN[..100], id, reason)
+        .unwrap();
     assert_eq!(writer.stats().quarantined, 1);
     let from_line = read_back(Bytes::from(writer.finish().unwrap()));
     assert_same_records("truncated", &from_line, &expected);
@@ -233,8 +233,10 @@ fn a_number_beyond_bigint_becomes_null_and_a_parse_error() {
         .map(|at| [&CLEAN[..at], b" 18446744073709551615 - 7", &CLEAN[at + 8..]].concat())
         .unwrap();
     let mut writer = ParquetWriter::new(Vec::new(), WriterOptions::default()).unwrap();
-    writer.set_log_file(LOG_FILE);
-    assert_eq!(writer.write_line(&line).unwrap(), s3_access_log::Outcome::Parsed);
+    assert_eq!(
+        writer.write_line(LOG_FILE, &line).unwrap(),
+        s3_access_log::Outcome::Parsed
+    );
     assert_eq!(writer.stats().quarantined, 1);
     let records = read_back(Bytes::from(writer.finish().unwrap()));
     let record: serde_json::Value = serde_json::from_slice(&records).unwrap();
@@ -253,15 +255,14 @@ fn a_number_beyond_bigint_becomes_null_and_a_parse_error() {
 #[test]
 fn row_groups_can_be_flushed_on_demand() {
     let mut writer = ParquetWriter::new(Vec::new(), WriterOptions::default()).unwrap();
-    writer.set_log_file(LOG_FILE);
     writer.flush_row_group().unwrap();
     assert_eq!(writer.stats().row_groups, 0, "nothing buffered, nothing written");
-    writer.write_line(CLEAN).unwrap();
+    writer.write_line(LOG_FILE, CLEAN).unwrap();
     assert!(writer.buffered_bytes() >= CLEAN.len());
     writer.flush_row_group().unwrap();
     assert_eq!(writer.buffered_bytes(), 0);
-    writer.write_line(CLEAN).unwrap();
-    writer.write_line(b"").unwrap();
+    writer.write_line(LOG_FILE, CLEAN).unwrap();
+    writer.write_line(LOG_FILE, b"").unwrap();
     let stats = writer.stats();
     assert_eq!((stats.rows, stats.row_groups), (2, 1));
     let file = Bytes::from(writer.finish().unwrap());

@@ -14,6 +14,9 @@ use parquet::file::reader::{FileReader, SerializedFileReader};
 
 const CLEAN: &[u8] = br#"79a59df900b949e55d96a1e698fbacedfd6e09d98eacf8f8d5218e7cd47ef2be amzn-s3-demo-bucket1 [06/Feb/2019:00:00:38 +0000] 192.0.2.3 79a59df900b949e55d96a1e698fbacedfd6e09d98eacf8f8d5218e7cd47ef2be 3E57427F3EXAMPLE REST.GET.VERSIONING - "GET /amzn-s3-demo-bucket1?versioning HTTP/1.1" 200 - 113 - 7 - "-" "S3Console/0.4" - s9lzHYrFp76ZVxRcpX9+5cjAnEH2ROuNkd2BHfIa6UkFVdtjf5mKR3/eTPFvsiP/XV/VLi31234= SigV4 ECDHE-RSA-AES128-GCM-SHA256 AuthHeader amzn-s3-demo-bucket1.s3.us-west-1.amazonaws.com TLSV1.2 - - us-east-1"#;
 
+/// The log object the rows of the sample file were read from.
+const LOG_FILE: &str = "s3://logs/sample";
+
 fn workspace() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
@@ -21,16 +24,17 @@ fn workspace() -> PathBuf {
 /// A small file: a clean line, one with extra fields, an anonymous one, a damaged one.
 fn sample_file() -> Vec<u8> {
     let mut writer = ParquetWriter::new(Vec::new(), WriterOptions::default()).unwrap();
-    writer.set_log_file("s3://logs/sample");
-    writer.write_line(CLEAN).unwrap();
-    writer.write_line(&[CLEAN, b" extra-1 extra-2"].concat()).unwrap();
+    writer.write_line(LOG_FILE, CLEAN).unwrap();
+    writer
+        .write_line(LOG_FILE, &[CLEAN, b" extra-1 extra-2"].concat())
+        .unwrap();
     let anonymous = String::from_utf8_lossy(CLEAN).replacen(
         "192.0.2.3 79a59df900b949e55d96a1e698fbacedfd6e09d98eacf8f8d5218e7cd47ef2be",
         "192.0.2.3 -",
         1,
     );
-    writer.write_line(anonymous.as_bytes()).unwrap();
-    writer.write_line(&CLEAN[..150]).unwrap();
+    writer.write_line(LOG_FILE, anonymous.as_bytes()).unwrap();
+    writer.write_line(LOG_FILE, &CLEAN[..150]).unwrap();
     writer.finish().unwrap()
 }
 

@@ -9,7 +9,6 @@
 //! by exactly one side (the pool, the pump, the channel or the reader), so none is handed out
 //! while in use.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 /// Free chunks of one size, shared by the pump and the reader of one download.
@@ -24,8 +23,6 @@ struct Inner {
     /// channel caps how many chunks exist at once.
     keep: usize,
     free: Mutex<Vec<Vec<u8>>>,
-    /// Buffers allocated so far (tests check the reuse with it).
-    allocated: AtomicUsize,
 }
 
 impl ChunkPool {
@@ -36,7 +33,6 @@ impl ChunkPool {
                 chunk_bytes,
                 keep,
                 free: Mutex::new(Vec::with_capacity(keep)),
-                allocated: AtomicUsize::new(0),
             }),
         }
     }
@@ -50,10 +46,7 @@ impl ChunkPool {
                 buffer.resize(self.inner.chunk_bytes, 0);
                 buffer
             }
-            None => {
-                self.inner.allocated.fetch_add(1, Ordering::Relaxed);
-                vec![0; self.inner.chunk_bytes]
-            }
+            None => vec![0; self.inner.chunk_bytes],
         }
     }
 
@@ -69,24 +62,24 @@ impl ChunkPool {
             free.push(buffer);
         }
     }
-
-    /// Buffers allocated so far.
-    #[cfg(test)]
-    pub(crate) fn allocated(&self) -> usize {
-        self.inner.allocated.load(Ordering::Relaxed)
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    /// A buffer from `pool` filled with `byte`, so that it can be told from a new one (zeroed).
+    fn marked(pool: &ChunkPool, byte: u8) -> Vec<u8> {
+        let mut buffer = pool.take();
+        buffer.fill(byte);
+        buffer
+    }
+
     #[test]
-    fn a_given_back_chunk_is_reused_and_none_is_handed_out_twice() {
+    fn a_given_back_chunk_is_the_next_handed_out_and_none_is_handed_out_twice() {
         let pool = ChunkPool::new(1024, 2);
-        let first = pool.take();
-        let second = pool.take();
-        assert_eq!((first.len(), second.len()), (1024, 1024));
+        let first = marked(&pool, 1);
+        let second = marked(&pool, 2);
         assert_ne!(first.as_ptr(), second.as_ptr());
 
         let mut short = first;
@@ -94,24 +87,40 @@ mod tests {
         let reused_at = short.as_ptr();
         pool.give_back(short);
         let again = pool.take();
-        // The same allocation, full length again, while `second` is still its own.
-        assert_eq!((again.as_ptr(), again.len()), (reused_at, 1024));
-        assert_ne!(again.as_ptr(), second.as_ptr());
+        // The same allocation, full length again, its old bytes kept and only the tail the
+        // short chunk left zeroed, while `second` is still its own.
+        assert_eq!(
+            (again.as_ptr(), again.len(), again.capacity()),
+            (reused_at, 1024, 1024)
+        );
+        assert_eq!((&again[..10], &again[10..]), (&[1; 10][..], &[0; 1014][..]));
         // The pool is empty now: the next buffer is a new one, not one in use.
         let third = pool.take();
         assert!(![again.as_ptr(), second.as_ptr()].contains(&third.as_ptr()));
-        assert_eq!(pool.allocated(), 3);
+        assert!(third.iter().all(|&byte| byte == 0), "a new buffer");
     }
 
     #[test]
     fn keeps_only_chunks_of_its_size_up_to_its_limit() {
-        let pool = ChunkPool::new(1024, 1);
+        let pool = ChunkPool::new(1024, 2);
+        // Buffers of another size are dropped: the next one is new (zeroed), of the pool's size.
         pool.give_back(Vec::new());
-        pool.give_back(vec![0; 100]);
-        assert!(pool.inner.free.lock().unwrap().is_empty());
-        let (a, b) = (pool.take(), pool.take());
-        pool.give_back(a);
-        pool.give_back(b);
-        assert_eq!(pool.inner.free.lock().unwrap().len(), 1);
+        pool.give_back(vec![7; 100]);
+        let fresh = pool.take();
+        assert_eq!((fresh.len(), fresh.capacity()), (1024, 1024));
+        assert!(fresh.iter().all(|&byte| byte == 0), "a new buffer");
+
+        drop(fresh);
+
+        // Three given back, two kept: they come back last in, first out, then a new one.
+        let buffers = [marked(&pool, 1), marked(&pool, 2), marked(&pool, 3)];
+        let kept = [buffers[0].as_ptr(), buffers[1].as_ptr()];
+        for buffer in buffers {
+            pool.give_back(buffer);
+        }
+        let (a, b, c) = (pool.take(), pool.take(), pool.take());
+        assert_eq!([a.as_ptr(), b.as_ptr()], [kept[1], kept[0]]);
+        assert!(a.iter().all(|&byte| byte == 2) && b.iter().all(|&byte| byte == 1));
+        assert!(c.iter().all(|&byte| byte == 0), "the third was dropped, not kept");
     }
 }

@@ -427,8 +427,7 @@ impl RecordWriter for Vec<u8> {
 /// in between, about twice as fast); they read back as the records `Vec<u8>` would hold.
 impl<W: Write + Send> RecordWriter for ParquetWriter<W> {
     fn write_line(&mut self, object: LogObject<'_>, line: &[u8]) -> io::Result<Outcome> {
-        self.set_log_file(object.log_file);
-        ParquetWriter::write_line(self, line).map_err(io::Error::other)
+        ParquetWriter::write_line(self, object.log_file, line).map_err(io::Error::other)
     }
 
     fn write_truncated(
@@ -438,8 +437,7 @@ impl<W: Write + Send> RecordWriter for ParquetWriter<W> {
         id: u64,
         reason: &str,
     ) -> io::Result<()> {
-        self.set_log_file(object.log_file);
-        ParquetWriter::write_truncated(self, prefix, id, reason).map_err(io::Error::other)
+        ParquetWriter::write_truncated(self, object.log_file, prefix, id, reason).map_err(io::Error::other)
     }
 
     fn write_record(&mut self, record: &[u8]) -> io::Result<()> {

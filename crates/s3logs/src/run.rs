@@ -49,9 +49,7 @@ use pipeline::audit::{Auditor, Format, ObjectReport};
 use pipeline::ingest::{Limits, RecordReader, Stats};
 
 use self::manifest::{JobRecord, MANIFEST_DIR, Manifest};
-use self::objects::{
-    GzipNdjson, ObjectFormat, ObjectWriter, ParquetObjects, PieceRecords, remove_uncommitted,
-};
+use self::objects::{ObjectWriter, PieceRecords, remove_uncommitted};
 use self::plan::{MIN_UNIT_BYTES, Piece, Plan, Source, UNIT_BYTES, Unit};
 use self::progress::Progress;
 use crate::audit::{
@@ -127,11 +125,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let expansion = inputs::expand(&args.inputs, &outputs)?;
     let mut manifest = Manifest::open(&args.out)?;
     let fresh = args.fresh;
-    let format: &dyn ObjectFormat = match args.format {
-        RecordFormat::Json => &GzipNdjson,
-        RecordFormat::Parquet => &ParquetObjects,
-    };
-    let removed = remove_uncommitted(&records_dir, format, &|job| !fresh && manifest.has_job(job))?;
+    let removed = remove_uncommitted(&records_dir, args.format, &|job| !fresh && manifest.has_job(job))?;
     if fresh {
         manifest.clear()?;
     } else if removed > 0 {
@@ -164,7 +158,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let work = Work {
         plan: &plan,
         records_dir: &records_dir,
-        format,
+        format: args.format,
         object_bytes: args.object_bytes,
         next: AtomicUsize::new(0),
         progress: Progress::new(plan.bytes()),
@@ -193,7 +187,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         plural(packed.stats.records, "record"),
         packed.stats.parse_errors,
         packed.objects,
-        work.format.description(),
+        objects::description(work.format),
         if packed.objects == 1 { "object" } else { "objects" },
         packed.object_bytes as f64 / 1e3,
         records_dir.display(),
@@ -229,7 +223,7 @@ fn nonce() -> u64 {
 struct Work<'a> {
     plan: &'a Plan,
     records_dir: &'a Path,
-    format: &'a dyn ObjectFormat,
+    format: RecordFormat,
     object_bytes: u64,
     /// The next unit to take.
     next: AtomicUsize,
@@ -318,7 +312,7 @@ impl Work<'_> {
     }
 
     /// Parses one piece of an input and hands its records to the writer, partitioned by hour.
-    fn pack(&self, source: &Source, piece: &Piece, writer: &mut ObjectWriter<'_>) -> anyhow::Result<Stats> {
+    fn pack(&self, source: &Source, piece: &Piece, writer: &mut ObjectWriter) -> anyhow::Result<Stats> {
         let reader = open_piece(&source.input, piece).context("cannot open")?;
         let mut records = RecordReader::new(self.progress.counting(reader), &source.name, Limits::default())?;
         let mut filed = PieceRecords::new(writer);

@@ -163,9 +163,8 @@ mod tests {
             ..WriterOptions::default()
         };
         let mut writer = ParquetWriter::new(Vec::new(), options).unwrap();
-        writer.set_log_file(LOG_FILE);
         for line in lines {
-            writer.write_line(line.as_bytes()).unwrap();
+            writer.write_line(LOG_FILE, line.as_bytes()).unwrap();
         }
         Bytes::from(writer.finish().unwrap())
     }

@@ -8,9 +8,10 @@
 //! name is what lets a later run find and remove the objects of a job that never reached the
 //! manifest (an interrupted run).
 //!
-//! The file format sits behind [`ObjectFormat`]: gzip NDJSON ([`GzipNdjson`], Firehose's
-//! format) or Parquet ([`ParquetObjects`], the `columnar` table, as Firehose's record format
-//! conversion writes it), so the partitioning is the same for both. [`PieceRecords`] takes the
+//! Objects are of two kinds: gzip NDJSON ([`GzipObject`], Firehose's format), which takes
+//! NDJSON records, and Parquet ([`ParquetObject`], the `columnar` table, as Firehose's record
+//! format conversion writes it), which takes rows. [`HourPartitions`] partitions either kind
+//! the same way; [`ObjectWriter`] is the one `--format` chose. [`PieceRecords`] takes the
 //! records of a piece of input from the engine (`pipeline::ingest`) and files them by hour:
 //! NDJSON records for gzip objects, rows straight from the lines for Parquet objects.
 
@@ -29,9 +30,10 @@ use pipeline::ingest::{LogObject, RecordWriter};
 use s3_access_log::{LogTime, Outcome, parse_partial};
 
 use super::manifest::JobId;
+use crate::records_out::RecordFormat;
 
-/// Records of one partition are handed to the format once this many bytes are held: with
-/// [`OPEN_PARTITIONS`] partitions, at most 8 MiB of records wait per writer, which keeps a
+/// A gzip object compresses its pending records into a member once this many bytes are held:
+/// with [`OPEN_PARTITIONS`] partitions, at most 8 MiB of records wait per writer, which keeps a
 /// worker within its memory budget, and gzip members of this size compress as well as larger
 /// ones.
 const MEMBER_BYTES: usize = 256 * 1024;
@@ -48,53 +50,41 @@ const PARTIAL_SUFFIX: &str = ".partial";
 /// Start of every object name `run` writes.
 const NAME_PREFIX: &str = "s3logs-run-1-";
 
-/// How records become an object file.
-pub trait ObjectFormat: Sync {
+/// What the partitioning needs of an object file, of either kind: how each starts and ends.
+/// What goes into one differs by kind ([`GzipObject::push`], [`ParquetWriter`]'s rows).
+pub trait ObjectFile: Sized {
     /// File name extension of the objects, without the dot (`gz`).
-    fn extension(&self) -> &'static str;
-    /// What the objects are, for the summary line (`gzip`).
-    fn description(&self) -> &'static str;
+    const EXTENSION: &'static str;
     /// Starts an object at `path`.
-    fn create(&self, path: &Path) -> io::Result<Box<dyn ObjectFile>>;
-    /// Whether its objects take rows ([`ObjectFile::rows`]) rather than NDJSON records.
-    fn takes_rows(&self) -> bool {
-        false
-    }
-}
-
-/// One object being written.
-pub trait ObjectFile {
-    /// Appends records: whole NDJSON lines, each ending in `\n`.
-    fn write_records(&mut self, records: &[u8]) -> io::Result<()>;
+    fn create(path: &Path) -> io::Result<Self>;
     /// Completes the file; it is renamed into place afterwards.
-    fn finish(self: Box<Self>) -> io::Result<()>;
-    /// The writer of its rows, for a format that [`ObjectFormat::takes_rows`].
-    fn rows(&mut self) -> Option<&mut ParquetWriter<BufWriter<File>>> {
-        None
+    fn finish(self) -> io::Result<()>;
+}
+
+/// File name extension of the objects of `format`, without the dot.
+fn extension(format: RecordFormat) -> &'static str {
+    match format {
+        RecordFormat::Json => GzipObject::EXTENSION,
+        RecordFormat::Parquet => ParquetObject::EXTENSION,
     }
 }
 
-/// Firehose's format: NDJSON records compressed as a sequence of gzip members.
-pub struct GzipNdjson;
-
-impl ObjectFormat for GzipNdjson {
-    fn extension(&self) -> &'static str {
-        "gz"
-    }
-
-    fn description(&self) -> &'static str {
-        "gzip"
-    }
-
-    fn create(&self, path: &Path) -> io::Result<Box<dyn ObjectFile>> {
-        File::create(path)?;
-        Ok(Box::new(GzipObject(path.to_owned())))
+/// What the objects of `format` are, for the summary line (`gzip`).
+pub fn description(format: RecordFormat) -> &'static str {
+    match format {
+        RecordFormat::Json => "gzip",
+        RecordFormat::Parquet => "Parquet",
     }
 }
 
-/// A gzip object, reopened for each member so that a writer holding many partitions holds no
-/// file descriptors between members.
-struct GzipObject(PathBuf);
+/// Firehose's format: NDJSON records compressed as a sequence of gzip members. The file is
+/// reopened for each member so that a writer holding many partitions holds no file descriptors
+/// between members.
+pub struct GzipObject {
+    path: PathBuf,
+    /// Records not yet compressed into a member.
+    pending: Vec<u8>,
+}
 
 /// The header of a gzip member: deflate, no name, no time, unknown OS (as flate2 writes it).
 const GZIP_HEADER: [u8; 10] = [0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff];
@@ -107,8 +97,23 @@ thread_local! {
         RefCell::new((Compress::new(Compression::default(), false), Vec::new()));
 }
 
-impl ObjectFile for GzipObject {
-    fn write_records(&mut self, records: &[u8]) -> io::Result<()> {
+impl GzipObject {
+    /// Appends one record (a whole NDJSON line), compressing the pending records into a member
+    /// once they reach [`MEMBER_BYTES`].
+    pub fn push(&mut self, record: &[u8]) -> io::Result<()> {
+        self.pending.extend_from_slice(record);
+        if self.pending.len() >= MEMBER_BYTES {
+            self.write_member()?;
+        }
+        Ok(())
+    }
+
+    /// Appends the pending records to the file as one gzip member, if there are any.
+    fn write_member(&mut self) -> io::Result<()> {
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        let records = &self.pending;
         DEFLATE.with_borrow_mut(|(deflate, member)| {
             member.clear();
             member.extend_from_slice(&GZIP_HEADER);
@@ -132,12 +137,29 @@ impl ObjectFile for GzipObject {
             member.extend_from_slice(&crc.sum().to_le_bytes());
             // ISIZE is the length modulo 2^32, as the gzip format defines it.
             member.extend_from_slice(&(records.len() as u32).to_le_bytes());
-            OpenOptions::new().append(true).open(&self.0)?.write_all(member)
+            OpenOptions::new()
+                .append(true)
+                .open(&self.path)?
+                .write_all(member)
+        })?;
+        self.pending.clear();
+        Ok(())
+    }
+}
+
+impl ObjectFile for GzipObject {
+    const EXTENSION: &'static str = "gz";
+
+    fn create(path: &Path) -> io::Result<Self> {
+        File::create(path)?;
+        Ok(GzipObject {
+            path: path.to_owned(),
+            pending: Vec::new(),
         })
     }
 
-    fn finish(self: Box<Self>) -> io::Result<()> {
-        Ok(())
+    fn finish(mut self) -> io::Result<()> {
+        self.write_member()
     }
 }
 
@@ -150,53 +172,23 @@ impl ObjectFile for GzipObject {
 /// metadata, but keep the worker under the 64 MiB the CLI's writing is held to.
 const PARQUET_ROW_GROUP_BYTES: usize = 512 << 10;
 
-/// Parquet objects of the `columnar` table (docs/record.md, "Columnar records"), Snappy
-/// compressed, one row per record.
-pub struct ParquetObjects;
+/// A Parquet object of the `columnar` table (docs/record.md, "Columnar records"), Snappy
+/// compressed, one row per record; its file stays open until the footer is written.
+pub type ParquetObject = ParquetWriter<BufWriter<File>>;
 
-impl ObjectFormat for ParquetObjects {
-    fn extension(&self) -> &'static str {
-        "parquet"
-    }
+impl ObjectFile for ParquetObject {
+    const EXTENSION: &'static str = "parquet";
 
-    fn description(&self) -> &'static str {
-        "Parquet"
-    }
-
-    fn create(&self, path: &Path) -> io::Result<Box<dyn ObjectFile>> {
+    fn create(path: &Path) -> io::Result<Self> {
         let options = WriterOptions {
             row_group_bytes: PARQUET_ROW_GROUP_BYTES,
             ..WriterOptions::default()
         };
-        let writer =
-            ParquetWriter::new(BufWriter::new(File::create(path)?), options).map_err(io::Error::other)?;
-        Ok(Box::new(ParquetObject(writer)))
+        ParquetWriter::new(BufWriter::new(File::create(path)?), options).map_err(io::Error::other)
     }
 
-    fn takes_rows(&self) -> bool {
-        true
-    }
-}
-
-/// A Parquet object being written; its file stays open until the footer is written.
-struct ParquetObject(ParquetWriter<BufWriter<File>>);
-
-impl ObjectFile for ParquetObject {
-    /// Refused: the reader writes a Parquet object's rows straight from the lines
-    /// ([`ObjectFile::rows`]), so NDJSON reaching one is a bug in the caller, not data to parse.
-    fn write_records(&mut self, _records: &[u8]) -> io::Result<()> {
-        Err(io::Error::new(
-            io::ErrorKind::InvalidInput,
-            "a Parquet object takes rows, not NDJSON records",
-        ))
-    }
-
-    fn finish(self: Box<Self>) -> io::Result<()> {
-        self.0.finish().map_err(io::Error::other)?.flush()
-    }
-
-    fn rows(&mut self) -> Option<&mut ParquetWriter<BufWriter<File>>> {
-        Some(&mut self.0)
+    fn finish(self) -> io::Result<()> {
+        ParquetWriter::finish(self).map_err(io::Error::other)?.flush()
     }
 }
 
@@ -290,7 +282,7 @@ fn job_of(name: &str) -> Option<JobId> {
 /// objects were removed.
 pub fn remove_uncommitted(
     records_dir: &Path,
-    format: &dyn ObjectFormat,
+    format: RecordFormat,
     committed: &dyn Fn(JobId) -> bool,
 ) -> anyhow::Result<usize> {
     fn collect(dir: &Path, files: &mut Vec<PathBuf>, dirs: &mut Vec<PathBuf>) -> io::Result<bool> {
@@ -339,7 +331,7 @@ pub fn remove_uncommitted(
         !name.as_deref().is_some_and(|n| n.ends_with(PARTIAL_SUFFIX))
             && name.as_deref().and_then(job_of).is_some_and(committed)
     };
-    let extension = format.extension();
+    let extension = extension(format);
     if let Some(other) = files
         .iter()
         .find(|file| keep(file) && file.extension().is_none_or(|found| found != extension))
@@ -371,21 +363,20 @@ pub fn remove_uncommitted(
 }
 
 /// One hour partition being written.
-struct Partition {
-    /// Records not yet handed to the object.
-    pending: Vec<u8>,
-    /// Uncompressed bytes already in the current object.
+struct Partition<O> {
+    /// Bytes of records already in the current object (for rows, of their lines).
     written: u64,
     /// Number of the current object within the partition.
     sequence: u32,
     /// The current object, once records went to it, under its temporary name.
-    object: Option<(PathBuf, Box<dyn ObjectFile>)>,
+    object: Option<(PathBuf, O)>,
     /// When a record last went to this partition, in records pushed, to find the least
     /// recently used one.
     last_used: u64,
 }
 
-/// Writes records into objects per hour partition, as Firehose does with its buffers.
+/// Writes records into objects of one kind per hour partition, as Firehose does with its
+/// buffers.
 ///
 /// At most [`OPEN_PARTITIONS`] partitions are held at once, so memory does not grow with the
 /// number of hours the input spans: a record for another hour first finishes the least
@@ -393,13 +384,12 @@ struct Partition {
 /// started for it (as Firehose does when a buffer is flushed). Each object is written under a
 /// temporary name in its directory and renamed once complete, so an interrupted run leaves no
 /// partial object under an object's name.
-pub struct ObjectWriter<'a> {
+pub struct HourPartitions<O> {
     root: PathBuf,
-    format: &'a dyn ObjectFormat,
     /// `<job>-<unit>`, the part of object names that tells whose objects they are.
     tag: String,
     object_bytes: u64,
-    open: BTreeMap<Hour, Partition>,
+    open: BTreeMap<Hour, Partition<O>>,
     /// Sequence number of the next object of each hour whose partition was finished: one
     /// number per hour, so a returning hour never overwrites an object.
     next_sequence: HashMap<Hour, u32>,
@@ -408,13 +398,12 @@ pub struct ObjectWriter<'a> {
     objects: Vec<PathBuf>,
 }
 
-impl<'a> ObjectWriter<'a> {
+impl<O: ObjectFile> HourPartitions<O> {
     /// A writer of the objects of unit `unit` of job `job` under `root`, each holding at most
     /// `object_bytes` of records (but at least one).
-    pub fn new(root: &Path, format: &'a dyn ObjectFormat, job: JobId, unit: u32, object_bytes: u64) -> Self {
-        ObjectWriter {
+    pub fn new(root: &Path, job: JobId, unit: u32, object_bytes: u64) -> Self {
+        HourPartitions {
             root: root.to_owned(),
-            format,
             tag: format!("{job}-{unit:04}"),
             object_bytes: object_bytes.max(1),
             open: BTreeMap::new(),
@@ -424,57 +413,50 @@ impl<'a> ObjectWriter<'a> {
         }
     }
 
-    /// Adds one record (a whole NDJSON line) to the partition of `hour`.
-    pub fn push(&mut self, hour: Hour, record: &[u8]) -> io::Result<()> {
-        let partition = self.partition(hour, record.len())?;
-        partition.pending.extend_from_slice(record);
-        if partition.pending.len() >= MEMBER_BYTES {
-            self.write_pending(hour)?;
-        }
-        Ok(())
-    }
-
-    /// The row writer of the partition of `hour`, for one row whose record is about `bytes`
-    /// (its line's size; counted against the object size as a record's are), when the format
-    /// [`ObjectFormat::takes_rows`].
-    pub fn rows(&mut self, hour: Hour, bytes: usize) -> io::Result<&mut ParquetWriter<BufWriter<File>>> {
-        self.partition(hour, bytes)?;
-        self.start_object(hour)?;
-        let partition = self
-            .open
-            .get_mut(&hour)
-            .ok_or_else(|| io::Error::other("partition vanished"))?;
-        partition.written += bytes as u64;
-        partition
-            .object
-            .as_mut()
-            .and_then(|(_, object)| object.rows())
-            .ok_or_else(|| io::Error::other("objects of this format take no rows"))
-    }
-
-    /// The partition of `hour`, opened if need be (finishing the least recently used one if too
-    /// many are open), with its object finished first if `bytes` more would overfill it.
-    fn partition(&mut self, hour: Hour, bytes: usize) -> io::Result<&mut Partition> {
+    /// The current object of the partition of `hour`, for one more record of `bytes`: the
+    /// partition is opened if need be (finishing the least recently used one if too many are
+    /// open), its object is finished first if `bytes` more would overfill it, and an object is
+    /// started under its temporary name if the partition has none.
+    pub fn object(&mut self, hour: Hour, bytes: usize) -> io::Result<&mut O> {
         if !self.open.contains_key(&hour) && self.open.len() >= OPEN_PARTITIONS {
             self.finish_least_recently_used()?;
         }
         self.pushed += 1;
         let sequence = self.next_sequence.get(&hour).copied().unwrap_or(0);
         let partition = self.open.entry(hour).or_insert_with(|| Partition {
-            pending: Vec::new(),
             written: 0,
             sequence,
             object: None,
             last_used: 0,
         });
         partition.last_used = self.pushed;
-        let held = partition.written + partition.pending.len() as u64;
-        if held > 0 && held + bytes as u64 > self.object_bytes {
+        if partition.written > 0 && partition.written + bytes as u64 > self.object_bytes {
             self.finish_object(hour)?;
         }
-        self.open
+        let partition = self
+            .open
             .get_mut(&hour)
-            .ok_or_else(|| io::Error::other("partition vanished"))
+            .ok_or_else(|| io::Error::other("partition vanished"))?;
+        partition.written += bytes as u64;
+        if partition.object.is_none() {
+            let dir = self.root.join(hour.directory());
+            fs::create_dir_all(&dir)?;
+            // Firehose's names are `<stream>-<version>-<YYYY-MM-DD-HH-MM-SS>-<uuid>`.
+            let path = dir.join(format!(
+                "{NAME_PREFIX}{}-00-00-{}-{:04}.{}{PARTIAL_SUFFIX}",
+                hour.stamp(),
+                self.tag,
+                partition.sequence,
+                O::EXTENSION
+            ));
+            let object = O::create(&path)?;
+            partition.object = Some((path, object));
+        }
+        partition
+            .object
+            .as_mut()
+            .map(|(_, object)| object)
+            .ok_or_else(|| io::Error::other("object vanished"))
     }
 
     fn finish_least_recently_used(&mut self) -> io::Result<()> {
@@ -502,10 +484,9 @@ impl<'a> ObjectWriter<'a> {
         Ok(self.objects)
     }
 
-    /// Writes what is pending, then gives the partition's current object its final name; the
-    /// partition's next object gets the next sequence number.
+    /// Completes the partition's current object and gives it its final name; the partition's
+    /// next object gets the next sequence number.
     fn finish_object(&mut self, hour: Hour) -> io::Result<()> {
-        self.write_pending(hour)?;
         let Some(partition) = self.open.get_mut(&hour) else {
             return Ok(());
         };
@@ -519,110 +500,126 @@ impl<'a> ObjectWriter<'a> {
         partition.written = 0;
         Ok(())
     }
+}
 
-    /// Hands the pending records of a partition to its current object, starting the object if
-    /// need be.
-    fn write_pending(&mut self, hour: Hour) -> io::Result<()> {
-        if self
-            .open
-            .get(&hour)
-            .is_none_or(|partition| partition.pending.is_empty())
-        {
-            return Ok(());
+impl HourPartitions<GzipObject> {
+    /// Adds one record (a whole NDJSON line) to the partition of `hour`.
+    pub fn push(&mut self, hour: Hour, record: &[u8]) -> io::Result<()> {
+        self.object(hour, record.len())?.push(record)
+    }
+}
+
+/// The objects of one unit of work, of the kind `--format` chose.
+pub enum ObjectWriter {
+    /// Gzip NDJSON objects, which take NDJSON records.
+    Gzip(HourPartitions<GzipObject>),
+    /// Parquet objects, which take rows.
+    Parquet(HourPartitions<ParquetObject>),
+}
+
+impl ObjectWriter {
+    /// A writer of the `format` objects of unit `unit` of job `job` under `root`, each holding
+    /// at most `object_bytes` of records (but at least one).
+    pub fn new(root: &Path, format: RecordFormat, job: JobId, unit: u32, object_bytes: u64) -> Self {
+        match format {
+            RecordFormat::Json => ObjectWriter::Gzip(HourPartitions::new(root, job, unit, object_bytes)),
+            RecordFormat::Parquet => {
+                ObjectWriter::Parquet(HourPartitions::new(root, job, unit, object_bytes))
+            }
         }
-        self.start_object(hour)?;
-        let Some(partition) = self.open.get_mut(&hour) else {
-            return Ok(());
-        };
-        if let Some((_, object)) = &mut partition.object {
-            object.write_records(&partition.pending)?;
-        }
-        partition.written += partition.pending.len() as u64;
-        partition.pending.clear();
-        Ok(())
     }
 
-    /// Starts the current object of a partition under its temporary name, unless it has one.
-    fn start_object(&mut self, hour: Hour) -> io::Result<()> {
-        let Some(partition) = self.open.get_mut(&hour) else {
-            return Ok(());
-        };
-        if partition.object.is_none() {
-            let dir = self.root.join(hour.directory());
-            fs::create_dir_all(&dir)?;
-            // Firehose's names are `<stream>-<version>-<YYYY-MM-DD-HH-MM-SS>-<uuid>`.
-            let path = dir.join(format!(
-                "{NAME_PREFIX}{}-00-00-{}-{:04}.{}{PARTIAL_SUFFIX}",
-                hour.stamp(),
-                self.tag,
-                partition.sequence,
-                self.format.extension()
-            ));
-            let object = self.format.create(&path)?;
-            partition.object = Some((path, object));
+    /// Finishes every object and returns them all, in path order.
+    pub fn finish(self) -> io::Result<Vec<PathBuf>> {
+        match self {
+            ObjectWriter::Gzip(partitions) => partitions.finish(),
+            ObjectWriter::Parquet(partitions) => partitions.finish(),
         }
-        Ok(())
+    }
+}
+
+/// The hours of the records of one piece of input: a record's own time's, else that of the
+/// record before it in the piece, else the current hour.
+struct PieceHours {
+    finder: HourFinder,
+    last: Option<Hour>,
+}
+
+impl PieceHours {
+    /// The hour of a record whose own hour is `own`, if it has one.
+    fn of(&mut self, own: Option<Hour>) -> Hour {
+        let hour = own.or(self.last).unwrap_or_else(current_hour);
+        self.last = Some(hour);
+        hour
+    }
+
+    /// The hour of an NDJSON record.
+    fn of_record(&mut self, record: &[u8]) -> Hour {
+        let own = self.finder.hour(record);
+        self.of(own)
     }
 }
 
 /// The records of one piece of input, as the engine's `RecordReader` writes them, filed into
-/// the hour partitions of an [`ObjectWriter`]. A record's hour is its own time's, else that of
-/// the record before it in the piece, else the current hour. Gzip objects get NDJSON records;
-/// Parquet objects get rows straight from the lines (no JSON in between), which read back as
-/// the same records.
-pub struct PieceRecords<'w, 'a> {
-    objects: &'w mut ObjectWriter<'a>,
-    rows: bool,
-    hours: HourFinder,
-    last_hour: Option<Hour>,
+/// the hour partitions of an [`ObjectWriter`] (see [`PieceHours`] for the hour of each). Gzip
+/// objects get NDJSON records; Parquet objects get rows straight from the lines (no JSON in
+/// between), which read back as the same records.
+pub struct PieceRecords<'w> {
+    objects: &'w mut ObjectWriter,
+    hours: PieceHours,
     /// The NDJSON record being filed, for gzip objects.
     record: Vec<u8>,
     /// NDJSON bytes filed so far, for the engine's counts.
     json_bytes: usize,
 }
 
-impl<'w, 'a> PieceRecords<'w, 'a> {
+impl<'w> PieceRecords<'w> {
     /// Files records into `objects`.
-    pub fn new(objects: &'w mut ObjectWriter<'a>) -> Self {
+    pub fn new(objects: &'w mut ObjectWriter) -> Self {
         PieceRecords {
-            rows: objects.format.takes_rows(),
             objects,
-            hours: HourFinder::new(),
-            last_hour: None,
+            hours: PieceHours {
+                finder: HourFinder::new(),
+                last: None,
+            },
             record: Vec::with_capacity(4096),
             json_bytes: 0,
         }
     }
-
-    /// The hour of a record whose own hour is `own`, if it has one.
-    fn hour(&mut self, own: Option<Hour>) -> Hour {
-        let hour = own.or(self.last_hour).unwrap_or_else(current_hour);
-        self.last_hour = Some(hour);
-        hour
-    }
-
-    /// Files the NDJSON record held in `self.record`.
-    fn push_record(&mut self) -> io::Result<()> {
-        let hour = self.hour(self.hours.hour(&self.record));
-        self.json_bytes += self.record.len();
-        self.objects.push(hour, &self.record)
-    }
 }
 
-impl RecordWriter for PieceRecords<'_, '_> {
+/// Files one NDJSON record into the gzip object of its hour, counting its bytes in
+/// `json_bytes`.
+fn file_record(
+    objects: &mut HourPartitions<GzipObject>,
+    hours: &mut PieceHours,
+    json_bytes: &mut usize,
+    record: &[u8],
+) -> io::Result<()> {
+    let hour = hours.of_record(record);
+    *json_bytes += record.len();
+    objects.push(hour, record)
+}
+
+impl RecordWriter for PieceRecords<'_> {
     fn write_line(&mut self, object: LogObject<'_>, line: &[u8]) -> io::Result<Outcome> {
-        if !self.rows {
-            self.record.clear();
-            let outcome = object.encoder.encode(line, &mut self.record);
-            self.push_record()?;
-            return Ok(outcome);
+        match &mut *self.objects {
+            ObjectWriter::Gzip(objects) => {
+                self.record.clear();
+                let outcome = object.encoder.encode(line, &mut self.record);
+                file_record(objects, &mut self.hours, &mut self.json_bytes, &self.record)?;
+                Ok(outcome)
+            }
+            ObjectWriter::Parquet(objects) => {
+                let line = line.strip_suffix(b"\r").unwrap_or(line);
+                let parsed = parse_partial(line);
+                let hour = self.hours.of(parsed.0.time.map(hour_of));
+                objects
+                    .object(hour, line.len())?
+                    .write_parsed(object.log_file, line, parsed)
+                    .map_err(io::Error::other)
+            }
         }
-        let line = line.strip_suffix(b"\r").unwrap_or(line);
-        let parsed = parse_partial(line);
-        let hour = self.hour(parsed.0.time.map(hour_of));
-        let rows = self.objects.rows(hour, line.len())?;
-        rows.set_log_file(object.log_file);
-        rows.write_parsed(line, parsed).map_err(io::Error::other)
     }
 
     fn write_truncated(
@@ -632,30 +629,37 @@ impl RecordWriter for PieceRecords<'_, '_> {
         id: u64,
         reason: &str,
     ) -> io::Result<()> {
-        if !self.rows {
-            self.record.clear();
-            object
-                .encoder
-                .encode_truncated(prefix, id, reason, &mut self.record);
-            return self.push_record();
+        match &mut *self.objects {
+            ObjectWriter::Gzip(objects) => {
+                self.record.clear();
+                object
+                    .encoder
+                    .encode_truncated(prefix, id, reason, &mut self.record);
+                file_record(objects, &mut self.hours, &mut self.json_bytes, &self.record)
+            }
+            ObjectWriter::Parquet(objects) => {
+                let hour = self.hours.of(None);
+                objects
+                    .object(hour, prefix.len())?
+                    .write_truncated(object.log_file, prefix, id, reason)
+                    .map_err(io::Error::other)
+            }
         }
-        let hour = self.hour(None);
-        let rows = self.objects.rows(hour, prefix.len())?;
-        rows.set_log_file(object.log_file);
-        rows.write_truncated(prefix, id, reason).map_err(io::Error::other)
     }
 
     fn write_record(&mut self, record: &[u8]) -> io::Result<()> {
-        if !self.rows {
-            self.record.clear();
-            self.record.extend_from_slice(record);
-            return self.push_record();
+        match &mut *self.objects {
+            ObjectWriter::Gzip(objects) => {
+                file_record(objects, &mut self.hours, &mut self.json_bytes, record)
+            }
+            ObjectWriter::Parquet(objects) => {
+                let hour = self.hours.of_record(record);
+                objects
+                    .object(hour, record.len())?
+                    .write_record(record)
+                    .map_err(io::Error::other)
+            }
         }
-        let hour = self.hour(self.hours.hour(record));
-        self.objects
-            .rows(hour, record.len())?
-            .write_record(record)
-            .map_err(io::Error::other)
     }
 
     fn json_len(&self) -> usize {
@@ -700,7 +704,7 @@ mod tests {
     fn holds_a_bounded_number_of_partitions_and_renames_complete_objects() {
         let root = std::env::temp_dir().join(format!("s3logs-run-writer-{}", std::process::id()));
         let _ = fs::remove_dir_all(&root);
-        let mut writer = ObjectWriter::new(&root, &GzipNdjson, JobId(0xab), 3, u64::MAX);
+        let mut writer = HourPartitions::<GzipObject>::new(&root, JobId(0xab), 3, u64::MAX);
         let hours: Vec<Hour> = (0..3 * OPEN_PARTITIONS)
             .map(|n| {
                 Hour(
@@ -740,12 +744,23 @@ mod tests {
     fn gzip_objects_are_members_any_gzip_reader_reads_back() {
         use std::io::Read;
         let path = std::env::temp_dir().join(format!("s3logs-run-gzip-{}.gz", std::process::id()));
-        let mut object = GzipNdjson.create(&path).unwrap();
-        let first: Vec<u8> = (0..20_000)
+        let mut object = GzipObject::create(&path).unwrap();
+        let first: Vec<u8> = (0..40_000)
             .flat_map(|n| format!("{{\"n\":{n}}}\n").into_bytes())
             .collect();
-        object.write_records(&first).unwrap();
-        object.write_records(b"{\"last\":true}\n").unwrap();
+        assert!(first.len() >= MEMBER_BYTES);
+        object.push(&first).unwrap();
+        let first_member = fs::metadata(&path).unwrap().len();
+        assert!(
+            first_member > 0,
+            "records reaching MEMBER_BYTES go out as a member"
+        );
+        object.push(b"{\"last\":true}\n").unwrap();
+        assert_eq!(
+            fs::metadata(&path).unwrap().len(),
+            first_member,
+            "fewer wait for the next member"
+        );
         object.finish().unwrap();
         let mut text = Vec::new();
         flate2::read::MultiGzDecoder::new(File::open(&path).unwrap())
@@ -777,14 +792,11 @@ mod tests {
         for line in &lines {
             encoder.encode(line.as_bytes(), &mut records);
         }
-        let mut object = ParquetObjects.create(&path).unwrap();
-        assert!(object.write_records(&records).is_err(), "NDJSON is refused");
-        let rows = object.rows().expect("a Parquet object takes rows");
-        rows.set_log_file("s3://logs/object");
+        let mut object = ParquetObject::create(&path).unwrap();
         for line in &lines {
-            rows.write_line(line.as_bytes()).unwrap();
+            object.write_line("s3://logs/object", line.as_bytes()).unwrap();
         }
-        object.finish().unwrap();
+        ObjectFile::finish(object).unwrap();
         let mut reader = columnar::RecordReader::new(File::open(&path).unwrap()).unwrap();
         let mut back = Vec::new();
         while reader.next_records(&mut back).unwrap() > 0 {}
@@ -862,7 +874,7 @@ mod tests {
 
         let base = std::env::temp_dir().join(format!("s3logs-run-pieces-{}", std::process::id()));
         let _ = fs::remove_dir_all(&base);
-        let formats: [(&str, &dyn ObjectFormat); 2] = [("gzip", &GzipNdjson), ("parquet", &ParquetObjects)];
+        let formats = [("gzip", RecordFormat::Json), ("parquet", RecordFormat::Parquet)];
         let [gzip, parquet] = formats.map(|(name, format)| {
             let root = base.join(name);
             let mut writer = ObjectWriter::new(&root, format, JobId(1), 0, u64::MAX);
@@ -928,21 +940,24 @@ mod tests {
         ] {
             fs::write(path, b"").unwrap();
         }
-        let removed = remove_uncommitted(&root, &GzipNdjson, &|job| job == JobId(1)).unwrap();
+        let removed = remove_uncommitted(&root, RecordFormat::Json, &|job| job == JobId(1)).unwrap();
         assert_eq!(removed, 4);
         assert!(kept.exists());
         assert!(!other_hour.exists(), "emptied partitions go too");
 
         fs::write(hour.join("notes.txt"), b"mine").unwrap();
-        assert!(remove_uncommitted(&root, &GzipNdjson, &|_| false).is_err());
+        assert!(remove_uncommitted(&root, RecordFormat::Json, &|_| false).is_err());
         assert!(kept.exists(), "nothing removed when refused");
         fs::remove_file(hour.join("notes.txt")).unwrap();
 
         // Objects of the other format that stay refuse the run; --fresh removes them.
-        let error = remove_uncommitted(&root, &ParquetObjects, &|job| job == JobId(1)).unwrap_err();
+        let error = remove_uncommitted(&root, RecordFormat::Parquet, &|job| job == JobId(1)).unwrap_err();
         assert!(error.to_string().contains("objects of another format"), "{error}");
         assert!(kept.exists(), "nothing removed when refused");
-        assert_eq!(remove_uncommitted(&root, &ParquetObjects, &|_| false).unwrap(), 1);
+        assert_eq!(
+            remove_uncommitted(&root, RecordFormat::Parquet, &|_| false).unwrap(),
+            1
+        );
         assert!(!kept.exists());
         fs::remove_dir_all(root).unwrap();
     }
