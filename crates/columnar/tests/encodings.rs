@@ -168,23 +168,22 @@ fn each_row_group_has_a_dictionary_only_where_its_values_repeat() {
         "{repeating:?}"
     );
 
-    let mut reader = RecordReader::new(file).unwrap();
-    let mut actual = Vec::new();
-    while reader.next_records(&mut actual).unwrap() > 0 {}
-    assert_eq!(
-        String::from_utf8_lossy(&actual),
-        String::from_utf8_lossy(&expected)
-    );
+    assert_reads_back(file, &expected);
 }
 
 #[test]
 fn a_file_of_every_encoding_reads_back_to_its_records() {
     let (file, expected) = written();
+    assert_reads_back(file, &expected);
+}
+
+/// Reads `file` back as records and holds them equal to the `expected` NDJSON.
+fn assert_reads_back(file: Bytes, expected: &[u8]) {
     let mut reader = RecordReader::new(file).unwrap();
     let mut actual = Vec::new();
     while reader.next_records(&mut actual).unwrap() > 0 {}
     assert_eq!(
         String::from_utf8_lossy(&actual),
-        String::from_utf8_lossy(&expected)
+        String::from_utf8_lossy(expected)
     );
 }
