@@ -140,20 +140,32 @@ impl LogTime {
     /// Writes the UTC time as `YYYY-MM-DD HH:MM:SS`, the text form Athena reads as a `timestamp`.
     pub fn write_utc(self, out: &mut Vec<u8>) {
         let t = self.to_utc();
-        write_padded(out, u32::from(t.year), 4);
-        // Every record has a time: the two-digit parts are filled into one fixed-size copy.
-        let mut rest = *b"-00-00 00:00:00";
-        for (at, value) in [
-            (1, t.month),
-            (4, t.day),
-            (7, t.hour),
-            (10, t.minute),
-            (13, t.second),
-        ] {
-            rest[at] = b'0' + value / 10;
-            rest[at + 1] = b'0' + value % 10;
+        // Every record has a time: all of it is filled into one fixed-size copy. Only a year
+        // built by hand past 9999 (the parser accepts none) writes its leading digits first.
+        let year = if t.year > 9999 {
+            write_padded(out, u32::from(t.year / 10_000), 1);
+            t.year % 10_000
+        } else {
+            t.year
+        };
+        let mut text = *b"0000-00-00 00:00:00";
+        for (at, digit) in [year / 1000, year / 100 % 10, year / 10 % 10, year % 10]
+            .into_iter()
+            .enumerate()
+        {
+            text[at] = b'0' + digit as u8;
         }
-        out.extend_from_slice(&rest);
+        for (at, value) in [
+            (5, t.month),
+            (8, t.day),
+            (11, t.hour),
+            (14, t.minute),
+            (17, t.second),
+        ] {
+            text[at] = b'0' + value / 10;
+            text[at + 1] = b'0' + value % 10;
+        }
+        out.extend_from_slice(&text);
     }
 
     /// Writes the time as S3 logs it, brackets included.
@@ -272,6 +284,34 @@ mod tests {
         ];
         for (input, expected) in cases {
             assert_eq!(utc(input), expected, "{input}");
+        }
+    }
+
+    /// Years are written with four digits, zero-padded, and whole past 9999 (a time built by
+    /// hand: the parser accepts none).
+    #[test]
+    fn writes_every_year_whole() {
+        let cases = [
+            (1, "0001-02-03 04:05:06"),
+            (999, "0999-02-03 04:05:06"),
+            (2019, "2019-02-03 04:05:06"),
+            (9999, "9999-02-03 04:05:06"),
+            (10_000, "10000-02-03 04:05:06"),
+            (u16::MAX, "65535-02-03 04:05:06"),
+        ];
+        for (year, expected) in cases {
+            let time = LogTime {
+                year,
+                month: 2,
+                day: 3,
+                hour: 4,
+                minute: 5,
+                second: 6,
+                offset_minutes: 0,
+            };
+            let mut out = b"x".to_vec();
+            time.write_utc(&mut out);
+            assert_eq!(out, [b"x", expected.as_bytes()].concat(), "{year}");
         }
     }
 
