@@ -12,7 +12,7 @@
 use xxhash_rust::xxh3::xxh3_64;
 
 use crate::error::ParseError;
-use crate::parse::{LogRecord, TAIL, parse_counting};
+use crate::parse::{LastTime, LogRecord, TAIL, parse_counting};
 use crate::{Field, LogTime};
 
 /// Version of the record contract written into every record as `SchemaVersion`.
@@ -134,6 +134,8 @@ pub enum Outcome {
 pub struct RecordEncoder {
     style: KeyStyle,
     log_file_member: Vec<u8>,
+    /// The time of the line encoded last, which the next line often repeats.
+    last_time: LastTime,
 }
 
 impl RecordEncoder {
@@ -150,6 +152,7 @@ impl RecordEncoder {
         RecordEncoder {
             style,
             log_file_member,
+            last_time: LastTime::default(),
         }
     }
 
@@ -159,7 +162,7 @@ impl RecordEncoder {
         if is_blank(line) {
             return Outcome::Skipped;
         }
-        let (record, outcome) = parse_counting(line);
+        let (record, outcome) = parse_counting(line, &self.last_time);
         let text = Text::of_line(line, outcome.ok());
         let error = outcome.err();
         self.write(
@@ -723,7 +726,7 @@ mod tests {
         let encoder = RecordEncoder::new("s3://logs/x");
         for (from, to, plain) in cases {
             let line = PLAIN_LINE.replacen(from, to, 1);
-            let (record, outcome) = parse_counting(line.as_bytes());
+            let (record, outcome) = parse_counting(line.as_bytes(), &LastTime::default());
             let delimiters = outcome.expect(&line);
             assert_eq!(
                 matches!(Text::of_line(line.as_bytes(), Some(delimiters)), Text::Plain),

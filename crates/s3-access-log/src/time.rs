@@ -30,13 +30,16 @@ pub struct LogTime {
 }
 
 impl LogTime {
+    /// The length of the text [`LogTime::parse`] reads.
+    pub const TEXT_LEN: usize = 26;
+
     /// Parses the text between the brackets: `06/Feb/2019:00:00:38 +0000`.
     ///
     /// A time whose UTC form falls outside years 1 to 9999 is rejected: the record's
     /// `Timestamp` must stay a four-digit `YYYY-MM-DD HH:MM:SS` that Athena can read, and only a
     /// corrupted line gets there (`[01/Jan/0001:00:30:00 +0100]`, `[31/Dec/9999:23:30:00 -0100]`).
     pub fn parse(text: &[u8]) -> Result<LogTime, ErrorKind> {
-        let t: &[u8; 26] = text.try_into().map_err(|_| ErrorKind::BadTime)?;
+        let t: &[u8; LogTime::TEXT_LEN] = text.try_into().map_err(|_| ErrorKind::BadTime)?;
         let separators = [
             (2, b'/'),
             (6, b'/'),
