@@ -313,8 +313,9 @@ fn strip_cr(line: &[u8]) -> &[u8] {
 fn write_text(out: &mut Vec<u8>, style: KeyStyle, field: Field, value: Option<&[u8]>, text: Text) {
     match value {
         Some(value) => {
-            write_member(out, style, field);
-            write_string(out, value, text);
+            write_member_and(out, style, field, After::Quote);
+            write_string_body(out, value, text);
+            out.push(b'"');
         }
         None => write_null(out, style, field),
     }
@@ -324,8 +325,7 @@ fn write_text(out: &mut Vec<u8>, style: KeyStyle, field: Field, value: Option<&[
 #[inline(always)]
 fn write_null(out: &mut Vec<u8>, style: KeyStyle, field: Field) {
     if style.writes_nulls() {
-        write_member(out, style, field);
-        out.extend_from_slice(b"null");
+        write_member_and(out, style, field, After::Null);
     }
 }
 
@@ -344,18 +344,18 @@ fn write_time(out: &mut Vec<u8>, style: KeyStyle, time: Option<LogTime>) {
 // Inlined: it is called for every text field of every record and is mostly one branch.
 #[inline(always)]
 fn write_string(out: &mut Vec<u8>, value: &[u8], text: Text) {
+    out.push(b'"');
+    write_string_body(out, value, text);
+    out.push(b'"');
+}
+
+/// [`write_string`] without the quotes.
+#[inline(always)]
+fn write_string_body(out: &mut Vec<u8>, value: &[u8], text: Text) {
     match text {
-        Text::Plain => {
-            out.push(b'"');
-            out.extend_from_slice(value);
-            out.push(b'"');
-        }
-        Text::Utf8 => {
-            out.push(b'"');
-            write_escaped(out, value);
-            out.push(b'"');
-        }
-        Text::Unchecked => write_json_string(out, value),
+        Text::Plain => out.extend_from_slice(value),
+        Text::Utf8 => write_escaped(out, value),
+        Text::Unchecked => write_json_body(out, value),
     }
 }
 
@@ -371,36 +371,74 @@ fn write_integer(out: &mut Vec<u8>, style: KeyStyle, field: Field, value: Option
     }
 }
 
-/// Writes `,"Key":` for `field` as one copy of a whole [`MEMBER_BLOCK`], cut back to the
-/// member's length: a copy of known size is a few moves, where one of the member's own length
-/// is a call to `memcpy` whenever the field is not a constant (the loop over the tail fields).
+/// Writes `,"Key":` for `field`.
 #[inline(always)]
 fn write_member(out: &mut Vec<u8>, style: KeyStyle, field: Field) {
-    let (block, len) = &MEMBERS[style as usize][field as usize];
+    write_member_and(out, style, field, After::Nothing);
+}
+
+/// Writes `,"Key":` for `field` and `after` it as one copy of a whole [`MEMBER_BLOCK`], cut back
+/// to their length: a copy of known size is a few moves, where one of the member's own length
+/// is a call to `memcpy` whenever the field is not a constant (the loop over the tail fields).
+/// Taking the value's opening quote, or a whole `null`, into the same copy spares the record
+/// an append of its own for each of its fields.
+#[inline(always)]
+fn write_member_and(out: &mut Vec<u8>, style: KeyStyle, field: Field, after: After) {
+    let (block, len) = &MEMBERS[style as usize][after as usize][field as usize];
     let end = out.len() + len;
     out.extend_from_slice(block);
     out.truncate(end);
 }
 
+/// What a member's block holds after `,"Key":`.
+#[derive(Clone, Copy)]
+enum After {
+    /// Nothing: a number or a time follows.
+    Nothing,
+    /// The opening quote of a string.
+    Quote,
+    /// The whole value `null`.
+    Null,
+}
+
+/// The bytes of each [`After`], in declaration order.
+const AFTER: [&str; 3] = ["", "\"", "null"];
+
 /// The size of the blocks [`MEMBERS`] keeps the members in: more than the longest.
 const MEMBER_BLOCK: usize = 32;
 
-/// Members of one key style, in [`Field::ALL`] order.
+/// Members of one key style followed by one [`After`], in [`Field::ALL`] order.
 type Members = [([u8; MEMBER_BLOCK], usize); Field::ALL.len()];
 
-/// Each field's `,"Key":` at the start of a block of [`MEMBER_BLOCK`] bytes, with its length,
-/// per [`KeyStyle`] (in declaration order) and in [`Field::ALL`] order.
-static MEMBERS: [Members; 2] = [members(KeyStyle::Full), members(KeyStyle::Compact)];
+/// Each field's `,"Key":` and [`After`] at the start of a block of [`MEMBER_BLOCK`] bytes, with
+/// their length, per [`KeyStyle`] and [`After`] (in declaration order) and in [`Field::ALL`]
+/// order.
+static MEMBERS: [[Members; 3]; 2] = [
+    [
+        members(KeyStyle::Full, AFTER[0]),
+        members(KeyStyle::Full, AFTER[1]),
+        members(KeyStyle::Full, AFTER[2]),
+    ],
+    [
+        members(KeyStyle::Compact, AFTER[0]),
+        members(KeyStyle::Compact, AFTER[1]),
+        members(KeyStyle::Compact, AFTER[2]),
+    ],
+];
 
-const fn members(style: KeyStyle) -> Members {
+const fn members(style: KeyStyle, after: &str) -> Members {
     let mut members = [([0; MEMBER_BLOCK], 0); Field::ALL.len()];
     let mut index = 0;
     while index < Field::ALL.len() {
         let member = Field::ALL[index].member(style).as_bytes();
+        let after = after.as_bytes();
+        let len = member.len() + after.len();
         // A member longer than the block fails the build here.
-        let (block, _) = members[index].0.split_at_mut(member.len());
-        block.copy_from_slice(member);
-        members[index].1 = member.len();
+        let (block, _) = members[index].0.split_at_mut(len);
+        let (key, value) = block.split_at_mut(member.len());
+        key.copy_from_slice(member);
+        value.copy_from_slice(after);
+        members[index].1 = len;
         index += 1;
     }
     members
@@ -448,6 +486,12 @@ const REPLACEMENT: &[u8] = "\u{FFFD}".as_bytes();
 pub fn write_json_string(out: &mut Vec<u8>, bytes: &[u8]) {
     out.reserve(bytes.len() + 2);
     out.push(b'"');
+    write_json_body(out, bytes);
+    out.push(b'"');
+}
+
+/// [`write_json_string`] without the quotes.
+fn write_json_body(out: &mut Vec<u8>, bytes: &[u8]) {
     let mut rest = bytes;
     loop {
         // Validating the whole rest at once is the standard library's word-at-a-time check,
@@ -466,7 +510,6 @@ pub fn write_json_string(out: &mut Vec<u8>, bytes: &[u8]) {
             }
         }
     }
-    out.push(b'"');
 }
 
 /// Writes valid UTF-8 `text` with JSON's escapes, copying the runs between them whole.
@@ -668,16 +711,20 @@ mod tests {
         }
     }
 
-    /// Every member is written whole and alone, whatever was written before it.
+    /// Every member, and what its block holds after it, is written whole and alone, whatever was
+    /// written before it.
     #[test]
     fn writes_each_member_and_nothing_more() {
         for style in [KeyStyle::Full, KeyStyle::Compact] {
-            let mut out = b"{".to_vec();
-            let mut expected = out.clone();
-            for field in Field::ALL {
-                write_member(&mut out, style, field);
-                expected.extend_from_slice(field.member(style).as_bytes());
-                assert_eq!(out, expected, "{field} {style:?}");
+            for (after, text) in [After::Nothing, After::Quote, After::Null].into_iter().zip(AFTER) {
+                let mut out = b"{".to_vec();
+                let mut expected = out.clone();
+                for field in Field::ALL {
+                    write_member_and(&mut out, style, field, after);
+                    expected.extend_from_slice(field.member(style).as_bytes());
+                    expected.extend_from_slice(text.as_bytes());
+                    assert_eq!(out, expected, "{field} {style:?} {text}");
+                }
             }
         }
     }
