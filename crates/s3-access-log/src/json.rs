@@ -451,12 +451,23 @@ fn write_number(out: &mut Vec<u8>, value: u64) {
 /// Lower-case hex digits, for the record id and `\u00XX` escapes.
 const HEX_DIGITS: &[u8; 16] = b"0123456789abcdef";
 
+/// Writes `value` as 16 lower-case hex digits, all computed at once in one 128-bit word: the
+/// record id is written for every record, and a digit at a time was a table look-up each.
 fn write_hex(out: &mut Vec<u8>, value: u64) {
-    let mut hex = [0u8; 16];
-    for (index, digit) in hex.iter_mut().enumerate() {
-        *digit = HEX_DIGITS[(value >> ((15 - index) * 4)) as usize & 0xf];
-    }
-    out.extend_from_slice(&hex);
+    const ONES: u128 = u128::from_ne_bytes([1; 16]);
+    // Each nibble moved into a byte of its own, the lowest nibble into the lowest byte: halves,
+    // quarters, bytes and nibbles of the value spread apart in turn.
+    let mut nibbles = u128::from(value);
+    nibbles = (nibbles | (nibbles << 32)) & 0x0000_0000_ffff_ffff_0000_0000_ffff_ffff;
+    nibbles = (nibbles | (nibbles << 16)) & 0x0000_ffff_0000_ffff_0000_ffff_0000_ffff;
+    nibbles = (nibbles | (nibbles << 8)) & 0x00ff_00ff_00ff_00ff_00ff_00ff_00ff_00ff;
+    nibbles = (nibbles | (nibbles << 4)) & (ONES * 0x0f);
+    // Bit 4 of `nibble + 6` is set exactly for the nibbles 10 to 15, which are letters: `a` is
+    // 0x27 past where `0` plus ten would be. No byte carries into the next.
+    let letters = ((nibbles + ONES * 6) >> 4) & ONES;
+    let digits = nibbles + ONES * u128::from(b'0') + letters * 0x27;
+    // Most significant first.
+    out.extend_from_slice(&digits.to_be_bytes());
 }
 
 /// The escape of each ASCII byte JSON needs escaped: the letter of its short escape, or `u`
@@ -708,6 +719,23 @@ mod tests {
                 "{}",
                 String::from_utf8_lossy(input)
             );
+        }
+    }
+
+    /// The id is written as `{:016x}` writes it, for every digit in every place.
+    #[test]
+    fn writes_ids_as_sixteen_hex_digits() {
+        let values = (0..16).flat_map(|place| (0..16u64).map(move |digit| digit << (4 * place)));
+        let more = [
+            u64::MAX,
+            0x0123_4567_89ab_cdef,
+            0xfedc_ba98_7654_3210,
+            0xa0a0_9f9f_0a0a_f9f9,
+        ];
+        for value in values.chain(more) {
+            let mut out = b"x".to_vec();
+            write_hex(&mut out, value);
+            assert_eq!(out, format!("x{value:016x}").into_bytes(), "{value:#x}");
         }
     }
 
