@@ -311,7 +311,12 @@ impl<'a> Parser<'a, '_> {
         if rest[0] != b'[' {
             return Err(error(ErrorKind::BadTime));
         }
-        let close = memchr(b']', rest).ok_or(error(ErrorKind::BadTime))?;
+        // A time is 26 bytes, none of them a `]`: where a well-formed one closes is known, and
+        // a `]` earlier in a line closed there makes its time fail to parse all the same.
+        let close = match rest.get(LogTime::TEXT_LEN + 1) {
+            Some(b']') => LogTime::TEXT_LEN + 1,
+            _ => memchr(b']', rest).ok_or(error(ErrorKind::BadTime))?,
+        };
         if rest.get(close + 1).is_some_and(|&b| b != b' ') {
             return Err(error(ErrorKind::BadTime));
         }
@@ -652,6 +657,35 @@ mod tests {
                     assert_eq!(parser.pos, (token.len() + 1).min(line.len()), "{shown}");
                 }
             }
+        }
+    }
+
+    /// A time is read where its 26 bytes end only when it is whole there: a `]` anywhere else
+    /// before or at that place, or none, makes it a bad time.
+    #[test]
+    fn reads_the_time_only_where_it_closes() {
+        let bad = Err(ParseError::new(Field::Timestamp, ErrorKind::BadTime));
+        let cases: [(&str, Result<(), ParseError>); 8] = [
+            ("[06/Feb/2019:00:00:38 +0000]", Ok(())),
+            ("[06/Feb/2019:00:00:38 +0000] ", Ok(())),
+            ("[06/Feb/2019:00:00:38]+0000]", bad),
+            ("[06/Feb/2019:00:00:3] +0000]", bad),
+            ("[06/Feb/2019:00:00:38 +0000]]", bad),
+            ("[06/Feb/2019:00:00:38 +0000]x", bad),
+            ("[06/Feb/2019:00:00:38 +00000]", bad),
+            ("[06/Feb/2019:00:00:38 +0000", bad),
+        ];
+        for (time, expected) in cases {
+            let line = format!("owner bucket {time} 192.0.2.3");
+            let mut parser = Parser {
+                line: line.as_bytes(),
+                last_time: &LastTime::default(),
+                pos: "owner bucket ".len(),
+                bracket_ahead: true,
+                delimiters: 0,
+            };
+            let read = parser.time().map(|time| assert!(time.is_some(), "{line}"));
+            assert_eq!(read, expected, "{line}");
         }
     }
 
