@@ -550,19 +550,26 @@ fn check_tail_shape(r: &LogRecord<'_>) -> Result<(), ParseError> {
 }
 
 /// `REST.GET.OBJECT`, `S3.COMPUTE.OBJECT.CHECKSUM`, `SOAP.PUT.OBJECT`: `^[A-Z0-9_]+(\.[A-Z0-9_]+)+$`.
+///
+/// One pass over the token, every line's Operation being read once, rather than a pass per part.
 pub(crate) fn is_operation(token: &[u8]) -> bool {
-    let mut parts = 0;
-    for part in token.split(|&b| b == b'.') {
-        if part.is_empty()
-            || !part
-                .iter()
-                .all(|&b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_')
-        {
+    // As if after a dot, so that a leading dot is a second dot in a row.
+    let mut after_dot = true;
+    let mut dots = 0;
+    for &b in token {
+        if b == b'.' {
+            if after_dot {
+                return false;
+            }
+            dots += 1;
+            after_dot = true;
+        } else if b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_' {
+            after_dot = false;
+        } else {
             return false;
         }
-        parts += 1;
     }
-    parts >= 2
+    dots >= 1 && !after_dot
 }
 
 /// A requester spanning several tokens is only believed when it is an ARN (the CloudFront origin
@@ -717,8 +724,14 @@ mod tests {
 
     #[test]
     fn recognises_operations() {
-        let cases: [(&[u8], bool); 9] = [
+        let cases: [(&[u8], bool); 15] = [
             (b"REST.GET.OBJECT", true),
+            (b"A.B", true),
+            (b"REST.GET.", false),
+            (b"", false),
+            (b".", false),
+            (b"REST.GET-OBJECT", false),
+            (b"REST.GET OBJECT", false),
             (b"S3.COMPUTE.OBJECT.CHECKSUM", true),
             (b"SOAP.PUT", true),
             (b"REST.COPY.OBJECT_GET", true),
