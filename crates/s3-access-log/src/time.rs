@@ -10,6 +10,10 @@ const MONTHS: [&[u8; 3]; 12] = [
     b"Jan", b"Feb", b"Mar", b"Apr", b"May", b"Jun", b"Jul", b"Aug", b"Sep", b"Oct", b"Nov", b"Dec",
 ];
 
+/// Where the text [`LogTime::parse`] reads holds digits: day, year, hour, minute, second and
+/// offset.
+const LOG_FORM_DIGITS: [usize; 16] = [0, 1, 7, 8, 9, 10, 12, 13, 15, 16, 18, 19, 22, 23, 24, 25];
+
 /// A request time as logged: local date and time plus the UTC offset.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct LogTime {
@@ -48,9 +52,22 @@ impl LogTime {
             (17, b':'),
             (20, b' '),
         ];
-        if separators.iter().any(|&(at, byte)| t[at] != byte) {
+        // Every separator and digit is checked in one go, with no branch for each; the values
+        // are then read without checks.
+        let shaped = separators
+            .iter()
+            .fold(true, |ok, &(at, byte)| ok & (t[at] == byte))
+            & LOG_FORM_DIGITS
+                .iter()
+                .fold(true, |ok, &at| ok & t[at].is_ascii_digit());
+        if !shaped {
             return Err(ErrorKind::BadTime);
         }
+        let value = |from: usize, to: usize| {
+            t[from..to]
+                .iter()
+                .fold(0u16, |value, &b| value * 10 + u16::from(b - b'0'))
+        };
         let month = MONTHS
             .iter()
             .position(|name| t[3..6] == name[..])
@@ -62,13 +79,13 @@ impl LogTime {
             _ => return Err(ErrorKind::BadTime),
         };
         let time = LogTime {
-            year: digits(&t[7..11])?,
+            year: value(7, 11),
             month,
-            day: digits(&t[0..2])? as u8,
-            hour: digits(&t[12..14])? as u8,
-            minute: digits(&t[15..17])? as u8,
-            second: digits(&t[18..20])? as u8,
-            offset_minutes: sign * (digits(&t[22..24])? as i16 * 60 + digits(&t[24..26])? as i16),
+            day: value(0, 2) as u8,
+            hour: value(12, 14) as u8,
+            minute: value(15, 17) as u8,
+            second: value(18, 20) as u8,
+            offset_minutes: sign * (value(22, 24) as i16 * 60 + value(24, 26) as i16),
         };
         let offset_ok = t[24..26] < b"60"[..] && time.offset_minutes.abs() < 24 * 60;
         let valid = (1..=days_in_month(time.year, time.month)).contains(&time.day)
