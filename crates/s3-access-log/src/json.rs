@@ -596,7 +596,8 @@ fn word_has_escape(word: &[u8; 8]) -> bool {
 /// Like [`has_escape`], whole 32-byte blocks are looked at with no early exit, each byte lane
 /// keeping its own flag and quote count, which the compiler turns into a few vector operations
 /// per block. A lane's count is added up every 255 blocks, before it can overflow its byte. The
-/// last bytes are copied into a block of spaces, so they take the same few operations.
+/// last bytes are looked at as the line's last whole block, so they take the same few
+/// operations.
 fn scan_line(line: &[u8]) -> (bool, usize) {
     let (blocks, rest) = line.as_chunks::<32>();
     let mut special = [false; 32];
@@ -608,10 +609,27 @@ fn scan_line(line: &[u8]) -> (bool, usize) {
         }
         quotes += sum_bytes(&counts);
     }
-    let mut last = [b' '; 32];
-    last[..rest.len()].copy_from_slice(rest);
     let mut counts = [0u8; 32];
-    scan_block(&last, &mut special, &mut counts);
+    match line.last_chunk::<32>() {
+        // The line's last whole block, whose first bytes were scanned already: they are looked
+        // at again, which sets no flag twice, but their quotes are not counted again. A copy of
+        // the last bytes into a block of its own would cost a call to `memcpy`.
+        Some(last) if !rest.is_empty() => {
+            let scanned = 32 - rest.len();
+            let lanes = special.iter_mut().zip(&mut counts).zip(last).enumerate();
+            for (index, ((flag, count), &byte)) in lanes {
+                *flag |= is_special(byte);
+                *count += u8::from(byte == b'"') & u8::from(index >= scanned);
+            }
+        }
+        Some(_) => {}
+        // Shorter than a block: copied into a block of spaces.
+        None => {
+            let mut last = [b' '; 32];
+            last[..rest.len()].copy_from_slice(rest);
+            scan_block(&last, &mut special, &mut counts);
+        }
+    }
     quotes += sum_bytes(&counts);
     (special.contains(&true), quotes)
 }
