@@ -12,7 +12,7 @@
 use xxhash_rust::xxh3::xxh3_64;
 
 use crate::error::ParseError;
-use crate::parse::{LogRecord, TAIL, parse_counting};
+use crate::parse::{LastTime, LogRecord, TAIL, parse_counting};
 use crate::{Field, LogTime};
 
 /// Version of the record contract written into every record as `SchemaVersion`.
@@ -134,6 +134,8 @@ pub enum Outcome {
 pub struct RecordEncoder {
     style: KeyStyle,
     log_file_member: Vec<u8>,
+    /// The time of the line encoded last, which the next line often repeats.
+    last_time: LastTime,
 }
 
 impl RecordEncoder {
@@ -150,6 +152,7 @@ impl RecordEncoder {
         RecordEncoder {
             style,
             log_file_member,
+            last_time: LastTime::default(),
         }
     }
 
@@ -159,7 +162,7 @@ impl RecordEncoder {
         if is_blank(line) {
             return Outcome::Skipped;
         }
-        let (record, outcome) = parse_counting(line);
+        let (record, outcome) = parse_counting(line, &self.last_time);
         let text = Text::of_line(line, outcome.ok());
         let error = outcome.err();
         self.write(
@@ -310,8 +313,9 @@ fn strip_cr(line: &[u8]) -> &[u8] {
 fn write_text(out: &mut Vec<u8>, style: KeyStyle, field: Field, value: Option<&[u8]>, text: Text) {
     match value {
         Some(value) => {
-            write_member(out, style, field);
-            write_string(out, value, text);
+            write_member_and(out, style, field, After::Quote);
+            write_string_body(out, value, text);
+            out.push(b'"');
         }
         None => write_null(out, style, field),
     }
@@ -321,8 +325,7 @@ fn write_text(out: &mut Vec<u8>, style: KeyStyle, field: Field, value: Option<&[
 #[inline(always)]
 fn write_null(out: &mut Vec<u8>, style: KeyStyle, field: Field) {
     if style.writes_nulls() {
-        write_member(out, style, field);
-        out.extend_from_slice(b"null");
+        write_member_and(out, style, field, After::Null);
     }
 }
 
@@ -341,18 +344,18 @@ fn write_time(out: &mut Vec<u8>, style: KeyStyle, time: Option<LogTime>) {
 // Inlined: it is called for every text field of every record and is mostly one branch.
 #[inline(always)]
 fn write_string(out: &mut Vec<u8>, value: &[u8], text: Text) {
+    out.push(b'"');
+    write_string_body(out, value, text);
+    out.push(b'"');
+}
+
+/// [`write_string`] without the quotes.
+#[inline(always)]
+fn write_string_body(out: &mut Vec<u8>, value: &[u8], text: Text) {
     match text {
-        Text::Plain => {
-            out.push(b'"');
-            out.extend_from_slice(value);
-            out.push(b'"');
-        }
-        Text::Utf8 => {
-            out.push(b'"');
-            write_escaped(out, value);
-            out.push(b'"');
-        }
-        Text::Unchecked => write_json_string(out, value),
+        Text::Plain => out.extend_from_slice(value),
+        Text::Utf8 => write_escaped(out, value),
+        Text::Unchecked => write_json_body(out, value),
     }
 }
 
@@ -368,36 +371,74 @@ fn write_integer(out: &mut Vec<u8>, style: KeyStyle, field: Field, value: Option
     }
 }
 
-/// Writes `,"Key":` for `field` as one copy of a whole [`MEMBER_BLOCK`], cut back to the
-/// member's length: a copy of known size is a few moves, where one of the member's own length
-/// is a call to `memcpy` whenever the field is not a constant (the loop over the tail fields).
+/// Writes `,"Key":` for `field`.
 #[inline(always)]
 fn write_member(out: &mut Vec<u8>, style: KeyStyle, field: Field) {
-    let (block, len) = &MEMBERS[style as usize][field as usize];
+    write_member_and(out, style, field, After::Nothing);
+}
+
+/// Writes `,"Key":` for `field` and `after` it as one copy of a whole [`MEMBER_BLOCK`], cut back
+/// to their length: a copy of known size is a few moves, where one of the member's own length
+/// is a call to `memcpy` whenever the field is not a constant (the loop over the tail fields).
+/// Taking the value's opening quote, or a whole `null`, into the same copy spares the record
+/// an append of its own for each of its fields.
+#[inline(always)]
+fn write_member_and(out: &mut Vec<u8>, style: KeyStyle, field: Field, after: After) {
+    let (block, len) = &MEMBERS[style as usize][after as usize][field as usize];
     let end = out.len() + len;
     out.extend_from_slice(block);
     out.truncate(end);
 }
 
+/// What a member's block holds after `,"Key":`.
+#[derive(Clone, Copy)]
+enum After {
+    /// Nothing: a number or a time follows.
+    Nothing,
+    /// The opening quote of a string.
+    Quote,
+    /// The whole value `null`.
+    Null,
+}
+
+/// The bytes of each [`After`], in declaration order.
+const AFTER: [&str; 3] = ["", "\"", "null"];
+
 /// The size of the blocks [`MEMBERS`] keeps the members in: more than the longest.
 const MEMBER_BLOCK: usize = 32;
 
-/// Members of one key style, in [`Field::ALL`] order.
+/// Members of one key style followed by one [`After`], in [`Field::ALL`] order.
 type Members = [([u8; MEMBER_BLOCK], usize); Field::ALL.len()];
 
-/// Each field's `,"Key":` at the start of a block of [`MEMBER_BLOCK`] bytes, with its length,
-/// per [`KeyStyle`] (in declaration order) and in [`Field::ALL`] order.
-static MEMBERS: [Members; 2] = [members(KeyStyle::Full), members(KeyStyle::Compact)];
+/// Each field's `,"Key":` and [`After`] at the start of a block of [`MEMBER_BLOCK`] bytes, with
+/// their length, per [`KeyStyle`] and [`After`] (in declaration order) and in [`Field::ALL`]
+/// order.
+static MEMBERS: [[Members; 3]; 2] = [
+    [
+        members(KeyStyle::Full, AFTER[0]),
+        members(KeyStyle::Full, AFTER[1]),
+        members(KeyStyle::Full, AFTER[2]),
+    ],
+    [
+        members(KeyStyle::Compact, AFTER[0]),
+        members(KeyStyle::Compact, AFTER[1]),
+        members(KeyStyle::Compact, AFTER[2]),
+    ],
+];
 
-const fn members(style: KeyStyle) -> Members {
+const fn members(style: KeyStyle, after: &str) -> Members {
     let mut members = [([0; MEMBER_BLOCK], 0); Field::ALL.len()];
     let mut index = 0;
     while index < Field::ALL.len() {
         let member = Field::ALL[index].member(style).as_bytes();
+        let after = after.as_bytes();
+        let len = member.len() + after.len();
         // A member longer than the block fails the build here.
-        let (block, _) = members[index].0.split_at_mut(member.len());
-        block.copy_from_slice(member);
-        members[index].1 = member.len();
+        let (block, _) = members[index].0.split_at_mut(len);
+        let (key, value) = block.split_at_mut(member.len());
+        key.copy_from_slice(member);
+        value.copy_from_slice(after);
+        members[index].1 = len;
         index += 1;
     }
     members
@@ -410,12 +451,23 @@ fn write_number(out: &mut Vec<u8>, value: u64) {
 /// Lower-case hex digits, for the record id and `\u00XX` escapes.
 const HEX_DIGITS: &[u8; 16] = b"0123456789abcdef";
 
+/// Writes `value` as 16 lower-case hex digits, all computed at once in one 128-bit word: the
+/// record id is written for every record, and a digit at a time was a table look-up each.
 fn write_hex(out: &mut Vec<u8>, value: u64) {
-    let mut hex = [0u8; 16];
-    for (index, digit) in hex.iter_mut().enumerate() {
-        *digit = HEX_DIGITS[(value >> ((15 - index) * 4)) as usize & 0xf];
-    }
-    out.extend_from_slice(&hex);
+    const ONES: u128 = u128::from_ne_bytes([1; 16]);
+    // Each nibble moved into a byte of its own, the lowest nibble into the lowest byte: halves,
+    // quarters, bytes and nibbles of the value spread apart in turn.
+    let mut nibbles = u128::from(value);
+    nibbles = (nibbles | (nibbles << 32)) & 0x0000_0000_ffff_ffff_0000_0000_ffff_ffff;
+    nibbles = (nibbles | (nibbles << 16)) & 0x0000_ffff_0000_ffff_0000_ffff_0000_ffff;
+    nibbles = (nibbles | (nibbles << 8)) & 0x00ff_00ff_00ff_00ff_00ff_00ff_00ff_00ff;
+    nibbles = (nibbles | (nibbles << 4)) & (ONES * 0x0f);
+    // Bit 4 of `nibble + 6` is set exactly for the nibbles 10 to 15, which are letters: `a` is
+    // 0x27 past where `0` plus ten would be. No byte carries into the next.
+    let letters = ((nibbles + ONES * 6) >> 4) & ONES;
+    let digits = nibbles + ONES * u128::from(b'0') + letters * 0x27;
+    // Most significant first.
+    out.extend_from_slice(&digits.to_be_bytes());
 }
 
 /// The escape of each ASCII byte JSON needs escaped: the letter of its short escape, or `u`
@@ -445,6 +497,12 @@ const REPLACEMENT: &[u8] = "\u{FFFD}".as_bytes();
 pub fn write_json_string(out: &mut Vec<u8>, bytes: &[u8]) {
     out.reserve(bytes.len() + 2);
     out.push(b'"');
+    write_json_body(out, bytes);
+    out.push(b'"');
+}
+
+/// [`write_json_string`] without the quotes.
+fn write_json_body(out: &mut Vec<u8>, bytes: &[u8]) {
     let mut rest = bytes;
     loop {
         // Validating the whole rest at once is the standard library's word-at-a-time check,
@@ -463,7 +521,6 @@ pub fn write_json_string(out: &mut Vec<u8>, bytes: &[u8]) {
             }
         }
     }
-    out.push(b'"');
 }
 
 /// Writes valid UTF-8 `text` with JSON's escapes, copying the runs between them whole.
@@ -539,7 +596,8 @@ fn word_has_escape(word: &[u8; 8]) -> bool {
 /// Like [`has_escape`], whole 32-byte blocks are looked at with no early exit, each byte lane
 /// keeping its own flag and quote count, which the compiler turns into a few vector operations
 /// per block. A lane's count is added up every 255 blocks, before it can overflow its byte. The
-/// last bytes are copied into a block of spaces, so they take the same few operations.
+/// last bytes are looked at as the line's last whole block, so they take the same few
+/// operations.
 fn scan_line(line: &[u8]) -> (bool, usize) {
     let (blocks, rest) = line.as_chunks::<32>();
     let mut special = [false; 32];
@@ -551,10 +609,27 @@ fn scan_line(line: &[u8]) -> (bool, usize) {
         }
         quotes += sum_bytes(&counts);
     }
-    let mut last = [b' '; 32];
-    last[..rest.len()].copy_from_slice(rest);
     let mut counts = [0u8; 32];
-    scan_block(&last, &mut special, &mut counts);
+    match line.last_chunk::<32>() {
+        // The line's last whole block, whose first bytes were scanned already: they are looked
+        // at again, which sets no flag twice, but their quotes are not counted again. A copy of
+        // the last bytes into a block of its own would cost a call to `memcpy`.
+        Some(last) if !rest.is_empty() => {
+            let scanned = 32 - rest.len();
+            let lanes = special.iter_mut().zip(&mut counts).zip(last).enumerate();
+            for (index, ((flag, count), &byte)) in lanes {
+                *flag |= is_special(byte);
+                *count += u8::from(byte == b'"') & u8::from(index >= scanned);
+            }
+        }
+        Some(_) => {}
+        // Shorter than a block: copied into a block of spaces.
+        None => {
+            let mut last = [b' '; 32];
+            last[..rest.len()].copy_from_slice(rest);
+            scan_block(&last, &mut special, &mut counts);
+        }
+    }
     quotes += sum_bytes(&counts);
     (special.contains(&true), quotes)
 }
@@ -665,16 +740,37 @@ mod tests {
         }
     }
 
-    /// Every member is written whole and alone, whatever was written before it.
+    /// The id is written as `{:016x}` writes it, for every digit in every place.
+    #[test]
+    fn writes_ids_as_sixteen_hex_digits() {
+        let values = (0..16).flat_map(|place| (0..16u64).map(move |digit| digit << (4 * place)));
+        let more = [
+            u64::MAX,
+            0x0123_4567_89ab_cdef,
+            0xfedc_ba98_7654_3210,
+            0xa0a0_9f9f_0a0a_f9f9,
+        ];
+        for value in values.chain(more) {
+            let mut out = b"x".to_vec();
+            write_hex(&mut out, value);
+            assert_eq!(out, format!("x{value:016x}").into_bytes(), "{value:#x}");
+        }
+    }
+
+    /// Every member, and what its block holds after it, is written whole and alone, whatever was
+    /// written before it.
     #[test]
     fn writes_each_member_and_nothing_more() {
         for style in [KeyStyle::Full, KeyStyle::Compact] {
-            let mut out = b"{".to_vec();
-            let mut expected = out.clone();
-            for field in Field::ALL {
-                write_member(&mut out, style, field);
-                expected.extend_from_slice(field.member(style).as_bytes());
-                assert_eq!(out, expected, "{field} {style:?}");
+            for (after, text) in [After::Nothing, After::Quote, After::Null].into_iter().zip(AFTER) {
+                let mut out = b"{".to_vec();
+                let mut expected = out.clone();
+                for field in Field::ALL {
+                    write_member_and(&mut out, style, field, after);
+                    expected.extend_from_slice(field.member(style).as_bytes());
+                    expected.extend_from_slice(text.as_bytes());
+                    assert_eq!(out, expected, "{field} {style:?} {text}");
+                }
             }
         }
     }
@@ -723,7 +819,7 @@ mod tests {
         let encoder = RecordEncoder::new("s3://logs/x");
         for (from, to, plain) in cases {
             let line = PLAIN_LINE.replacen(from, to, 1);
-            let (record, outcome) = parse_counting(line.as_bytes());
+            let (record, outcome) = parse_counting(line.as_bytes(), &LastTime::default());
             let delimiters = outcome.expect(&line);
             assert_eq!(
                 matches!(Text::of_line(line.as_bytes(), Some(delimiters)), Text::Plain),

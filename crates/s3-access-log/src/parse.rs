@@ -17,6 +17,8 @@
 //! User-Agent are optional (older formats stop early) and fields past the last known one are kept
 //! as extra fields, as AWS asks parsers to do.
 
+use std::cell::Cell;
+
 use memchr::{memchr, memchr_iter, memrchr_iter};
 
 use crate::Field;
@@ -147,17 +149,23 @@ pub fn parse(line: &[u8]) -> Result<LogRecord<'_>, ParseError> {
 /// their positions (an unexplained extra token shifts them), that whole tail is dropped rather
 /// than reported shifted.
 pub fn parse_partial(line: &[u8]) -> (LogRecord<'_>, Option<ParseError>) {
-    let (record, outcome) = parse_counting(line);
+    let (record, outcome) = parse_counting(line, &LastTime::default());
     (record, outcome.err())
 }
 
 /// [`parse_partial`] that also says, for a line that parsed, how many of its quotes were the
 /// delimiters of quoted fields. Every other quote is inside a value, which is what the record
 /// writer needs to know to copy values without looking at each for bytes to escape.
-pub(crate) fn parse_counting(line: &[u8]) -> (LogRecord<'_>, Result<usize, ParseError>) {
+///
+/// `last_time` carries the time read from the line before, for a caller reading many lines.
+pub(crate) fn parse_counting<'a>(
+    line: &'a [u8],
+    last_time: &LastTime,
+) -> (LogRecord<'a>, Result<usize, ParseError>) {
     let mut record = LogRecord::default();
     let mut parser = Parser {
         line: trim_end(line),
+        last_time,
         pos: 0,
         bracket_ahead: true,
         delimiters: 0,
@@ -176,6 +184,30 @@ pub fn trim_end(line: &[u8]) -> &[u8] {
     &line[..end]
 }
 
+/// The last time text read and the time it holds.
+///
+/// Lines come in the order S3 wrote them, so consecutive lines often carry the same second (a
+/// third of the pairs in a mixed log, nearly all in a busy bucket's): the same text is then
+/// compared rather than parsed again.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct LastTime(Cell<Option<([u8; LogTime::TEXT_LEN], LogTime)>>);
+
+impl LastTime {
+    /// [`LogTime::parse`], remembering what it read.
+    fn parse(&self, text: &[u8]) -> Result<LogTime, ErrorKind> {
+        if let Some((last, time)) = self.0.get()
+            && text == last
+        {
+            return Ok(time);
+        }
+        let time = LogTime::parse(text)?;
+        if let Ok(text) = text.try_into() {
+            self.0.set(Some((text, time)));
+        }
+        Ok(time)
+    }
+}
+
 /// The fixed-shape fields 10 to 15 between the Request-URI and the Referer.
 struct Middle<'a> {
     http_status: Option<u16>,
@@ -183,8 +215,9 @@ struct Middle<'a> {
     numbers: [Option<u64>; 4],
 }
 
-struct Parser<'a> {
+struct Parser<'a, 'm> {
     line: &'a [u8],
+    last_time: &'m LastTime,
     pos: usize,
     /// Whether a `[` is left on the line from the Request-URI on: without one, no field there
     /// can hold another record's time, and one search spares a search per field.
@@ -193,7 +226,7 @@ struct Parser<'a> {
     delimiters: usize,
 }
 
-impl<'a> Parser<'a> {
+impl<'a> Parser<'a, '_> {
     fn run(&mut self, r: &mut LogRecord<'a>) -> Result<(), ParseError> {
         r.bucket_owner = dash_to_none(self.bare(Field::BucketOwner)?);
         r.field_count = 1;
@@ -278,11 +311,16 @@ impl<'a> Parser<'a> {
         if rest[0] != b'[' {
             return Err(error(ErrorKind::BadTime));
         }
-        let close = memchr(b']', rest).ok_or(error(ErrorKind::BadTime))?;
+        // A time is 26 bytes, none of them a `]`: where a well-formed one closes is known, and
+        // a `]` earlier in a line closed there makes its time fail to parse all the same.
+        let close = match rest.get(LogTime::TEXT_LEN + 1) {
+            Some(b']') => LogTime::TEXT_LEN + 1,
+            _ => memchr(b']', rest).ok_or(error(ErrorKind::BadTime))?,
+        };
         if rest.get(close + 1).is_some_and(|&b| b != b' ') {
             return Err(error(ErrorKind::BadTime));
         }
-        let time = LogTime::parse(&rest[1..close]).map_err(error)?;
+        let time = self.last_time.parse(&rest[1..close]).map_err(error)?;
         let end = self.pos + close + 1;
         self.skip_separator(end);
         Ok(Some(time))
@@ -512,19 +550,26 @@ fn check_tail_shape(r: &LogRecord<'_>) -> Result<(), ParseError> {
 }
 
 /// `REST.GET.OBJECT`, `S3.COMPUTE.OBJECT.CHECKSUM`, `SOAP.PUT.OBJECT`: `^[A-Z0-9_]+(\.[A-Z0-9_]+)+$`.
+///
+/// One pass over the token, every line's Operation being read once, rather than a pass per part.
 pub(crate) fn is_operation(token: &[u8]) -> bool {
-    let mut parts = 0;
-    for part in token.split(|&b| b == b'.') {
-        if part.is_empty()
-            || !part
-                .iter()
-                .all(|&b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_')
-        {
+    // As if after a dot, so that a leading dot is a second dot in a row.
+    let mut after_dot = true;
+    let mut dots = 0;
+    for &b in token {
+        if b == b'.' {
+            if after_dot {
+                return false;
+            }
+            dots += 1;
+            after_dot = true;
+        } else if b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_' {
+            after_dot = false;
+        } else {
             return false;
         }
-        parts += 1;
     }
-    parts >= 2
+    dots >= 1 && !after_dot
 }
 
 /// A requester spanning several tokens is only believed when it is an ARN (the CloudFront origin
@@ -607,6 +652,7 @@ mod tests {
                 let line = [token, next].concat();
                 let mut parser = Parser {
                     line: &line,
+                    last_time: &LastTime::default(),
                     pos: 0,
                     bracket_ahead: true,
                     delimiters: 0,
@@ -621,10 +667,71 @@ mod tests {
         }
     }
 
+    /// A time is read where its 26 bytes end only when it is whole there: a `]` anywhere else
+    /// before or at that place, or none, makes it a bad time.
+    #[test]
+    fn reads_the_time_only_where_it_closes() {
+        let bad = Err(ParseError::new(Field::Timestamp, ErrorKind::BadTime));
+        let cases: [(&str, Result<(), ParseError>); 8] = [
+            ("[06/Feb/2019:00:00:38 +0000]", Ok(())),
+            ("[06/Feb/2019:00:00:38 +0000] ", Ok(())),
+            ("[06/Feb/2019:00:00:38]+0000]", bad),
+            ("[06/Feb/2019:00:00:3] +0000]", bad),
+            ("[06/Feb/2019:00:00:38 +0000]]", bad),
+            ("[06/Feb/2019:00:00:38 +0000]x", bad),
+            ("[06/Feb/2019:00:00:38 +00000]", bad),
+            ("[06/Feb/2019:00:00:38 +0000", bad),
+        ];
+        for (time, expected) in cases {
+            let line = format!("owner bucket {time} 192.0.2.3");
+            let mut parser = Parser {
+                line: line.as_bytes(),
+                last_time: &LastTime::default(),
+                pos: "owner bucket ".len(),
+                bracket_ahead: true,
+                delimiters: 0,
+            };
+            let read = parser.time().map(|time| assert!(time.is_some(), "{line}"));
+            assert_eq!(read, expected, "{line}");
+        }
+    }
+
+    /// Remembering the last time changes no reading, whatever came before: the same text, a
+    /// text one byte apart, an invalid text or one of another length.
+    #[test]
+    fn a_remembered_time_reads_as_a_fresh_one() {
+        let texts: [&[u8]; 9] = [
+            b"06/Feb/2019:00:00:38 +0000",
+            b"06/Feb/2019:00:00:38 +0000",
+            b"06/Feb/2019:00:00:39 +0000",
+            b"06/Feb/2019:00:00:38 +0000",
+            b"06/Feb/2019:00:00:38 -0500",
+            b"31/Feb/2019:00:00:38 +0000",
+            b"06/Feb/2019:00:00:38 -0500",
+            b"06/Feb/2019:00:00:38 -050",
+            b"06/Feb/2019:00:00:38 -0500",
+        ];
+        let last_time = LastTime::default();
+        for text in texts {
+            assert_eq!(
+                last_time.parse(text),
+                LogTime::parse(text),
+                "{}",
+                String::from_utf8_lossy(text)
+            );
+        }
+    }
+
     #[test]
     fn recognises_operations() {
-        let cases: [(&[u8], bool); 9] = [
+        let cases: [(&[u8], bool); 15] = [
             (b"REST.GET.OBJECT", true),
+            (b"A.B", true),
+            (b"REST.GET.", false),
+            (b"", false),
+            (b".", false),
+            (b"REST.GET-OBJECT", false),
+            (b"REST.GET OBJECT", false),
             (b"S3.COMPUTE.OBJECT.CHECKSUM", true),
             (b"SOAP.PUT", true),
             (b"REST.COPY.OBJECT_GET", true),

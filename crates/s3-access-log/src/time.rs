@@ -10,6 +10,10 @@ const MONTHS: [&[u8; 3]; 12] = [
     b"Jan", b"Feb", b"Mar", b"Apr", b"May", b"Jun", b"Jul", b"Aug", b"Sep", b"Oct", b"Nov", b"Dec",
 ];
 
+/// Where the text [`LogTime::parse`] reads holds digits: day, year, hour, minute, second and
+/// offset.
+const LOG_FORM_DIGITS: [usize; 16] = [0, 1, 7, 8, 9, 10, 12, 13, 15, 16, 18, 19, 22, 23, 24, 25];
+
 /// A request time as logged: local date and time plus the UTC offset.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct LogTime {
@@ -30,13 +34,16 @@ pub struct LogTime {
 }
 
 impl LogTime {
+    /// The length of the text [`LogTime::parse`] reads.
+    pub const TEXT_LEN: usize = 26;
+
     /// Parses the text between the brackets: `06/Feb/2019:00:00:38 +0000`.
     ///
     /// A time whose UTC form falls outside years 1 to 9999 is rejected: the record's
     /// `Timestamp` must stay a four-digit `YYYY-MM-DD HH:MM:SS` that Athena can read, and only a
     /// corrupted line gets there (`[01/Jan/0001:00:30:00 +0100]`, `[31/Dec/9999:23:30:00 -0100]`).
     pub fn parse(text: &[u8]) -> Result<LogTime, ErrorKind> {
-        let t: &[u8; 26] = text.try_into().map_err(|_| ErrorKind::BadTime)?;
+        let t: &[u8; LogTime::TEXT_LEN] = text.try_into().map_err(|_| ErrorKind::BadTime)?;
         let separators = [
             (2, b'/'),
             (6, b'/'),
@@ -45,9 +52,22 @@ impl LogTime {
             (17, b':'),
             (20, b' '),
         ];
-        if separators.iter().any(|&(at, byte)| t[at] != byte) {
+        // Every separator and digit is checked in one go, with no branch for each; the values
+        // are then read without checks.
+        let shaped = separators
+            .iter()
+            .fold(true, |ok, &(at, byte)| ok & (t[at] == byte))
+            & LOG_FORM_DIGITS
+                .iter()
+                .fold(true, |ok, &at| ok & t[at].is_ascii_digit());
+        if !shaped {
             return Err(ErrorKind::BadTime);
         }
+        let value = |from: usize, to: usize| {
+            t[from..to]
+                .iter()
+                .fold(0u16, |value, &b| value * 10 + u16::from(b - b'0'))
+        };
         let month = MONTHS
             .iter()
             .position(|name| t[3..6] == name[..])
@@ -59,13 +79,13 @@ impl LogTime {
             _ => return Err(ErrorKind::BadTime),
         };
         let time = LogTime {
-            year: digits(&t[7..11])?,
+            year: value(7, 11),
             month,
-            day: digits(&t[0..2])? as u8,
-            hour: digits(&t[12..14])? as u8,
-            minute: digits(&t[15..17])? as u8,
-            second: digits(&t[18..20])? as u8,
-            offset_minutes: sign * (digits(&t[22..24])? as i16 * 60 + digits(&t[24..26])? as i16),
+            day: value(0, 2) as u8,
+            hour: value(12, 14) as u8,
+            minute: value(15, 17) as u8,
+            second: value(18, 20) as u8,
+            offset_minutes: sign * (value(22, 24) as i16 * 60 + value(24, 26) as i16),
         };
         let offset_ok = t[24..26] < b"60"[..] && time.offset_minutes.abs() < 24 * 60;
         let valid = (1..=days_in_month(time.year, time.month)).contains(&time.day)
@@ -140,20 +160,32 @@ impl LogTime {
     /// Writes the UTC time as `YYYY-MM-DD HH:MM:SS`, the text form Athena reads as a `timestamp`.
     pub fn write_utc(self, out: &mut Vec<u8>) {
         let t = self.to_utc();
-        write_padded(out, u32::from(t.year), 4);
-        // Every record has a time: the two-digit parts are filled into one fixed-size copy.
-        let mut rest = *b"-00-00 00:00:00";
-        for (at, value) in [
-            (1, t.month),
-            (4, t.day),
-            (7, t.hour),
-            (10, t.minute),
-            (13, t.second),
-        ] {
-            rest[at] = b'0' + value / 10;
-            rest[at + 1] = b'0' + value % 10;
+        // Every record has a time: all of it is filled into one fixed-size copy. Only a year
+        // built by hand past 9999 (the parser accepts none) writes its leading digits first.
+        let year = if t.year > 9999 {
+            write_padded(out, u32::from(t.year / 10_000), 1);
+            t.year % 10_000
+        } else {
+            t.year
+        };
+        let mut text = *b"0000-00-00 00:00:00";
+        for (at, digit) in [year / 1000, year / 100 % 10, year / 10 % 10, year % 10]
+            .into_iter()
+            .enumerate()
+        {
+            text[at] = b'0' + digit as u8;
         }
-        out.extend_from_slice(&rest);
+        for (at, value) in [
+            (5, t.month),
+            (8, t.day),
+            (11, t.hour),
+            (14, t.minute),
+            (17, t.second),
+        ] {
+            text[at] = b'0' + value / 10;
+            text[at + 1] = b'0' + value % 10;
+        }
+        out.extend_from_slice(&text);
     }
 
     /// Writes the time as S3 logs it, brackets included.
@@ -272,6 +304,34 @@ mod tests {
         ];
         for (input, expected) in cases {
             assert_eq!(utc(input), expected, "{input}");
+        }
+    }
+
+    /// Years are written with four digits, zero-padded, and whole past 9999 (a time built by
+    /// hand: the parser accepts none).
+    #[test]
+    fn writes_every_year_whole() {
+        let cases = [
+            (1, "0001-02-03 04:05:06"),
+            (999, "0999-02-03 04:05:06"),
+            (2019, "2019-02-03 04:05:06"),
+            (9999, "9999-02-03 04:05:06"),
+            (10_000, "10000-02-03 04:05:06"),
+            (u16::MAX, "65535-02-03 04:05:06"),
+        ];
+        for (year, expected) in cases {
+            let time = LogTime {
+                year,
+                month: 2,
+                day: 3,
+                hour: 4,
+                minute: 5,
+                second: 6,
+                offset_minutes: 0,
+            };
+            let mut out = b"x".to_vec();
+            time.write_utc(&mut out);
+            assert_eq!(out, [b"x", expected.as_bytes()].concat(), "{year}");
         }
     }
 

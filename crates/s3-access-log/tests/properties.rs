@@ -320,7 +320,11 @@ fn owned_record() -> impl Strategy<Value = OwnedRecord> {
         maybe(text("[A-Z][A-Za-z]{4,30}")),
         [number(), number(), number(), number()],
         maybe(referrer()),
-        maybe(prop_oneof![free_text(), text("[A-Za-z0-9/. ();,_-]{1,300}")].boxed()),
+        maybe(
+            prop_oneof![free_text(), text("[A-Za-z0-9/. ();,_-]{1,300}")]
+                .prop_filter("`-` is null", |text| text != b"-")
+                .boxed(),
+        ),
     );
     let end = (
         tail(),
