@@ -5,16 +5,19 @@
 //! The mapping is the column table itself: each column of [`COLUMNS`] that comes from a log
 //! field has its native name, and a native record's value under that name becomes the record's
 //! value under the column's record key. A corrected native name is therefore one line in
-//! `columns.rs`, for the Parquet files and for this conversion alike. Native fields no column
-//! names (`schema_version_id`, `bucket_arn`, fields AWS may add) carry nothing the record has a
-//! key for and are left out.
+//! `columns.rs`, for the Parquet files and for this conversion alike. Of the native fields no
+//! column names, the two AWS documents that a text line has no counterpart for
+//! (`schema_version_id`, the marker, and `bucket_arn`) are left out; any other (a field AWS adds)
+//! is kept in `ExtraFields` as `name=value`, as a text line's fields past the known ones are, so
+//! nothing AWS delivers is dropped.
 //!
 //! Values: `request_time` is ISO 8601 (`2026-06-01T12:34:56.789Z`; an offset is honoured) and
 //! becomes the record's `YYYY-MM-DD HH:MM:SS` in UTC, milliseconds dropped as the text log has
 //! none; numbers may also come as strings of digits; `null`, an absent field and `-` (the text
-//! log's "no value") are null, as in a record from a text line. A record that is not JSON, or a
-//! field of the wrong type, gives a record with `ParseError` naming it and the native line in
-//! `RawLine` (the other fields are kept), so nothing is lost. `RecordId` hashes the native line
+//! log's "no value") are null, as in a record from a text line. A record that is not JSON, a
+//! JSON object without `schema_version_id` (a line of something else in a file of native
+//! records), or a field of the wrong type gives a record with `ParseError` naming it and the
+//! native line in `RawLine` (the other fields are kept), so nothing is lost. `RecordId` hashes the native line
 //! as it does a text line, and `LogFile` names the file the records came from.
 
 use s3_access_log::{KeyStyle, LogTime, SCHEMA_VERSION, record_id, write_json_string};
@@ -24,6 +27,10 @@ use crate::columns::{COLUMNS, ColumnId, Kind, RECORD_ORDER};
 
 /// The field that marks a native record: AWS's schema version, which no record of ours has.
 const MARKER: &str = "schema_version_id";
+
+/// Native fields AWS documents that have no column, since a text line has no counterpart: the
+/// marker, and the bucket's ARN (its name is `bucket_name`).
+const DOCUMENTED_WITHOUT_COLUMN: [&str; 2] = [MARKER, "bucket_arn"];
 
 /// Whether `line` is one of AWS's native records: a JSON object with `schema_version_id`.
 pub fn is_native_record(line: &[u8]) -> bool {
@@ -44,6 +51,8 @@ enum Converted {
     Text(String),
     Number(u64),
     Time(LogTime),
+    /// `ExtraFields`: the native fields nothing else takes, as `name=value`.
+    List(Vec<String>),
 }
 
 impl NativeEncoder {
@@ -68,11 +77,18 @@ impl NativeEncoder {
         let mut errors = Vec::new();
         match serde_json::from_slice::<Map<String, Value>>(line) {
             Ok(fields) => {
+                if !fields.contains_key(MARKER) {
+                    errors.push(format!("no {MARKER}, so not one of AWS's native records"));
+                }
                 for column in COLUMNS.iter().filter(|column| column.field.is_some()) {
                     match convert(column.kind, fields.get(column.name)) {
                         Ok(value) => values[column.id as usize] = value,
                         Err(wanted) => errors.push(format!("{}: not {wanted}", column.name)),
                     }
+                }
+                let extra = unknown_fields(&fields);
+                if !extra.is_empty() {
+                    values[ColumnId::ExtraFields as usize] = Converted::List(extra);
                 }
             }
             Err(error) => errors.push(format!("not a JSON object: {error}")),
@@ -87,7 +103,8 @@ impl NativeEncoder {
         out.push(b'{');
         for (index, &(id, always_present)) in RECORD_ORDER.iter().enumerate() {
             let quarantine = matches!(id, ColumnId::ParseError | ColumnId::RawLine);
-            let applies = always_present || (quarantine && reason.is_some());
+            let listed = matches!(values[id as usize], Converted::List(_));
+            let applies = always_present || listed || (quarantine && reason.is_some());
             let null = matches!(values[id as usize], Converted::Null) && id.column().field.is_some();
             if !applies || (null && !self.style.writes_nulls()) {
                 continue;
@@ -113,11 +130,41 @@ impl NativeEncoder {
                     Converted::Text(text) => write_json_string(out, text.as_bytes()),
                     Converted::Number(number) => write_number(out, *number),
                     Converted::Time(time) => self.style.write_time(out, *time),
+                    Converted::List(items) => {
+                        out.push(b'[');
+                        for (index, item) in items.iter().enumerate() {
+                            if index > 0 {
+                                out.push(b',');
+                            }
+                            write_json_string(out, item.as_bytes());
+                        }
+                        out.push(b']');
+                    }
                 },
             }
         }
         out.extend_from_slice(b"}\n");
     }
+}
+
+/// The fields of a native record that neither a column nor [`DOCUMENTED_WITHOUT_COLUMN`] names,
+/// as `name=value` in name order: a string as it is, any other value as its JSON text. A null
+/// carries no value, as a null column does not, and is left out.
+fn unknown_fields(fields: &Map<String, Value>) -> Vec<String> {
+    fields
+        .iter()
+        .filter(|(name, value)| {
+            !value.is_null()
+                && !DOCUMENTED_WITHOUT_COLUMN.contains(&name.as_str())
+                && !COLUMNS
+                    .iter()
+                    .any(|column| column.field.is_some() && column.name == name.as_str())
+        })
+        .map(|(name, value)| match value {
+            Value::String(text) => format!("{name}={text}"),
+            other => format!("{name}={other}"),
+        })
+        .collect()
 }
 
 /// Converts a native field's value for a column of `kind`; on a mismatch, says what was wanted.
@@ -324,6 +371,7 @@ mod tests {
                 "operation: not a string",
             ),
             (r#"{"schema_version_id":"V_1_0","#, "not a JSON object"),
+            (r#"{"bucket_name":"b","http_status":200}"#, "no schema_version_id"),
         ];
         for (line, reason) in cases {
             let (record, quarantined) = encode(line);
@@ -353,5 +401,31 @@ mod tests {
         ] {
             assert_eq!(is_native_record(line.as_bytes()), native, "{line}");
         }
+    }
+
+    #[test]
+    fn fields_aws_adds_are_kept_in_extra_fields() {
+        let line = NATIVE.replace(
+            r#""source_region":"us-east-1"}"#,
+            r#""source_region":"us-east-1","zz_new":"v 1","aa_new":{"k":[1,2]},"nothing":null}"#,
+        );
+        let (record, quarantined) = encode(&line);
+        assert!(!quarantined, "{record}");
+        assert_eq!(
+            record["ExtraFields"],
+            serde_json::json!([r#"aa_new={"k":[1,2]}"#, "zz_new=v 1"])
+        );
+        assert_eq!(record["SourceRegion"], "us-east-1");
+        // The documented fields without a column add nothing.
+        let (record, _) = encode(NATIVE);
+        assert!(record.get("ExtraFields").is_none(), "{record}");
+
+        let mut out = Vec::new();
+        NativeEncoder::with_style("native.json", KeyStyle::Compact).encode(line.as_bytes(), &mut out);
+        let compact: serde_json::Value = serde_json::from_slice(&out).unwrap();
+        assert_eq!(
+            compact["xf"],
+            serde_json::json!([r#"aa_new={"k":[1,2]}"#, "zz_new=v 1"])
+        );
     }
 }
