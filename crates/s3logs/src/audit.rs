@@ -405,7 +405,7 @@ fn table(auditor: &Auditor, top: usize, formats: &FormatCounts) -> String {
 
 fn totals_line(totals: &Totals, formats: &FormatCounts) -> String {
     format!(
-        "{} ({} raw, {} records), {}, {}, {} damaged; {}\n",
+        "{} ({} of raw logs, {} of records), {}, {}, {} damaged; {}\n",
         plural(totals.objects, "file"),
         formats.raw,
         formats.records,

@@ -176,7 +176,9 @@ fn the_table_lists_top_clients_per_rule_and_the_totals() {
     assert!(text.contains("... and 4 more clients"), "{text}");
     assert!(!text.contains("tls-legacy"));
     assert!(
-        text.ends_with("4 files (4 raw, 0 records), 61 records, 0 bad lines, 0 damaged; 18 hits\n"),
+        text.ends_with(
+            "4 files (4 of raw logs, 0 of records), 61 records, 0 bad lines, 0 damaged; 18 hits\n"
+        ),
         "{text}"
     );
     fs::remove_dir_all(dir).unwrap();

@@ -55,7 +55,10 @@ fn audit_skips_standard_output_redirected_into_the_walk() {
         assert!(watch(&mut audit, None).success());
     }
     let table = fs::read_to_string(scratch.path("logs/table.txt")).unwrap();
-    assert!(table.contains("1 file (1 raw, 0 records), 3 records"), "{table}");
+    assert!(
+        table.contains("1 file (1 of raw logs, 0 of records), 3 records"),
+        "{table}"
+    );
 }
 
 #[test]
@@ -92,7 +95,9 @@ fn fifos_in_a_walked_directory_are_skipped_and_read_when_named() {
 
     let audit = run_guarded(command(&["audit", "logs"], &scratch.0), &scratch.0, None);
     assert!(audit.status.success(), "{}", audit.stderr);
-    assert!(String::from_utf8_lossy(&audit.stdout).contains("2 files (2 raw, 0 records), 5 records"));
+    assert!(
+        String::from_utf8_lossy(&audit.stdout).contains("2 files (2 of raw logs, 0 of records), 5 records")
+    );
     assert!(audit.stderr.contains(warning), "{}", audit.stderr);
 
     let run = run_guarded(

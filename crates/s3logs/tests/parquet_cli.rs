@@ -78,7 +78,7 @@ fn parse_to_parquet_then_audit_gives_the_hits_of_parse_to_ndjson() {
     let records = from_ndjson_records(&dir);
     assert!(
         table.ends_with(&format!(
-            "1 file (0 raw, 1 records), {records} records, 0 bad lines, 0 damaged; {} hits\n",
+            "1 file (0 of raw logs, 1 of records), {records} records, 0 bad lines, 0 damaged; {} hits\n",
             from_ndjson.lines().count()
         )),
         "{table}"
