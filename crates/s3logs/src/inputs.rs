@@ -248,9 +248,20 @@ impl Walk<'_> {
                 output.display()
             );
         }
-        match metadata.is_dir() {
-            true => self.dir(path, &metadata),
-            false => self.file(path, &metadata),
+        if !metadata.is_dir() {
+            self.file(path, &metadata);
+            return Ok(());
+        }
+        // A directory named to be read that gives nothing is most likely the wrong one (a sync
+        // that has not run, a mistyped prefix): said, rather than a silent run over no input.
+        let first_visit = !self.seen.contains(&Identity::of(&metadata));
+        let before = self.found.inputs.len();
+        self.dir(path, &metadata);
+        if first_visit && self.found.inputs.len() == before {
+            self.found.skipped.push(Skipped {
+                path: path.to_owned(),
+                reason: "it holds no file to read".to_owned(),
+            });
         }
         Ok(())
     }
@@ -436,5 +447,28 @@ mod tests {
                 named.display()
             );
         }
+    }
+
+    #[test]
+    fn says_when_a_named_directory_gives_nothing_to_read() {
+        let scratch = Scratch::new("empty");
+        let dir = &scratch.0;
+        fs::create_dir_all(dir.join("empty/sub")).unwrap();
+        let log = scratch.file("full/a.log");
+        let found = expand(
+            &[dir.join("empty"), dir.join("full"), dir.join("full")],
+            &Outputs::new(),
+        )
+        .unwrap();
+        assert_eq!(found.inputs, [Input::File(log)]);
+        // The empty one is said once; a directory named twice is not empty the second time.
+        assert_eq!(
+            found.skipped,
+            [Skipped {
+                path: dir.join("empty"),
+                reason: "it holds no file to read".to_owned()
+            }]
+        );
+        assert!(found.bad.is_empty());
     }
 }
