@@ -573,6 +573,18 @@ mod tests {
     }
 
     #[test]
+    fn a_byte_order_mark_changes_no_record() {
+        let native = r#"{"schema_version_id":"V_1_0","bucket_name":"b","http_status":200}"#;
+        for text in [lines(3), format!("{native}\n{native}\n")] {
+            let marked = format!("\u{feff}{text}\u{feff}{text}");
+            let (plain, _) = read(format!("{text}{text}").as_bytes(), Limits::default());
+            let (records, stats) = read(marked.as_bytes(), Limits::default());
+            assert_eq!(records, plain, "{text}");
+            assert_eq!(stats.parse_errors, 0, "{text}");
+        }
+    }
+
+    #[test]
     fn the_quarantine_record_is_the_same_on_every_run_and_differs_per_object() {
         let object = truncated_gzip(&lines(10));
         let id = |name: &str| {

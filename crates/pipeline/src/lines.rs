@@ -8,7 +8,10 @@
 //!
 //! Blank lines (only ASCII whitespace, see [`s3_access_log::is_blank`]) are reported as
 //! [`Line::Blank`] whatever their length, so every reader skips the same lines. A trailing `\r`
-//! is not part of a line's length: a CRLF file keeps the same lines whole as its LF copy.
+//! is not part of a line's length: a CRLF file keeps the same lines whole as its LF copy. Nor is
+//! a byte-order mark at the start of a whole line part of it: a file saved by a Windows editor
+//! starts with one (so do lines where such files were concatenated), and it would otherwise
+//! become an invisible first character of the bucket owner, or hide a native JSON record.
 
 use std::io::{self, Read};
 
@@ -20,6 +23,9 @@ pub const DEFAULT_MAX_LINE: usize = 512 * 1024;
 
 /// How much is read from the input at a time.
 const BLOCK: usize = 256 * 1024;
+
+/// U+FEFF in UTF-8, the byte-order mark.
+const BYTE_ORDER_MARK: &[u8] = b"\xEF\xBB\xBF";
 
 /// One line of input, without its `\n` terminator.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -188,8 +194,14 @@ fn bounded(line: &[u8], max_line: usize) -> Line<'_> {
     if s3_access_log::is_blank(line) {
         return Line::Blank;
     }
+    // Whether the line is whole is decided with its mark, as a streamed line's is, so a line
+    // near the limit is cut or not whatever the read sizes.
     if line.strip_suffix(b"\r").unwrap_or(line).len() <= max_line {
-        return Line::Whole(line);
+        let line = line.strip_prefix(BYTE_ORDER_MARK).unwrap_or(line);
+        return match s3_access_log::is_blank(line) {
+            true => Line::Blank,
+            false => Line::Whole(line),
+        };
     }
     let mut hasher = LineHasher::default();
     hasher.update(line);
@@ -275,6 +287,29 @@ mod tests {
             });
         }
         lines
+    }
+
+    #[test]
+    fn a_byte_order_mark_is_not_part_of_a_whole_line() {
+        let data = "\u{feff}one\r\ntwo\n\u{feff}three\n\u{feff}\nfour\u{feff}\n\u{feff}".as_bytes();
+        for step in [1, 2, 5, 1000] {
+            assert_eq!(
+                collect(data, 64, step),
+                ["one\r", "two", "three", "<blank>", "four\u{feff}", "<blank>"],
+                "step {step}"
+            );
+        }
+        // A line too long to keep whole keeps its mark in its prefix and its id, as it does
+        // whatever the read sizes.
+        let long = format!("\u{feff}{}", "x".repeat(20));
+        let id = s3_access_log::record_id(long.as_bytes());
+        for step in [1, 7, 1000] {
+            assert_eq!(
+                collect(long.as_bytes(), 10, step),
+                [format!("\u{feff}xxxxxxx...23:{id:016x}")],
+                "step {step}"
+            );
+        }
     }
 
     #[test]
