@@ -20,7 +20,7 @@
 //! native line in `RawLine` (the other fields are kept), so nothing is lost. `RecordId` hashes the native line
 //! as it does a text line, and `LogFile` names the file the records came from.
 
-use s3_access_log::{KeyStyle, LogTime, SCHEMA_VERSION, record_id, write_json_string};
+use s3_access_log::{KeyStyle, LogTime, SCHEMA_VERSION, record_id, record_id_text, write_json_string};
 use serde_json::{Map, Value};
 
 use crate::columns::{COLUMNS, ColumnId, Kind, RECORD_ORDER};
@@ -121,7 +121,7 @@ impl NativeEncoder {
             out.push(b':');
             match id {
                 ColumnId::SchemaVersion => write_number(out, u64::from(SCHEMA_VERSION)),
-                ColumnId::RecordId => write_json_string(out, format!("{:016x}", record_id(line)).as_bytes()),
+                ColumnId::RecordId => write_json_string(out, &record_id_text(record_id(line))),
                 ColumnId::LogFile => write_json_string(out, self.log_file.as_bytes()),
                 ColumnId::ParseError => write_json_string(out, reason.unwrap_or_default().as_bytes()),
                 ColumnId::RawLine => write_json_string(out, line),

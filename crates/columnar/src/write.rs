@@ -22,7 +22,7 @@ use parquet::file::properties::{EnabledStatistics, WriterProperties, WriterVersi
 use parquet::file::writer::SerializedFileWriter;
 use parquet::schema::types::{ColumnPath, SchemaDescriptor};
 use s3_access_log::{
-    Field, LogRecord, LogTime, Outcome, ParseError, SCHEMA_VERSION, parse_partial, record_id,
+    Field, LogRecord, LogTime, Outcome, ParseError, SCHEMA_VERSION, parse_partial, record_id, record_id_text,
 };
 
 use crate::batch::{Batch, WithoutDictionary};
@@ -242,13 +242,9 @@ impl<W: Write + Send> ParquetWriter<W> {
     }
 }
 
-/// Writes the record id as the record does: 16 lowercase hex digits.
+/// Writes the record id as the record does ([`record_id_text`]).
 fn push_record_id(batch: &mut Batch, id: u64) {
-    let mut hex = [0u8; 16];
-    for (index, digit) in hex.iter_mut().enumerate() {
-        *digit = b"0123456789abcdef"[(id >> (60 - 4 * index)) as usize & 0xf];
-    }
-    batch.push_text(ColumnId::RecordId, Some(&hex));
+    batch.push_text(ColumnId::RecordId, Some(&record_id_text(id)));
 }
 
 /// Pushes a number into its integer column, or null with the reason when it does not fit.

@@ -224,7 +224,7 @@ impl RecordEncoder {
         out.extend_from_slice(own.schema_version.as_bytes());
         write_number(out, u64::from(SCHEMA_VERSION));
         out.extend_from_slice(own.record_id.as_bytes());
-        write_hex(out, id);
+        out.extend_from_slice(&record_id_text(id));
         out.push(b'"');
         write_text(out, style, Field::BucketOwner, r.bucket_owner, text);
         write_text(out, style, Field::Bucket, r.bucket, text);
@@ -448,12 +448,13 @@ fn write_number(out: &mut Vec<u8>, value: u64) {
     out.extend_from_slice(itoa::Buffer::new().format(value).as_bytes());
 }
 
-/// Lower-case hex digits, for the record id and `\u00XX` escapes.
+/// Lower-case hex digits, for `\u00XX` escapes.
 const HEX_DIGITS: &[u8; 16] = b"0123456789abcdef";
 
-/// Writes `value` as 16 lower-case hex digits, all computed at once in one 128-bit word: the
-/// record id is written for every record, and a digit at a time was a table look-up each.
-fn write_hex(out: &mut Vec<u8>, value: u64) {
+/// A record id as records and Parquet rows carry it: 16 lower-case hex digits, all computed at
+/// once in one 128-bit word (the id is written for every record, and a digit at a time was a
+/// table look-up each).
+pub fn record_id_text(value: u64) -> [u8; 16] {
     const ONES: u128 = u128::from_ne_bytes([1; 16]);
     // Each nibble moved into a byte of its own, the lowest nibble into the lowest byte: halves,
     // quarters, bytes and nibbles of the value spread apart in turn.
@@ -467,7 +468,7 @@ fn write_hex(out: &mut Vec<u8>, value: u64) {
     let letters = ((nibbles + ONES * 6) >> 4) & ONES;
     let digits = nibbles + ONES * u128::from(b'0') + letters * 0x27;
     // Most significant first.
-    out.extend_from_slice(&digits.to_be_bytes());
+    digits.to_be_bytes()
 }
 
 /// The escape of each ASCII byte JSON needs escaped: the letter of its short escape, or `u`
@@ -752,7 +753,7 @@ mod tests {
         ];
         for value in values.chain(more) {
             let mut out = b"x".to_vec();
-            write_hex(&mut out, value);
+            out.extend_from_slice(&record_id_text(value));
             assert_eq!(out, format!("x{value:016x}").into_bytes(), "{value:#x}");
         }
     }

@@ -27,6 +27,8 @@ mod time;
 
 pub use error::{ErrorKind, ParseError};
 pub use field::Field;
-pub use json::{KeyStyle, Outcome, RecordEncoder, SCHEMA_VERSION, is_blank, record_id, write_json_string};
+pub use json::{
+    KeyStyle, Outcome, RecordEncoder, SCHEMA_VERSION, is_blank, record_id, record_id_text, write_json_string,
+};
 pub use parse::{LogRecord, parse, parse_partial, trim_end};
 pub use time::LogTime;
