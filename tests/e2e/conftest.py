@@ -31,7 +31,7 @@ import expected as exp
 import livedata
 from deploy import ROOT, Deployment, Function
 from firehose import Delivery
-from harness import Phase, RawObject
+from harness import Phase, RawObject, named_as_delivered
 from stack import ACCOUNT_ID, REGION
 
 HERE = Path(__file__).resolve().parent
@@ -254,15 +254,13 @@ def second_delivery(aws, deployment, functions, firehose_delivery, settings, fir
 
 
 @pytest.fixture(scope="session")
-def expected_records(settings: Settings, first_delivery: Phase) -> dict[str, list[dict[str, Any]]]:
-    """LogFile -> the records `s3logs parse` makes of that raw object, LogFile set as in AWS."""
-    out = {}
-    for obj in first_delivery.raw:
-        records = exp.parse_raw(settings.s3logs, obj.path)
-        for record in records:
-            record["LogFile"] = obj.log_file
-        out[obj.log_file] = records
-    return out
+def expected_records(settings: Settings, first_delivery: Phase, deployment: Deployment) -> dict[str, list[dict[str, Any]]]:
+    """The raw object's name -> the records `s3logs parse` makes of that object, LogFile set as
+    the delivered records carry it."""
+    return {
+        obj.log_file: named_as_delivered(deployment, exp.parse_raw(settings.s3logs, obj.path), obj.log_file)
+        for obj in first_delivery.raw
+    }
 
 
 @pytest.fixture(scope="session")

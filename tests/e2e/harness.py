@@ -65,6 +65,17 @@ def duckdb_over(deployment: Deployment, table: dict[str, Any], phase: Phase) -> 
     return con
 
 
+def named_as_delivered(deployment: Deployment, records: list[dict[str, Any]], log_file: str) -> list[dict[str, Any]]:
+    """`records` (`s3logs parse` of one raw object) with the `LogFile` their delivered copies
+    carry: the object's name, except where the preprocessor sends compact records
+    (`RECORD_KEYS=compact`, for Parquet output), which name it only when they carry
+    `ParseError` (docs/record.md, "Compact record")."""
+    compact = deployment.function("preprocessor").environment.get("RECORD_KEYS") == "compact"
+    for record in records:
+        record["LogFile"] = None if compact and "ParseError" not in record else log_file
+    return records
+
+
 def delivered_records(deployment: Deployment, path: Path) -> list[dict[str, Any]]:
     """The records of one object Firehose delivered: gzip NDJSON, or Parquet rows read back
     through the stream's conversion."""

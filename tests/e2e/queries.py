@@ -42,11 +42,11 @@ def _group(records: Iterable[Record], keys: list[str]) -> dict[tuple[Any, ...], 
 
 def unique(records: Iterable[Record]) -> list[Record]:
     """One record per RecordId, the copy records_dedup keeps: the first by LogFile (all copies of
-    this run arrive in the same hour)."""
+    this run arrive in the same hour; copies that name no object are the same record)."""
     first: dict[str, Record] = {}
     for record in records:
         kept = first.get(record["RecordId"])
-        if kept is None or record["LogFile"] < kept["LogFile"]:
+        if kept is None or (record["LogFile"] or "") < (kept["LogFile"] or ""):
             first[record["RecordId"]] = record
     return list(first.values())
 

@@ -41,7 +41,7 @@ import events
 import expected as exp
 from deploy import BACKFILL_BUCKET, ROOT, Deployment
 from firehose import DeliveredObject, Delivery
-from harness import Phase, database_name, delivered_records, duckdb_over
+from harness import Phase, database_name, delivered_records, duckdb_over, named_as_delivered
 from stack import ACCOUNT_ID, REGION
 
 DATA = Path(__file__).resolve().parent / "data"
@@ -216,10 +216,7 @@ def backfill(aws, deployment, functions, firehose_delivery, settings, second_del
     }
     records = {}
     for log in [*READABLE, ARCHIVED]:
-        parsed = exp.parse_raw(settings.s3logs, log.path)
-        for record in parsed:
-            record["LogFile"] = log.log_file
-        records[log.key] = parsed
+        records[log.key] = named_as_delivered(deployment, exp.parse_raw(settings.s3logs, log.path), log.log_file)
     return Backfill(manifest, first, retry, again, mirrors, records)
 
 
@@ -230,15 +227,12 @@ def _delivered_records(backfill: Backfill, deployment: Deployment, job: Job, mir
     return records
 
 
-def _by_log_file(records: list[dict[str, Any]]) -> dict[str, Counter[str]]:
-    out: dict[str, Counter[str]] = {}
+def _by_log_file(records: list[dict[str, Any]]) -> dict[str | None, Counter[str]]:
+    """The records by the object they name (compact records of parsed lines name none)."""
+    out: dict[str | None, Counter[str]] = {}
     for record in records:
         out.setdefault(record["LogFile"], Counter())[json.dumps(record, sort_keys=True)] += 1
     return out
-
-
-def _once(records: list[dict[str, Any]]) -> Counter[str]:
-    return Counter(json.dumps(r, sort_keys=True) for r in records)
 
 
 def test_manifest_holds_both_layouts_and_nothing_else(backfill: Backfill) -> None:
@@ -265,9 +259,10 @@ def test_readable_objects_succeed_with_every_line_once(backfill: Backfill, deplo
     got = _by_log_file(_delivered_records(backfill, deployment, backfill.first, "first"))
     for log in READABLE:
         assert backfill.records[log.key], f"{log.path} should have lines"
-        assert got.get(log.log_file) == _once(backfill.records[log.key]), f"{log.key}: records differ"
-    # Nothing from the objects that could not be read, nor from outside the sources.
-    assert set(got) == {log.log_file for log in READABLE}
+    # Every line of each readable object once; nothing from the objects that could not be read,
+    # nor from outside the sources.
+    want = _by_log_file([r for log in READABLE for r in backfill.records[log.key]])
+    assert got == want, "records differ"
 
 
 def test_object_that_can_never_be_read_is_a_permanent_failure(backfill: Backfill) -> None:
@@ -288,7 +283,7 @@ def test_rerunning_the_failures_after_restore_delivers_them(backfill: Backfill, 
     assert set(backfill.retry.answers) == {ARCHIVED.key, VANISHED.key}, "the retry runs only the failed tasks"
     assert backfill.retry.code(ARCHIVED) == "Succeeded", backfill.retry.answers[ARCHIVED.key]
     got = _by_log_file(_delivered_records(backfill, deployment, backfill.retry, "retry"))
-    assert got == {ARCHIVED.log_file: _once(backfill.records[ARCHIVED.key])}
+    assert got == _by_log_file(backfill.records[ARCHIVED.key])
 
 
 def test_rerunning_the_job_adds_nothing_to_the_dedup_view(backfill: Backfill, deployment, records_table) -> None:

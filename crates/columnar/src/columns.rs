@@ -412,7 +412,7 @@ pub const COLUMNS: [Column; 33] = [
         "LogFile",
         Kind::Text,
         Origin::Ours,
-        "never",
+        "a parsed line Firehose converted (compact records name no object)",
         "no (`s3://bucket/key` as the key reads)",
         true,
     ),

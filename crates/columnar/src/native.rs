@@ -106,7 +106,8 @@ impl NativeEncoder {
             let listed = matches!(values[id as usize], Converted::List(_));
             let applies = always_present || listed || (quarantine && reason.is_some());
             let null = matches!(values[id as usize], Converted::Null) && id.column().field.is_some();
-            if !applies || (null && !self.style.writes_nulls()) {
+            let unnamed_object = id == ColumnId::LogFile && !self.style.writes_log_file(reason.is_some());
+            if !applies || unnamed_object || (null && !self.style.writes_nulls()) {
                 continue;
             }
             if index > 0 {
@@ -304,6 +305,17 @@ mod tests {
         assert_eq!(String::from_utf8(out).unwrap(), expected);
         assert!(expected.contains(",\"t\":1549411238,"), "{expected}");
         assert!(!expected.contains("null"), "{expected}");
+        assert!(
+            !expected.contains("\"j\":"),
+            "a parsed compact record names no object: {expected}"
+        );
+
+        let mut quarantined = Vec::new();
+        NativeEncoder::with_style("native.json", KeyStyle::Compact)
+            .encode(br#"{"bucket_name":"b"}"#, &mut quarantined);
+        let record: serde_json::Value = serde_json::from_slice(&quarantined).unwrap();
+        assert!(record["pe"].is_string(), "{record}");
+        assert_eq!(record["j"], "native.json", "a quarantined one does");
     }
 
     #[test]

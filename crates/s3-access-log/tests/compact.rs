@@ -1,8 +1,9 @@
 //! The compact record (`KeyStyle::Compact`, `docs/record.md` "Compact record"): read as
 //! Firehose's OpenX JSON SerDe reads it for Parquet output (each column from the short key
 //! mapped to it, an absent key null, an epoch-seconds number a time), it gives every column
-//! exactly the value the full record gives it, for every line the golden cases hold, for cut
-//! lines, and for arbitrary bytes.
+//! exactly the value the full record gives it, `log_file` apart, which only a quarantined
+//! compact record names; for every line the golden cases hold, for cut lines, and for
+//! arbitrary bytes.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -49,11 +50,20 @@ fn columns_of_compact(compact: &Map<String, Value>) -> Vec<(&'static str, Value)
         .collect()
 }
 
-/// The value of each column as the full record gives it.
+/// The value of each column the compact record must give, from the full record: the same,
+/// but no `LogFile` unless the record is quarantined.
 fn columns_of_full(full: &Map<String, Value>) -> Vec<(&'static str, Value)> {
+    let quarantined = full.contains_key("ParseError");
     COLUMNS
         .iter()
-        .map(|column| (column.name, full.get(column.name).cloned().unwrap_or(Value::Null)))
+        .map(|column| {
+            let value = match full.get(column.name) {
+                Some(_) if column.name == "LogFile" && !quarantined => Value::Null,
+                Some(value) => value.clone(),
+                None => Value::Null,
+            };
+            (column.name, value)
+        })
         .collect()
 }
 
@@ -159,7 +169,7 @@ fn every_golden_line_gives_the_same_columns() {
 }
 
 #[test]
-fn nulls_are_left_out_and_the_time_is_epoch_seconds() {
+fn nulls_and_the_log_file_are_left_out_and_the_time_is_epoch_seconds() {
     let line = b"79a59df900b949e55d96a1e698fbacedfd6e09d98eacf8f8d5218e7cd47ef2be amzn-s3-demo-bucket1 [06/Feb/2019:00:00:38 +0000] 192.0.2.3 - 3E57427F3EXAMPLE REST.GET.VERSIONING - \"GET /amzn-s3-demo-bucket1?versioning HTTP/1.1\" 200 - 113 - 7 - \"-\" \"S3Console/0.4\" -";
     let mut compact = Vec::new();
     RecordEncoder::with_style(LOG_FILE, KeyStyle::Compact).encode(line, &mut compact);
@@ -167,7 +177,7 @@ fn nulls_are_left_out_and_the_time_is_epoch_seconds() {
         "{{\"v\":1,\"i\":\"{:016x}\",\"o\":\"79a59df900b949e55d96a1e698fbacedfd6e09d98eacf8f8d5218e7cd47ef2be\",\
          \"b\":\"amzn-s3-demo-bucket1\",\"t\":1549411238,\"a\":\"192.0.2.3\",\"q\":\"3E57427F3EXAMPLE\",\
          \"p\":\"REST.GET.VERSIONING\",\"u\":\"GET /amzn-s3-demo-bucket1?versioning HTTP/1.1\",\"s\":200,\
-         \"n\":113,\"m\":7,\"g\":\"S3Console/0.4\",\"j\":\"{LOG_FILE}\"}}\n",
+         \"n\":113,\"m\":7,\"g\":\"S3Console/0.4\"}}\n",
         s3_access_log::record_id(line)
     );
     assert_eq!(String::from_utf8(compact).unwrap(), expected);
@@ -212,6 +222,7 @@ fn a_cut_line_gives_the_same_columns() {
     let record = object(&compact);
     assert_eq!(record["pe"], reason);
     assert_eq!(record["rl"], "owner bucket [06/Feb");
+    assert_eq!(record["j"], LOG_FILE, "a quarantined record names its object");
 }
 
 #[test]
