@@ -89,9 +89,9 @@ mod tests {
 
     /// What an input of `bytes` opens as, and the bytes its reader gives back.
     fn open(name: &str, bytes: &[u8]) -> (Option<Format>, Vec<u8>) {
-        let dir = std::env::temp_dir().join(format!("s3logs-records-in-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join(name);
+        // A file of its own straight in the temporary directory, removed below: a directory
+        // shared by the tests running in parallel could not be removed by any of them.
+        let path = std::env::temp_dir().join(format!("s3logs-records-in-{}-{name}", std::process::id()));
         std::fs::write(&path, bytes).unwrap();
         let opened = open_records(&Input::File(path.clone())).unwrap();
         std::fs::remove_file(&path).unwrap();
