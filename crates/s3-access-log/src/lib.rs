@@ -19,6 +19,7 @@
 
 mod error;
 mod field;
+mod index;
 mod json;
 mod parse;
 mod render;
