@@ -17,7 +17,7 @@
 //! User-Agent are optional (older formats stop early) and fields past the last known one are kept
 //! as extra fields, as AWS asks parsers to do.
 
-use std::cell::{Cell, RefCell};
+use std::cell::Cell;
 
 use memchr::{memchr, memchr_iter, memrchr_iter};
 
@@ -150,16 +150,8 @@ pub fn parse(line: &[u8]) -> Result<LogRecord<'_>, ParseError> {
 /// their positions (an unexplained extra token shifts them), that whole tail is dropped rather
 /// than reported shifted.
 pub fn parse_partial(line: &[u8]) -> (LogRecord<'_>, Option<ParseError>) {
-    // One index per thread, rebuilt for each line: the Parquet writer and `s3logs run` call this
-    // for every line, and a fresh index would cost an allocation each time.
-    thread_local! {
-        static INDEX: RefCell<LineIndex> = RefCell::default();
-    }
-    INDEX.with_borrow_mut(|index| {
-        index.rebuild_spaces(line);
-        let (record, outcome) = parse_counting(line, index, &LastTime::default());
-        (record, outcome.err())
-    })
+    let (record, outcome) = parse_counting(line, &LineIndex::of(line), &LastTime::default());
+    (record, outcome.err())
 }
 
 /// [`parse_partial`] that also says, for a line that parsed, how many of its quotes were the
