@@ -9,12 +9,9 @@
 //! the preprocessor sends to Firehose for Parquet output, whose short keys, omitted nulls and
 //! epoch-seconds time Firehose's deserializer turns into exactly the columns of the full one.
 
-use std::cell::RefCell;
-
 use xxhash_rust::xxh3::xxh3_64;
 
 use crate::error::ParseError;
-use crate::index::LineIndex;
 use crate::parse::{LastTime, LogRecord, TAIL, parse_counting};
 use crate::{Field, LogTime};
 
@@ -149,8 +146,6 @@ pub struct RecordEncoder {
     log_file_member: Vec<u8>,
     /// The time of the line encoded last, which the next line often repeats.
     last_time: LastTime,
-    /// The index of the line being encoded, kept to reuse its memory for the next line.
-    index: RefCell<LineIndex>,
 }
 
 impl RecordEncoder {
@@ -168,7 +163,6 @@ impl RecordEncoder {
             style,
             log_file_member,
             last_time: LastTime::default(),
-            index: RefCell::default(),
         }
     }
 
@@ -178,10 +172,8 @@ impl RecordEncoder {
         if is_blank(line) {
             return Outcome::Skipped;
         }
-        let mut index = self.index.borrow_mut();
-        index.rebuild(line);
-        let (record, outcome) = parse_counting(line, &index, &self.last_time);
-        let text = Text::of_line(line, &index, outcome.ok());
+        let (record, outcome) = parse_counting(line, &self.last_time);
+        let text = Text::of_line(line, outcome.ok());
         let error = outcome.err();
         self.write(
             out,
@@ -300,23 +292,23 @@ enum Text {
 }
 
 impl Text {
-    /// What one look at the whole line, its `index`, tells about every value taken from it.
-    /// Every field is a slice of the line, so this spares validating and scanning each field on
-    /// its own; real lines are nearly always ASCII, and their only quotes are those around
-    /// quoted fields.
+    /// What one look at the whole line tells about every value taken from it. Every field is a
+    /// slice of the line, so this spares validating and scanning each field on its own; real
+    /// lines are nearly always ASCII, and their only quotes are those around quoted fields.
     ///
     /// `delimiters` is how many of the line's quotes the parser took off quoted fields, for a
     /// line that parsed (a quarantined line is written whole, quotes and all). When the line
     /// holds no other quote, no value holds one.
-    fn of_line(line: &[u8], index: &LineIndex, delimiters: Option<usize>) -> Text {
-        if index.has_special() {
+    fn of_line(line: &[u8], delimiters: Option<usize>) -> Text {
+        let (special, quotes) = scan_line(line);
+        if special {
             return if line.is_ascii() {
                 Text::Utf8
             } else {
                 Text::Unchecked
             };
         }
-        if delimiters == Some(index.quotes()) {
+        if delimiters == Some(quotes) {
             Text::Plain
         } else {
             Text::Utf8
@@ -611,6 +603,79 @@ fn word_has_escape(word: &[u8; 8]) -> bool {
     (control | quote | backslash) & !x & HIGH != 0
 }
 
+/// Whether `line` holds a byte that is not plain ASCII text (a control character, a backslash
+/// or a byte of a multi-byte character), and how many quotes it holds.
+///
+/// Like [`has_escape`], whole 32-byte blocks are looked at with no early exit, each byte lane
+/// keeping its own flag and quote count, which the compiler turns into a few vector operations
+/// per block. A lane's count is added up every 255 blocks, before it can overflow its byte. The
+/// last bytes are looked at as the line's last whole block, so they take the same few
+/// operations.
+fn scan_line(line: &[u8]) -> (bool, usize) {
+    let (blocks, rest) = line.as_chunks::<32>();
+    let mut special = [false; 32];
+    let mut quotes = 0;
+    for group in blocks.chunks(255) {
+        let mut counts = [0u8; 32];
+        for block in group {
+            scan_block(block, &mut special, &mut counts);
+        }
+        quotes += sum_bytes(&counts);
+    }
+    let mut counts = [0u8; 32];
+    match line.last_chunk::<32>() {
+        // The line's last whole block, whose first bytes were scanned already: they are looked
+        // at again, which sets no flag twice, but their quotes are not counted again. A copy of
+        // the last bytes into a block of its own would cost a call to `memcpy`.
+        Some(last) if !rest.is_empty() => {
+            let scanned = 32 - rest.len();
+            let lanes = special.iter_mut().zip(&mut counts).zip(last).enumerate();
+            for (index, ((flag, count), &byte)) in lanes {
+                *flag |= is_special(byte);
+                *count += u8::from(byte == b'"') & u8::from(index >= scanned);
+            }
+        }
+        Some(_) => {}
+        // Shorter than a block: copied into a block of spaces.
+        None => {
+            let mut last = [b' '; 32];
+            last[..rest.len()].copy_from_slice(rest);
+            scan_block(&last, &mut special, &mut counts);
+        }
+    }
+    quotes += sum_bytes(&counts);
+    (special.contains(&true), quotes)
+}
+
+#[inline(always)]
+fn scan_block(block: &[u8; 32], special: &mut [bool; 32], counts: &mut [u8; 32]) {
+    for ((flag, count), &byte) in special.iter_mut().zip(counts).zip(block) {
+        *flag |= is_special(byte);
+        *count += u8::from(byte == b'"');
+    }
+}
+
+/// The sum of 32 byte counters, added as 16-bit lanes of four words: no lane can overflow
+/// (4 words of 2 bytes of at most 255 each, then 4 lanes), and no byte is added up alone.
+fn sum_bytes(counts: &[u8; 32]) -> usize {
+    const LOW_BYTES: u64 = 0x00ff_00ff_00ff_00ff;
+    let (words, _) = counts.as_chunks::<8>();
+    let lanes: u64 = words
+        .iter()
+        .map(|word| {
+            let word = u64::from_le_bytes(*word);
+            (word & LOW_BYTES) + ((word >> 8) & LOW_BYTES)
+        })
+        .sum();
+    // Multiplying by four ones adds the four 16-bit lanes into the top one.
+    usize::from((lanes.wrapping_mul(0x0001_0001_0001_0001) >> 48) as u16)
+}
+
+#[inline]
+fn is_special(byte: u8) -> bool {
+    (byte < 0x20) | (byte == b'\\') | (byte >= 0x80)
+}
+
 #[inline]
 fn needs_escape(byte: u8) -> bool {
     (byte < 0x20) | (byte == b'"') | (byte == b'\\')
@@ -723,6 +788,29 @@ mod tests {
         }
     }
 
+    /// Quotes are counted exactly whatever their number and place, also past the 255 blocks
+    /// after which the byte counters are added up, and one special byte anywhere is seen.
+    #[test]
+    fn counts_quotes_and_finds_special_bytes_anywhere() {
+        for len in [0, 1, 31, 32, 33, 95, 8159, 8160, 8161, 8192, 20_000] {
+            assert_eq!(scan_line(&vec![b'"'; len]), (false, len), "{len} quotes");
+            let mut every_third = b"a\"b".repeat(len / 3);
+            assert_eq!(scan_line(&every_third), (false, len / 3), "{len} / 3");
+            for special in [0x00, b'\t', 0x1f, b'\\', 0x80, 0xff] {
+                for at in [0, len / 2, len.saturating_sub(1)]
+                    .into_iter()
+                    .filter(|&at| at < len)
+                {
+                    let mut line = vec![b'x'; len];
+                    line[at] = special;
+                    assert_eq!(scan_line(&line), (true, 0), "{special:#x} at {at} of {len}");
+                }
+            }
+            every_third.push(0x7f);
+            assert!(!scan_line(&every_third).0, "DEL is not escaped");
+        }
+    }
+
     /// A modern line whose only quotes are those around its quoted fields.
     const PLAIN_LINE: &str = r#"79a59df900b949e55d96a1e698fbacedfd6e09d98eacf8f8d5218e7cd47ef2be amzn-s3-demo-bucket1 [06/Feb/2019:00:00:38 +0000] 192.0.2.3 79a59df900b949e55d96a1e698fbacedfd6e09d98eacf8f8d5218e7cd47ef2be 3E57427F3EXAMPLE REST.GET.OBJECT photos/a.jpg "GET /amzn-s3-demo-bucket1/photos/a.jpg HTTP/1.1" 200 - 113 113 7 - "-" "S3Console/0.4" - s9lzHYrFp76ZVxRcpX9+5cjAnEH2ROuNkd2BHfIa6UkFVdtjf5mKR3/eTPFvsiP/XV/VLi31234= SigV4 ECDHE-RSA-AES128-GCM-SHA256 AuthHeader amzn-s3-demo-bucket1.s3.us-west-1.amazonaws.com TLSV1.2 - - us-east-1"#;
 
@@ -744,14 +832,10 @@ mod tests {
         let encoder = RecordEncoder::new("s3://logs/x");
         for (from, to, plain) in cases {
             let line = PLAIN_LINE.replacen(from, to, 1);
-            let index = LineIndex::of(line.as_bytes());
-            let (record, outcome) = parse_counting(line.as_bytes(), &index, &LastTime::default());
+            let (record, outcome) = parse_counting(line.as_bytes(), &LastTime::default());
             let delimiters = outcome.expect(&line);
             assert_eq!(
-                matches!(
-                    Text::of_line(line.as_bytes(), &index, Some(delimiters)),
-                    Text::Plain
-                ),
+                matches!(Text::of_line(line.as_bytes(), Some(delimiters)), Text::Plain),
                 plain,
                 "{line}"
             );

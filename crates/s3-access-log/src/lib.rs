@@ -19,7 +19,6 @@
 
 mod error;
 mod field;
-mod index;
 mod json;
 mod parse;
 mod render;

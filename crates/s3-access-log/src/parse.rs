@@ -23,7 +23,6 @@ use memchr::{memchr, memchr_iter, memrchr_iter};
 
 use crate::Field;
 use crate::error::{ErrorKind, ParseError};
-use crate::index::LineIndex;
 use crate::time::LogTime;
 
 /// The fields that follow the User-Agent, in line order.
@@ -150,7 +149,7 @@ pub fn parse(line: &[u8]) -> Result<LogRecord<'_>, ParseError> {
 /// their positions (an unexplained extra token shifts them), that whole tail is dropped rather
 /// than reported shifted.
 pub fn parse_partial(line: &[u8]) -> (LogRecord<'_>, Option<ParseError>) {
-    let (record, outcome) = parse_counting(line, &LineIndex::of(line), &LastTime::default());
+    let (record, outcome) = parse_counting(line, &LastTime::default());
     (record, outcome.err())
 }
 
@@ -158,17 +157,14 @@ pub fn parse_partial(line: &[u8]) -> (LogRecord<'_>, Option<ParseError>) {
 /// delimiters of quoted fields. Every other quote is inside a value, which is what the record
 /// writer needs to know to copy values without looking at each for bytes to escape.
 ///
-/// `index` is the [`LineIndex`] of `line`; `last_time` carries the time read from the line
-/// before, for a caller reading many lines.
+/// `last_time` carries the time read from the line before, for a caller reading many lines.
 pub(crate) fn parse_counting<'a>(
     line: &'a [u8],
-    index: &LineIndex,
     last_time: &LastTime,
 ) -> (LogRecord<'a>, Result<usize, ParseError>) {
     let mut record = LogRecord::default();
     let mut parser = Parser {
         line: trim_end(line),
-        index,
         last_time,
         pos: 0,
         bracket_ahead: true,
@@ -221,9 +217,6 @@ struct Middle<'a> {
 
 struct Parser<'a, 'm> {
     line: &'a [u8],
-    /// The index of the line before its end was trimmed: a space found past the end of `line`
-    /// is its end.
-    index: &'m LineIndex,
     last_time: &'m LastTime,
     pos: usize,
     /// Whether a `[` is left on the line from the Request-URI on: without one, no field there
@@ -287,29 +280,22 @@ impl<'a> Parser<'a, '_> {
     }
 
     /// A space-free token.
-    // Inlined: it reads most of a line's tokens, and a call cost as much as the token's search.
-    #[inline(always)]
     fn bare(&mut self, field: Field) -> Result<&'a [u8], ParseError> {
         if self.at_end() {
             return Err(ParseError::new(field, ErrorKind::Missing));
         }
         let start = self.pos;
-        // No shortcut for the lone `-` that a third of the tokens are: the index finds its end
-        // as cheaply, and telling it apart was a branch cachegrind saw mispredicted one time
-        // in seven.
-        let end = self.token_end(start);
+        // A third of a line's tokens are a lone `-`, found without a search.
+        let end = if matches!(self.line.get(start + 1), None | Some(b' ')) {
+            start + usize::from(self.line[start] != b' ')
+        } else {
+            memchr(b' ', &self.line[start..]).map_or(self.line.len(), |i| start + i)
+        };
         if end == start {
             return Err(ParseError::new(field, ErrorKind::Empty));
         }
         self.skip_separator(end);
         Ok(&self.line[start..end])
-    }
-
-    /// Where the token starting at `start` ends: at the next space or the end of the line.
-    fn token_end(&self, start: usize) -> usize {
-        self.index
-            .next_space(start)
-            .map_or(self.line.len(), |end| end.min(self.line.len()))
     }
 
     fn time(&mut self) -> Result<Option<LogTime>, ParseError> {
@@ -360,7 +346,7 @@ impl<'a> Parser<'a, '_> {
             if cursor >= self.line.len() {
                 break;
             }
-            let end = self.token_end(cursor);
+            let end = memchr(b' ', &self.line[cursor..]).map_or(self.line.len(), |i| cursor + i);
             let token = &self.line[cursor..end];
             if index >= 2 && is_operation(token) {
                 let requester = &self.line[start..previous.0.saturating_sub(1).max(start)];
@@ -666,7 +652,6 @@ mod tests {
                 let line = [token, next].concat();
                 let mut parser = Parser {
                     line: &line,
-                    index: &LineIndex::of(&line),
                     last_time: &LastTime::default(),
                     pos: 0,
                     bracket_ahead: true,
@@ -701,7 +686,6 @@ mod tests {
             let line = format!("owner bucket {time} 192.0.2.3");
             let mut parser = Parser {
                 line: line.as_bytes(),
-                index: &LineIndex::of(line.as_bytes()),
                 last_time: &LastTime::default(),
                 pos: "owner bucket ".len(),
                 bracket_ahead: true,
