@@ -13,17 +13,12 @@ use flate2::Compression;
 use flate2::write::GzEncoder;
 use serde_json::Value;
 
+mod support;
+use support::Scratch;
+
 /// The repository's `samples/` directory.
 fn samples() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../samples")
-}
-
-/// A fresh directory for one test.
-fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("s3logs-audit-test-{}-{name}", std::process::id()));
-    let _ = fs::remove_dir_all(&dir);
-    fs::create_dir_all(&dir).unwrap();
-    dir
 }
 
 fn s3logs(args: &[&str], cwd: &Path) -> Output {
@@ -86,7 +81,7 @@ fn copy_samples(dir: &Path) {
 
 #[test]
 fn the_samples_hold_a_finding_for_every_rule() {
-    let dir = temp_dir("samples");
+    let dir = Scratch::new("audit-samples");
     copy_samples(&dir);
     let output = s3logs(&["audit", "--json", "samples"], &dir);
     assert!(output.status.success(), "{}", stderr(&output));
@@ -120,12 +115,11 @@ fn the_samples_hold_a_finding_for_every_rule() {
     let all_agents = s3logs(&["audit", "--json", "--exclude-user-agent", "", "samples"], &dir);
     let counts = count_by_rule(&sorted_lines(&all_agents));
     assert_eq!((counts["sigv2"], counts["acl-required"]), (13, 7));
-    fs::remove_dir_all(dir).unwrap();
 }
 
 #[test]
 fn raw_logs_and_their_records_give_the_same_hits_plain_or_gzipped() {
-    let dir = temp_dir("mixed");
+    let dir = Scratch::new("audit-mixed");
     copy_samples(&dir);
     let from_raw = s3logs(&["audit", "--json", "samples"], &dir);
 
@@ -149,12 +143,11 @@ fn raw_logs_and_their_records_give_the_same_hits_plain_or_gzipped() {
     // Both kinds in one call: every hit twice.
     let both = s3logs(&["audit", "--json", "samples", "records"], &dir);
     assert_eq!(sorted_lines(&both).len(), 2 * sorted_lines(&from_raw).len());
-    fs::remove_dir_all(dir).unwrap();
 }
 
 #[test]
 fn the_table_lists_top_clients_per_rule_and_the_totals() {
-    let dir = temp_dir("table");
+    let dir = Scratch::new("audit-table");
     copy_samples(&dir);
     let output = s3logs(
         &["audit", "--rules", "sigv2,access-denied", "--top", "1", "samples"],
@@ -181,12 +174,11 @@ fn the_table_lists_top_clients_per_rule_and_the_totals() {
         ),
         "{text}"
     );
-    fs::remove_dir_all(dir).unwrap();
 }
 
 #[test]
 fn summary_lines_count_requests_per_client() {
-    let dir = temp_dir("summary");
+    let dir = Scratch::new("audit-summary");
     copy_samples(&dir);
     let output = s3logs(
         &["audit", "--json", "--summary", "--rules", "sigv2", "samples"],
@@ -216,12 +208,11 @@ fn summary_lines_count_requests_per_client() {
     );
     assert_eq!(groups[0]["FirstSeen"], "2019-06-12 14:02:00");
     assert_eq!(groups[0]["LastSeen"], "2019-06-12 14:07:55");
-    fs::remove_dir_all(dir).unwrap();
 }
 
 #[test]
 fn bad_lines_are_warnings_and_damaged_files_fail_the_run() {
-    let dir = temp_dir("bad");
+    let dir = Scratch::new("audit-bad");
     copy_samples(&dir);
     let parsed = stdout(&s3logs(&["parse", "--quiet", "samples/photo-archive"], &dir));
     let mut with_bad_lines = parsed.clone();
@@ -252,7 +243,6 @@ fn bad_lines_are_warnings_and_damaged_files_fail_the_run() {
         "{errors}"
     );
     assert!(errors.contains("error: missing.log"), "{errors}");
-    fs::remove_dir_all(dir).unwrap();
 }
 
 #[test]
@@ -281,7 +271,7 @@ fn reads_standard_input_and_rejects_unknown_rules() {
 
 #[test]
 fn run_packs_hive_partitions_and_audits_them_like_the_raw_logs() {
-    let dir = temp_dir("run");
+    let dir = Scratch::new("audit-run");
     copy_samples(&dir);
     let output = s3logs(&["run", "samples", "--out", "out", "--json"], &dir);
     assert!(output.status.success(), "{}", stderr(&output));
@@ -355,12 +345,11 @@ fn run_packs_hive_partitions_and_audits_them_like_the_raw_logs() {
         stderr(&output)
     );
     assert!(dir.join("out/records/notes.txt").exists());
-    fs::remove_dir_all(dir).unwrap();
 }
 
 #[test]
 fn list_prints_every_detection_with_severity_and_mitre_ids() {
-    let dir = temp_dir("list");
+    let dir = Scratch::new("audit-list");
     let output = s3logs(&["audit", "--list"], &dir);
     assert!(output.status.success(), "{}", stderr(&output));
     let text = stdout(&output);
@@ -385,12 +374,11 @@ fn list_prints_every_detection_with_severity_and_mitre_ids() {
     for (name, default, _) in pipeline::audit::SETTINGS {
         assert!(text.contains(&format!("  {name} = {default}\n")), "{name}");
     }
-    fs::remove_dir_all(dir).unwrap();
 }
 
 #[test]
 fn set_changes_a_threshold_and_rejects_unknown_settings() {
-    let dir = temp_dir("set");
+    let dir = Scratch::new("audit-set");
     // Three 404s from one anonymous IP within five minutes, as raw log lines.
     let lines: Vec<String> = ["09:25:01", "09:26:30", "09:29:59"]
         .iter()
@@ -441,5 +429,4 @@ fn set_changes_a_threshold_and_rejects_unknown_settings() {
         "{}",
         stderr(&unknown)
     );
-    fs::remove_dir_all(dir).unwrap();
 }

@@ -12,15 +12,11 @@ use std::process::{Command, Output, Stdio};
 
 use serde_json::{Map, Value};
 
+mod support;
+use support::Scratch;
+
 fn data() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/native_data")
-}
-
-fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("s3logs-native-test-{}-{name}", std::process::id()));
-    let _ = fs::remove_dir_all(&dir);
-    fs::create_dir_all(&dir).unwrap();
-    dir
 }
 
 fn s3logs(args: &[&str], cwd: &Path) -> Output {
@@ -42,7 +38,7 @@ fn json_lines(bytes: &[u8]) -> Vec<Value> {
 
 #[test]
 fn parse_converts_native_records_into_ours() {
-    let dir = temp_dir("parse");
+    let dir = Scratch::new("native-parse");
     fs::copy(data().join("native-records.json"), dir.join("native.json")).unwrap();
     let output = s3logs(&["parse", "--quiet", "native.json"], &dir);
     assert!(
@@ -95,12 +91,11 @@ fn parse_converts_native_records_into_ours() {
         record["LogFile"] = "native.json.gz".into();
     }
     assert_eq!(json_lines(&gzipped.stdout), expected);
-    fs::remove_dir_all(dir).unwrap();
 }
 
 #[test]
 fn audit_runs_the_rules_on_native_records() {
-    let dir = temp_dir("audit");
+    let dir = Scratch::new("native-audit");
     fs::copy(data().join("native-records.json"), dir.join("native.json")).unwrap();
     let output = s3logs(
         &["audit", "--json", "--exclude-user-agent", "", "native.json"],
@@ -140,14 +135,13 @@ fn audit_runs_the_rules_on_native_records() {
         table.contains("1 file (1 of raw logs, 0 of records), 4 records"),
         "{table}"
     );
-    fs::remove_dir_all(dir).unwrap();
 }
 
 /// The sample logs' clean records turned into native records with the column table (names,
 /// ISO 8601 times), as AWS would deliver the same requests: every rule finds the same hits.
 #[test]
 fn native_records_of_the_samples_give_the_hits_of_their_text_logs() {
-    let dir = temp_dir("samples");
+    let dir = Scratch::new("native-samples");
     let samples = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../samples");
     let parsed = s3logs(&["parse", "--quiet", samples.to_str().unwrap()], &dir);
     let records: Vec<Value> = json_lines(&parsed.stdout)
@@ -194,5 +188,4 @@ fn native_records_of_the_samples_give_the_hits_of_their_text_logs() {
         .collect();
     assert!(rules.len() >= 8, "{rules:?}");
     assert_eq!(audit("native.json"), from_ours);
-    fs::remove_dir_all(dir).unwrap();
 }

@@ -8,6 +8,9 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
+mod support;
+use support::Scratch;
+
 /// The repository's `samples/` directory.
 fn samples() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../samples")
@@ -15,11 +18,9 @@ fn samples() -> PathBuf {
 
 /// A fresh directory for one test, holding `samples` (a symlink, so `LogFile` names are
 /// relative and the same in every run).
-fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("s3logs-parquet-test-{}-{name}", std::process::id()));
-    let _ = fs::remove_dir_all(&dir);
-    fs::create_dir_all(&dir).unwrap();
-    std::os::unix::fs::symlink(samples().canonicalize().unwrap(), dir.join("samples")).unwrap();
+fn temp_dir(name: &str) -> Scratch {
+    let dir = Scratch::new(&format!("parquet-{name}"));
+    std::os::unix::fs::symlink(samples().canonicalize().unwrap(), dir.path("samples")).unwrap();
     dir
 }
 
@@ -88,7 +89,6 @@ fn parse_to_parquet_then_audit_gives_the_hits_of_parse_to_ndjson() {
     let piped = s3logs(&["parse", "--quiet", "samples", "--format", "parquet"], &dir);
     assert!(piped.status.success());
     assert_eq!(piped.stdout, parquet);
-    fs::remove_dir_all(dir).unwrap();
 }
 
 /// Records in the NDJSON output of the samples.
@@ -142,7 +142,6 @@ fn damaged_parquet_fails_the_run_after_the_other_files_and_stdin_is_refused() {
         ),
         "{errors}"
     );
-    fs::remove_dir_all(dir).unwrap();
 }
 
 /// Parquet is never written to a terminal; `script` gives the run a real one.
@@ -168,7 +167,6 @@ fn parquet_to_a_terminal_is_refused() {
         "{text}"
     );
     assert!(!text.contains("PAR1"), "{text}");
-    fs::remove_dir_all(dir).unwrap();
 }
 
 /// DuckDB, from the project's venv, over the CLI's Parquet: the columns are the `columnar`
@@ -225,7 +223,6 @@ fn duckdb_reads_the_columns_of_the_columnar_table() {
     );
     assert!(sigv2.lines().count() > 0);
     assert_eq!(answer["sigv2"], sigv2.lines().count());
-    fs::remove_dir_all(dir).unwrap();
 }
 
 /// The hit lines of `output`, sorted: with more than one worker only their order varies.
@@ -335,7 +332,6 @@ fn run_in_parquet_writes_the_partitions_and_audits_them_like_json() {
         String::from_utf8_lossy(&rerun.stderr)
     );
     assert_eq!(objects(&dir.join("parquet-out")), parquet_objects);
-    fs::remove_dir_all(dir).unwrap();
 }
 
 /// DuckDB reads every object of a Parquet run with the table's columns (the partition keys
@@ -378,5 +374,4 @@ fn duckdb_reads_every_partition_of_a_parquet_run() {
     }
     let rows: u64 = answer.iter().map(|file| file["rows"].as_u64().unwrap()).sum();
     assert_eq!(rows, from_ndjson_records(&dir) as u64);
-    fs::remove_dir_all(dir).unwrap();
 }
