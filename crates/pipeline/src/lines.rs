@@ -191,17 +191,18 @@ impl<R: Read> LineReader<R> {
 /// A line found whole in the buffer, cut to `max_line` like a streamed one would be, so the
 /// result does not depend on how the input happened to be read.
 fn bounded(line: &[u8], max_line: usize) -> Line<'_> {
-    if s3_access_log::is_blank(line) {
+    // Whether the line is whole is decided with its mark, as a streamed line's is, so a line
+    // near the limit is cut or not whatever the read sizes; only a whole line loses its mark.
+    let whole = line.strip_suffix(b"\r").unwrap_or(line).len() <= max_line;
+    let content = match whole {
+        true => line.strip_prefix(BYTE_ORDER_MARK).unwrap_or(line),
+        false => line,
+    };
+    if s3_access_log::is_blank(content) {
         return Line::Blank;
     }
-    // Whether the line is whole is decided with its mark, as a streamed line's is, so a line
-    // near the limit is cut or not whatever the read sizes.
-    if line.strip_suffix(b"\r").unwrap_or(line).len() <= max_line {
-        let line = line.strip_prefix(BYTE_ORDER_MARK).unwrap_or(line);
-        return match s3_access_log::is_blank(line) {
-            true => Line::Blank,
-            false => Line::Whole(line),
-        };
+    if whole {
+        return Line::Whole(content);
     }
     let mut hasher = LineHasher::default();
     hasher.update(line);
