@@ -172,7 +172,8 @@ impl RecordEncoder {
         if is_blank(line) {
             return Outcome::Skipped;
         }
-        let (record, outcome) = parse_counting(line, &self.last_time);
+        let mut record = LogRecord::default();
+        let outcome = parse_counting(line, &self.last_time, &mut record);
         let text = Text::of_line(line, outcome.ok());
         let error = outcome.err();
         self.write(
@@ -832,8 +833,8 @@ mod tests {
         let encoder = RecordEncoder::new("s3://logs/x");
         for (from, to, plain) in cases {
             let line = PLAIN_LINE.replacen(from, to, 1);
-            let (record, outcome) = parse_counting(line.as_bytes(), &LastTime::default());
-            let delimiters = outcome.expect(&line);
+            let mut record = LogRecord::default();
+            let delimiters = parse_counting(line.as_bytes(), &LastTime::default(), &mut record).expect(&line);
             assert_eq!(
                 matches!(Text::of_line(line.as_bytes(), Some(delimiters)), Text::Plain),
                 plain,
