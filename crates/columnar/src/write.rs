@@ -10,9 +10,9 @@
 //! memory stays near that figure whatever the input size.
 //!
 //! A number too large for its column (a `bigint` above 2^63 - 1, which only a damaged line
-//! carries) is stored as null, and the row says so in `parse_error`, value included (a row from
-//! a raw line also gets the line in `raw_line`): nothing is lost, and Athena never meets a value
-//! it cannot read.
+//! carries, and which the parser now quarantines, but which records written before that rule
+//! hold) is stored as null, and the row says so in `parse_error`, value included: nothing is
+//! lost, and Athena never meets a value it cannot read.
 
 use std::io::Write;
 use std::sync::Arc;

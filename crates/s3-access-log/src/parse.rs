@@ -39,6 +39,11 @@ pub(crate) const TAIL: [Field; 10] = [
     Field::SourceRegion,
 ];
 
+/// The largest number a record carries: Athena's and Parquet's `bigint` (a signed 64-bit
+/// integer). No real size or duration comes near it; a larger one is a damaged line, and a
+/// record carrying it would make every query over its table fail to read it.
+const MAX_NUMBER: u64 = i64::MAX as u64;
+
 /// How many tokens a requester with spaces may span before we stop looking for the Operation.
 const MAX_REQUESTER_WORDS: usize = 8;
 
@@ -428,7 +433,7 @@ impl<'a> Parser<'a, '_> {
 
     fn number(&mut self, field: Field) -> Result<Option<u64>, ParseError> {
         // Numbers are a few digits: reading them finds the end of the token without a search.
-        // Up to 19 digits cannot overflow; anything else takes the checked way below.
+        // Up to 19 digits cannot overflow a `u64`; anything else takes the checked way below.
         let start = self.pos;
         let rest = &self.line[start.min(self.line.len())..];
         let mut digits = 0;
@@ -441,6 +446,9 @@ impl<'a> Parser<'a, '_> {
             digits += 1;
         }
         if digits > 0 && matches!(rest.get(digits), None | Some(b' ')) {
+            if value > MAX_NUMBER {
+                return Err(ParseError::new(field, ErrorKind::OutOfRange));
+            }
             self.skip_separator(start + digits);
             return Ok(Some(value));
         }
@@ -456,6 +464,7 @@ impl<'a> Parser<'a, '_> {
             value = value
                 .checked_mul(10)
                 .and_then(|v| v.checked_add(u64::from(b - b'0')))
+                .filter(|&v| v <= MAX_NUMBER)
                 .ok_or(ParseError::new(field, ErrorKind::OutOfRange))?;
         }
         Ok(Some(value))
@@ -634,11 +643,14 @@ mod tests {
     fn reads_numbers_of_every_length() {
         let error = |kind| Err(ParseError::new(Field::BytesSent, kind));
         type Reading = Result<Option<u64>, ParseError>;
-        let cases: [(&[u8], Reading); 11] = [
+        let cases: [(&[u8], Reading); 14] = [
             (b"7", Ok(Some(7))),
             (b"0042", Ok(Some(42))),
-            (b"9999999999999999999", Ok(Some(9_999_999_999_999_999_999))),
-            (b"18446744073709551615", Ok(Some(u64::MAX))),
+            (b"9223372036854775807", Ok(Some(i64::MAX as u64))),
+            (b"00009223372036854775807", Ok(Some(i64::MAX as u64))),
+            (b"9223372036854775808", error(ErrorKind::OutOfRange)),
+            (b"9999999999999999999", error(ErrorKind::OutOfRange)),
+            (b"18446744073709551615", error(ErrorKind::OutOfRange)),
             (b"18446744073709551616", error(ErrorKind::OutOfRange)),
             (b"99999999999999999999x", error(ErrorKind::OutOfRange)),
             (b"12a4", error(ErrorKind::NotANumber)),

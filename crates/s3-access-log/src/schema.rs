@@ -11,7 +11,7 @@ use crate::Field;
 pub enum ColumnType {
     /// JSON number that fits in 32 bits (`int`).
     Int,
-    /// JSON number up to `u64` (`bigint`).
+    /// JSON number from 0 to 2^63 - 1 (`bigint`).
     BigInt,
     /// JSON string (`string`).
     String,

@@ -81,7 +81,8 @@ golden! {
 
     // Numbers.
     sizes_above_u32 => [Parsed(26)],
-    size_u64_max => [Parsed(26)],
+    size_bigint_max => [Parsed(26)],
+    size_beyond_bigint => [Quarantined(Field::ObjectSize, ErrorKind::OutOfRange)],
     size_beyond_u64 => [Quarantined(Field::ObjectSize, ErrorKind::OutOfRange)],
     bytes_sent_not_a_number => [Quarantined(Field::BytesSent, ErrorKind::NotANumber)],
     http_status_out_of_range => [Quarantined(Field::HttpStatus, ErrorKind::OutOfRange)],
