@@ -253,6 +253,24 @@ class AthenaQueriesInDuckDB(unittest.TestCase):
         rows = self.run_file("parse_errors.sql")
         self.assertEqual(rows, [{"parse_error": "unterminated quote", "log_file": "s3://raw/logs/a", "lines": 2, "example": 'a "b'}])
 
+    def test_deploy_guide_example_counts_a_day_of_requests_once_each(self):
+        # The first SQL example of docs/deploy.md ("Querying"): the requests of 2026-03-14 by operation.
+        guide = (cfn.ROOT / "docs" / "deploy.md").read_text().split("### Athena", 1)[1]
+        example = guide.split("```sql\n", 1)[1].split("```", 1)[0]
+        day = dt.datetime(2026, 3, 14)
+        late = self.make(day + dt.timedelta(hours=23, minutes=50), Operation="REST.PUT.OBJECT")
+        self.deliver(day + dt.timedelta(hours=1), [
+            self.make(day + dt.timedelta(minutes=5)),
+            self.make(day - dt.timedelta(minutes=5)),
+        ])
+        # Requested before midnight, received by Firehose after it; delivered again an hour later.
+        self.deliver(day + dt.timedelta(days=1, minutes=30), [late])
+        self.redeliver(day + dt.timedelta(days=1, hours=1), [late])
+        self.deliver(day + dt.timedelta(days=1, hours=2), [self.make(day + dt.timedelta(days=1, hours=1))])
+        create_records_view(self.db, self.table, f"{self.data}/records/*/*/*/*/*.gz")
+        rows = self.db.execute(example).fetchall()
+        self.assertEqual(rows, [("REST.GET.OBJECT", 1), ("REST.PUT.OBJECT", 1)])
+
     def test_file_records_dedup_view(self):
         when = NOW - dt.timedelta(days=2)
         first = self.make(when, ExtraFields=["future-a"])
