@@ -4,7 +4,8 @@
 #   1. cfn-lint on template.yaml: no errors, no warnings (each accepted warning is suppressed in the
 #      template with its reason);
 #   2. the infra tests (infra/tests): the template agrees with itself and with the Rust crates, the
-#      named queries match infra/athena/*.sql, those queries run in DuckDB, the detection queries
+#      named queries match infra/athena/*.sql, those queries run in DuckDB (over hand-made records,
+#      and over what `s3logs run` writes in JSON and Parquet: that test builds s3logs), the detection queries
 #      find the audit engine's hits on a shared fixture, the raw-table regex reads every log format
 #      generation, the BackfillCommand's requests validate against the S3 Control API model
 #      (botocore, offline), and the backfill and org-wide permissions are exact;

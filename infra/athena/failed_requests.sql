@@ -33,5 +33,5 @@ WHERE request_time >= CAST(CURRENT_TIMESTAMP AS TIMESTAMP) - INTERVAL '7' DAY
   AND COALESCE(user_agent, '') NOT LIKE '%amazonaws.com%'
   AND COALESCE(user_agent, '') NOT LIKE 'aws-internal%'
 GROUP BY bucket_name, operation, http_status, error_code, requester, remote_ip
-ORDER BY requests DESC, bucket_name, operation
+ORDER BY requests DESC, bucket_name, operation, http_status, error_code, requester, remote_ip
 LIMIT 1000

@@ -26,5 +26,5 @@ FROM s3_access_logs.records_dedup
 WHERE request_time >= CAST(CURRENT_TIMESTAMP AS TIMESTAMP) - INTERVAL '7' DAY
   AND LOWER(tls_version) IN ('tlsv1', 'tlsv1.0', 'tlsv1.1')
 GROUP BY remote_ip, requester, bucket_name, tls_version, cipher_suite, user_agent
-ORDER BY requests DESC, remote_ip, requester, bucket_name
+ORDER BY requests DESC, remote_ip, requester, bucket_name, tls_version, cipher_suite, user_agent
 LIMIT 1000

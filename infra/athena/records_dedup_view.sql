@@ -8,10 +8,13 @@
 -- deployed named query uses the stack's DatabaseName parameter (default s3_access_logs) instead of
 -- s3_access_logs; nothing else differs (infra/tests/test_named_queries.py checks it). To run this
 -- elsewhere, replace s3_access_logs with your database.
--- Partitions: year, month, day and hour are zero-padded strings of the time Firehose received the
--- record, in UTC. That is always after the request's request_time, so a partition filter that starts
--- an hour before the window (Firehose's hour boundaries) never loses a request. The year comparison
--- lets Athena prune whole years before it evaluates the hourly filter.
+-- Partitions: year, month, day and hour are zero-padded strings, in UTC, of the time Firehose received
+-- the oldest record of the object (its buffer holds records for at most FirehoseBufferIntervalSeconds,
+-- 15 minutes at most). A record arrives after its request, so its partition starts at most 1 hour
+-- 15 minutes before the request's request_time: the partition filter starts 2 hours before the window
+-- and never loses a request. (`s3logs run` names partitions by each request's own hour, which the
+-- filter keeps too.) The year comparison lets Athena prune whole years before it evaluates the hourly
+-- filter.
 -- Portable SQL: Athena (Trino) runs it as is, and so does DuckDB over the same files
 -- (infra/tests/test_athena_sql.py).
 
@@ -28,8 +31,8 @@ FROM (
     r.*,
     ROW_NUMBER() OVER (PARTITION BY record_id ORDER BY year, month, day, hour, log_file) AS copy_number
   FROM s3_access_logs.records r
-  WHERE year >= CAST(EXTRACT(YEAR FROM CAST(CURRENT_TIMESTAMP AS TIMESTAMP) - INTERVAL '30' DAY) AS VARCHAR)
+  WHERE year >= CAST(EXTRACT(YEAR FROM CAST(CURRENT_TIMESTAMP AS TIMESTAMP) - INTERVAL '30' DAY - INTERVAL '2' HOUR) AS VARCHAR)
     AND CAST(year || '-' || month || '-' || day || ' ' || hour || ':00:00' AS TIMESTAMP)
-        >= CAST(CURRENT_TIMESTAMP AS TIMESTAMP) - INTERVAL '30' DAY - INTERVAL '1' HOUR
+        >= CAST(CURRENT_TIMESTAMP AS TIMESTAMP) - INTERVAL '30' DAY - INTERVAL '2' HOUR
 ) numbered
 WHERE copy_number = 1

@@ -25,5 +25,5 @@ FROM s3_access_logs.records_dedup
 WHERE request_time >= CAST(CURRENT_TIMESTAMP AS TIMESTAMP) - INTERVAL '24' HOUR
   AND signature_version = 'SigV2'
 GROUP BY remote_ip, requester, bucket_name, operation, user_agent
-ORDER BY requests DESC, remote_ip, requester, bucket_name, operation
+ORDER BY requests DESC, remote_ip, requester, bucket_name, operation, user_agent
 LIMIT 1000

@@ -253,6 +253,41 @@ class AthenaQueriesInDuckDB(unittest.TestCase):
         rows = self.run_file("parse_errors.sql")
         self.assertEqual(rows, [{"parse_error": "unterminated quote", "log_file": "s3://raw/logs/a", "lines": 2, "example": 'a "b'}])
 
+    def test_deploy_guide_example_counts_a_day_of_requests_once_each(self):
+        # The first SQL example of docs/deploy.md ("Querying"): the requests of 2026-03-14 by operation.
+        guide = (cfn.ROOT / "docs" / "deploy.md").read_text().split("### Athena", 1)[1]
+        example = guide.split("```sql\n", 1)[1].split("```", 1)[0]
+        day = dt.datetime(2026, 3, 14)
+        late = self.make(day + dt.timedelta(hours=23, minutes=50), Operation="REST.PUT.OBJECT")
+        self.deliver(day + dt.timedelta(hours=1), [
+            self.make(day + dt.timedelta(minutes=5)),
+            self.make(day - dt.timedelta(minutes=5)),
+        ])
+        # Requested after midnight, in an object named for a record that arrived before it.
+        self.deliver(day - dt.timedelta(minutes=2), [self.make(day + dt.timedelta(minutes=1), Operation="REST.HEAD.OBJECT")])
+        # Requested before midnight, received by Firehose after it; delivered again an hour later.
+        self.deliver(day + dt.timedelta(days=1, minutes=30), [late])
+        self.redeliver(day + dt.timedelta(days=1, hours=1), [late])
+        self.deliver(day + dt.timedelta(days=1, hours=2), [self.make(day + dt.timedelta(days=1, hours=1))])
+        create_records_view(self.db, self.table, f"{self.data}/records/*/*/*/*/*.gz")
+        rows = self.db.execute(example).fetchall()
+        self.assertEqual(rows, [("REST.GET.OBJECT", 1), ("REST.HEAD.OBJECT", 1), ("REST.PUT.OBJECT", 1)])
+
+    def test_dedup_view_keeps_a_request_filed_under_the_hour_before_its_window(self):
+        # Firehose names an object by the arrival of its oldest record, up to its buffer interval
+        # (FirehoseBufferIntervalSeconds, at most 15 minutes) before the other records in it: a request
+        # made at 10:06, in the window, can be in an object whose oldest record arrived at 09:55, so in
+        # the partition of hour 09. The queries are run at a fixed time, for the hour to be 09.
+        now = dt.datetime(2026, 3, 31, 10, 5)
+        request_time = now - dt.timedelta(days=30) + dt.timedelta(minutes=1)
+        self.deliver(request_time - dt.timedelta(minutes=11), [self.make(request_time, AclRequired="Yes")])
+        create_records_view(self.db, self.table, f"{self.data}/records/*/*/*/*/*.gz")
+        for name in (DEDUP_VIEW, "acl_required.sql"):
+            sql = (ATHENA_DIR / name).read_text()
+            self.assertIn("CURRENT_TIMESTAMP", sql)
+            result = self.db.execute(sql.replace("CURRENT_TIMESTAMP", f"TIMESTAMP '{now}'"))
+        self.assertEqual([row[3] for row in result.fetchall()], [1])
+
     def test_file_records_dedup_view(self):
         when = NOW - dt.timedelta(days=2)
         first = self.make(when, ExtraFields=["future-a"])

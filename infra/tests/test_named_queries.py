@@ -17,6 +17,8 @@ ALL_REQUESTS_VIEW = "infra/athena/native/all_requests_view.sql"
 # The detection queries (infra/athena/detections/) are held to the audit engine by test_detections_sql.py;
 # here, like every other query, each must be deployed as a named query with the same text.
 TABLE_REFERENCE = re.compile(r"(?<!YEAR )\b(?:FROM|JOIN)\s+([A-Za-z_][\w.]*)")
+# The last GROUP BY of a query and the ORDER BY after it, each a plain list of columns.
+GROUPED_AND_ORDERED = re.compile(r"\bGROUP BY ([\w, ]+?) ORDER BY ([\w, ]+?)(?: LIMIT \d+)?$")
 
 
 def normalise(sql):
@@ -66,6 +68,21 @@ class NamedQueriesMatchFiles(unittest.TestCase):
                 # Tables are always qualified, so a query pasted into another database fails loudly.
                 for table in TABLE_REFERENCE.findall(text):
                     self.assertTrue(table.startswith("s3_access_logs."), f"{table} is not qualified with the database")
+
+    def test_grouped_results_are_ordered_by_every_group_key(self):
+        # Rows that tie on the leading sort keys come back in whatever order the engine likes, and
+        # LIMIT then keeps an arbitrary subset of them: every group key in ORDER BY makes the
+        # answer one list, the same on every run and for JSON and Parquet records alike.
+        checked = 0
+        for path in ATHENA_DIR.rglob("*.sql"):
+            with self.subTest(file=path.name):
+                match = GROUPED_AND_ORDERED.search(normalise(path.read_text()))
+                if match:
+                    checked += 1
+                    keys = {column.strip() for column in match.group(1).split(",")}
+                    order = {term.split()[0] for term in match.group(2).split(",")}
+                    self.assertLessEqual(keys, order, "ORDER BY leaves group keys out")
+        self.assertGreater(checked, 5)
 
     def test_queries_count_each_log_line_once(self):
         # A log line delivered twice (S3 duplicate delivery, a retried event) is in records twice;

@@ -9,7 +9,8 @@ partition filters (year/month/day/hour of Firehose's arrival time) keep every ro
 which arrives minutes before the query; the test checks that separately. The request-time
 ("Timestamp") windows are applied here.
 
-Rows are compared as multisets: several queries order by a key that does not break every tie.
+Rows are compared as multisets; their order (every group key in ORDER BY) is held by
+infra/tests/test_named_queries.py.
 """
 
 from __future__ import annotations
