@@ -71,7 +71,7 @@ async fn deliver<S: ObjectSource, K: RecordSink>(
     delivery: &mut Delivery,
 ) -> Result<Outcome, Error> {
     let tuning = config.tuning;
-    let download = bridge::open(source, &target.bucket, &target.key, tuning.read).await?;
+    let download = bridge::open(source, target, tuning.read).await?;
     if download.size == Some(0) {
         return Ok(Outcome::Empty);
     }
@@ -214,13 +214,12 @@ mod tests {
     impl ObjectSource for Memory {
         async fn get(
             &self,
-            bucket: &str,
-            key: &str,
+            object: &ObjectRef,
             resume: Option<Resume<'_>>,
         ) -> Result<Object, lambda_adapter::Error> {
-            if key == "missing" {
+            if object.key == "missing" {
                 return Err(lambda_adapter::Error::S3 {
-                    object: format!("s3://{bucket}/{key}"),
+                    object: object.describe(),
                     message: "NoSuchKey".into(),
                     failure: Failure::Gone,
                 });
