@@ -579,6 +579,34 @@ mod tests {
         assert!(delivery.put_calls > 1);
     }
 
+    /// Finding 6: entries Firehose accepted in a call that half failed were counted only once
+    /// their whole batch was delivered, so a batch given up after it reported none of the
+    /// records that landed (`FirehoseRecords`, `Billed5KBUnits` short of what was billed).
+    #[tokio::test]
+    async fn entries_accepted_before_giving_up_are_counted() {
+        let sink = Recorder {
+            partial_calls: vec![0],
+            throttled_calls: (1..1000).collect(),
+            ..Recorder::default()
+        };
+        let mut config = config(Packing::Line, 16 * 1024);
+        config.tuning.max_attempts = 3;
+        let (result, delivery, sink) = deliver(Memory::new(text(100)), sink, &config, None).await;
+        assert!(
+            matches!(result, Err(Error::RetriesExhausted { entries: 50, .. })),
+            "{result:?}"
+        );
+        let accepted = sink.accepted.lock().unwrap();
+        assert_eq!(accepted.len(), 50);
+        assert_eq!(delivery.firehose_records, 50);
+        assert_eq!(
+            delivery.firehose_bytes,
+            accepted.iter().map(Vec::len).sum::<usize>() as u64
+        );
+        assert_eq!(delivery.billed_units, 50, "one 5 KB unit per line record");
+        assert_eq!(delivery.firehose_batches, 0, "the batch was not delivered whole");
+    }
+
     /// Finding 4: a download that breaks mid-object continues from the first byte not received;
     /// every line is delivered exactly once.
     #[tokio::test]
