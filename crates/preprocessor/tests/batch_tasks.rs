@@ -105,3 +105,49 @@ async fn a_task_reads_the_version_it_names() {
     let result = check(&expected, &world.delivered().await);
     assert_eq!((result.lost, result.duplicates), (0, 0), "{result:?}");
 }
+
+/// Keys as a manifest holds them (URL-encoded) with every character that needs care: each task
+/// of both schemas reads its object, every line arrives once, and the `LogFile` of each
+/// quarantined record is the key itself, escaped as JSON requires.
+#[tokio::test]
+async fn tasks_of_both_schemas_read_keys_with_any_character() {
+    let keys = [
+        "logs/2024 01/a+b=c&d.log",
+        "logs/100%/%41%zz",
+        "logs/café €/日本 😀",
+        "logs/q\"uote\\back\ttab\u{1}ctl",
+    ];
+    for schema in ["1.0", "2.0"] {
+        let world = World::start().await;
+        let handler = world.handler(world.config()).await;
+        let mut expected = Expected::new();
+        for (n, key) in keys.iter().enumerate() {
+            let text = [log_text(71 + n as u64, 20_000), b"not a log line\n".to_vec()].concat();
+            world.put(key, &text).await;
+            expected.add(RAW, key, &text);
+        }
+        let tasks: Vec<(&str, &str, &str)> = keys.iter().map(|key| ("t", RAW, *key)).collect();
+        let answer = invoke(&handler, batch_event(schema, &tasks))
+            .await
+            .result
+            .unwrap();
+        assert_eq!(codes(&answer), ["Succeeded"; 4], "{schema}: {answer}");
+
+        let delivered = world.delivered().await;
+        let result = check(&expected, &delivered);
+        assert_eq!((result.lost, result.duplicates), (0, 0), "{schema}: {result:?}");
+        let mut log_files: Vec<String> = delivered
+            .split(|&byte| byte == b'\n')
+            .filter(|record| !record.is_empty())
+            .filter_map(|record| {
+                let record: Value = serde_json::from_slice(record).unwrap();
+                record["LogFile"].as_str().map(str::to_owned)
+            })
+            .collect();
+        log_files.sort();
+        log_files.dedup();
+        let mut wanted: Vec<String> = keys.iter().map(|key| format!("s3://{RAW}/{key}")).collect();
+        wanted.sort();
+        assert_eq!(log_files, wanted, "{schema}");
+    }
+}
