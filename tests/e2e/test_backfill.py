@@ -244,8 +244,13 @@ def test_manifest_holds_both_layouts_and_nothing_else(backfill: Backfill) -> Non
 def test_preprocessor_role_may_read_every_task_object(backfill: Backfill, deployment) -> None:
     """moto does not check IAM; in AWS the preprocessor's role is what lets it read the tasks' objects."""
     statements = deployment.stack.resources["PreprocessorRole"].properties["Policies"][0]["PolicyDocument"]["Statement"]
-    reads = [resource for s in statements if s["Action"] == "s3:GetObject"
-             for resource in (s["Resource"] if isinstance(s["Resource"], list) else [s["Resource"]])]
+    def listed(value: str | list[str]) -> list[str]:
+        return value if isinstance(value, list) else [value]
+
+    # GetObjectVersion too: a task of a versioned bucket's manifest names the version it reads.
+    reads = [resource for s in statements
+             if {"s3:GetObject", "s3:GetObjectVersion"} <= set(listed(s["Action"]))
+             for resource in listed(s["Resource"])]
     for bucket, key in backfill.manifest:
         arn = f"arn:aws:s3:::{bucket}/{urllib.parse.unquote(key)}"
         assert any(fnmatch.fnmatchcase(arn, resource) for resource in reads), arn

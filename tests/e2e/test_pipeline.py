@@ -93,6 +93,21 @@ def test_template_refuses_parquet_with_gzip_packing() -> None:
     Deployment(overrides={**PARAMETER_OVERRIDES, "OutputFormat": "json", "FirehoseBufferSizeMB": "1"})
 
 
+def test_a_raw_log_deleted_since_its_event_reads_as_gone() -> None:
+    """moto answers 404 to any caller; AWS answers a missing key with 404 only to a role that may
+    list the bucket (at the key, as `s3:prefix`), and with 403 AccessDenied otherwise, which the
+    preprocessor keeps for retry until the failed-events queue alarms."""
+    deployment = Deployment(overrides=PARAMETER_OVERRIDES)
+    role = deployment.stack.resources["PreprocessorRole"].properties
+    statements = role["Policies"][0]["PolicyDocument"]["Statement"]
+    raw_bucket = f"arn:aws:s3:::{deployment.stack.physical_id('RawLogBucket')}"
+    prefix = deployment.stack.ref("RawLogPrefix")
+    lookups = [s for s in statements if s["Action"] == "s3:ListBucket" and s["Resource"] == raw_bucket]
+    assert lookups, f"no s3:ListBucket on {raw_bucket}"
+    # Only the logs: the role may not list the rest of the bucket.
+    assert [s["Condition"] for s in lookups] == [{"StringLike": {"s3:prefix": f"{prefix}*"}}]
+
+
 def test_s3_test_event_is_acknowledged(deployment: Deployment, functions, firehose_delivery) -> None:
     """"When the notification is first enabled, an s3:TestEvent occurs" (S3 User Guide, "Using
     Amazon SQS, Amazon SNS, and Lambda"). Each notified function must take it without error (a

@@ -34,6 +34,7 @@ use tokio::task::JoinHandle;
 use crate::Error;
 use crate::backoff::Backoff;
 use crate::chunk_pool::ChunkPool;
+use crate::event::ObjectRef;
 use crate::source::{Body, Object, ObjectSource, Resume};
 
 /// How an object is downloaded.
@@ -119,14 +120,14 @@ struct Progress {
     failure: Mutex<Option<Error>>,
 }
 
-/// Opens `bucket`/`key` and starts downloading it. Must be called within a tokio runtime.
+/// Opens `object` (at the version it names, if any) and starts downloading it. Must be called
+/// within a tokio runtime.
 pub async fn open<S: ObjectSource>(
     source: &Arc<S>,
-    bucket: &str,
-    key: &str,
+    object: &ObjectRef,
     settings: ReadSettings,
 ) -> Result<Download, Error> {
-    let first = source.get(bucket, key, None).await?;
+    let first = source.get(object, None).await?;
     let size = first.size;
     let queued = settings.queued_chunks.max(1);
     let (chunk_tx, chunk_rx) = mpsc::channel(queued);
@@ -135,8 +136,7 @@ pub async fn open<S: ObjectSource>(
     let progress = Arc::new(Progress::default());
     let pump = Pump {
         source: Arc::clone(source),
-        bucket: bucket.to_owned(),
-        key: key.to_owned(),
+        object: object.clone(),
         size,
         etag: first.etag,
         settings,
@@ -168,8 +168,7 @@ enum Fill {
 
 struct Pump<S> {
     source: Arc<S>,
-    bucket: String,
-    key: String,
+    object: ObjectRef,
     size: Option<u64>,
     etag: Option<String>,
     settings: ReadSettings,
@@ -224,7 +223,7 @@ impl<S: ObjectSource> Pump<S> {
                 let _ = self.chunks.send(Chunk::End).await;
                 return;
             };
-            tracing::warn!(bucket = %self.bucket, key = %self.key, received, error = %broke, "download broke; resuming");
+            tracing::warn!(bucket = %self.object.bucket, key = %self.object.key, version = self.object.version.as_deref(), received, error = %broke, "download broke; resuming");
             match self.resume(received, broke, &mut backoff).await {
                 Ok(rest) => body = rest,
                 Err(error) => {
@@ -242,7 +241,7 @@ impl<S: ObjectSource> Pump<S> {
     /// The rest of the object from byte `from`, pinned to the first ETag, with backoff between
     /// attempts; an error once the resumes are used up or the failure is not transient.
     async fn resume(&self, from: u64, broke: String, backoff: &mut Backoff) -> Result<Body, Error> {
-        let object = format!("s3://{}/{}", self.bucket, self.key);
+        let object = self.object.describe();
         let mut last = broke;
         let Some(etag) = self.etag.as_deref() else {
             return Err(Error::Broken {
@@ -265,7 +264,7 @@ impl<S: ObjectSource> Pump<S> {
             self.progress.resumes.store(done + 1, Ordering::Relaxed);
             tokio::time::sleep(backoff.delay(done + 1)).await;
             let resume = Resume { from, etag };
-            match self.source.get(&self.bucket, &self.key, Some(resume)).await {
+            match self.source.get(&self.object, Some(resume)).await {
                 Ok(Object { start, body, .. }) if start == from => return Ok(body),
                 Ok(Object { start, .. }) => {
                     last = format!("asked for the object from byte {from}, got it from byte {start}");
@@ -388,7 +387,7 @@ mod tests {
     }
 
     impl ObjectSource for Flaky {
-        async fn get(&self, bucket: &str, key: &str, resume: Option<Resume<'_>>) -> Result<Object, Error> {
+        async fn get(&self, object: &ObjectRef, resume: Option<Resume<'_>>) -> Result<Object, Error> {
             let call = self.calls.fetch_add(1, Ordering::SeqCst) as usize;
             let current = if call > 0 {
                 self.changed_to.unwrap_or(self.etag)
@@ -398,7 +397,7 @@ mod tests {
             let from = match resume {
                 Some(resume) if resume.etag != current => {
                     return Err(Error::S3 {
-                        object: format!("s3://{bucket}/{key}"),
+                        object: object.describe(),
                         message: "PreconditionFailed".into(),
                         failure: Failure::Changed,
                     });
@@ -449,7 +448,9 @@ mod tests {
         settings: ReadSettings,
     ) -> ((io::Result<Vec<u8>>, Transfer, Arc<Flaky>), ChunkPool) {
         let source = Arc::new(source);
-        let download = open(&source, "b", "k", settings).await.unwrap();
+        let download = open(&source, &ObjectRef::new("b", "k", None), settings)
+            .await
+            .unwrap();
         let mut reader = download.reader;
         let pool = reader.pool.clone();
         let read = tokio::task::spawn_blocking(move || {

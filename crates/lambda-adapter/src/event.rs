@@ -117,6 +117,10 @@ pub struct ObjectRef {
     pub size: Option<u64>,
     /// Version from the event (`ETag`), when the event says: names the delivery marker.
     pub etag: Option<String>,
+    /// The S3 version id a Batch Operations task names (a manifest of a versioned bucket): that
+    /// version is read, not whichever is current, so a task never delivers other bytes than
+    /// the ones it names and a version deleted since is reported, not silently replaced.
+    pub version: Option<String>,
 }
 
 impl ObjectRef {
@@ -127,6 +131,7 @@ impl ObjectRef {
             key: key.into(),
             size,
             etag: None,
+            version: None,
         }
     }
 
@@ -136,9 +141,24 @@ impl ObjectRef {
         self
     }
 
+    /// The same reference, naming S3 version `version` (`null`, the JSON value, names none).
+    pub fn with_version(mut self, version: Option<&str>) -> Self {
+        self.version = version.filter(|version| !version.is_empty()).map(str::to_owned);
+        self
+    }
+
     /// `s3://bucket/key`, the record's `LogFile`.
     pub fn log_file(&self) -> String {
         format!("s3://{}/{}", self.bucket, self.key)
+    }
+
+    /// The object as errors name it: its `LogFile`, and the version when one is named (a task
+    /// report must say which version could not be read).
+    pub fn describe(&self) -> String {
+        match &self.version {
+            Some(version) => format!("{} (version {version})", self.log_file()),
+            None => self.log_file(),
+        }
     }
 }
 
@@ -266,7 +286,8 @@ fn eventbridge_target(event: &EventBridgeEvent<Value>) -> Result<Target, Error> 
 }
 
 /// The object of a Batch Operations task. Schema 1.0 names the bucket by ARN, 2.0 by name
-/// (`s3Bucket`); in both the key is URL-encoded, as in the job's CSV manifest.
+/// (`s3Bucket`); in both the key is URL-encoded, as in the job's CSV manifest, and `s3VersionId`
+/// is the manifest's version (JSON `null` for an unversioned bucket).
 /// <https://docs.aws.amazon.com/AmazonS3/latest/userguide/batch-ops-invoke-lambda.html>
 fn batch_task_target(task: &S3BatchJobTask) -> Result<ObjectRef, Error> {
     let bucket = task
@@ -275,7 +296,9 @@ fn batch_task_target(task: &S3BatchJobTask) -> Result<ObjectRef, Error> {
         .and_then(Value::as_str)
         .or_else(|| task.s3_bucket_arn.as_deref().and_then(bucket_from_arn));
     match (bucket, task.s3_key.as_deref()) {
-        (Some(bucket), Some(key)) if !bucket.is_empty() => Ok(ObjectRef::new(bucket, decode_key(key), None)),
+        (Some(bucket), Some(key)) if !bucket.is_empty() => {
+            Ok(ObjectRef::new(bucket, decode_key(key), None).with_version(task.s3_version_id.as_deref()))
+        }
         _ => Err(Error::Event(
             "Batch Operations task without s3Key and s3Bucket or s3BucketArn".to_owned(),
         )),
@@ -445,6 +468,15 @@ mod tests {
                 ObjectRef::new("raw", "logs/a+b c", None)
             );
         }
+        // A task of a versioned bucket's manifest names the version to read.
+        let versioned = json!({"invocationSchemaVersion": "2.0", "invocationId": "inv", "job": {"id": "job"},
+            "tasks": [{"taskId": "t1", "s3Key": "k", "s3VersionId": "v-7", "s3Bucket": "raw"}]});
+        let Ok(Event::BatchJob(job)) = Event::from_value(versioned) else {
+            panic!("not a batch job")
+        };
+        let target = job.tasks[0].target.as_ref().unwrap();
+        assert_eq!(target.version.as_deref(), Some("v-7"));
+        assert_eq!(target.describe(), "s3://raw/k (version v-7)");
         assert_eq!(bucket_from_arn("arn:aws-cn:s3:::raw"), Some("raw"));
         assert_eq!(bucket_from_arn("raw"), None);
     }

@@ -21,6 +21,7 @@ use aws_sdk_s3::primitives::ByteStream;
 
 use crate::Error;
 use crate::disposition::Failure;
+use crate::event::ObjectRef;
 use crate::marks::DeliveryMarks;
 use crate::source::{Object, ObjectSource, Resume};
 
@@ -83,8 +84,13 @@ impl S3Objects {
 }
 
 impl ObjectSource for S3Objects {
-    async fn get(&self, bucket: &str, key: &str, resume: Option<Resume<'_>>) -> Result<Object, Error> {
-        let mut request = self.client.get_object().bucket(bucket).key(key);
+    async fn get(&self, object: &ObjectRef, resume: Option<Resume<'_>>) -> Result<Object, Error> {
+        let mut request = self
+            .client
+            .get_object()
+            .bucket(&object.bucket)
+            .key(&object.key)
+            .set_version_id(object.version.clone());
         if let Some(resume) = resume {
             request = request
                 .range(format!("bytes={}-", resume.from))
@@ -93,7 +99,7 @@ impl ObjectSource for S3Objects {
         let output = request.send().await.map_err(|error| {
             let (failure, message) = classify(&error);
             Error::S3 {
-                object: format!("s3://{bucket}/{key}"),
+                object: object.describe(),
                 message,
                 failure,
             }
@@ -209,7 +215,7 @@ where
 /// The class of a service's error answer, by status and code.
 fn service_failure(status: Option<u16>, code: Option<&str>) -> Failure {
     let code = code.unwrap_or_default();
-    if matches!(code, "NoSuchKey" | "NoSuchBucket" | "NotFound") || status == Some(404) {
+    if matches!(code, "NoSuchKey" | "NoSuchVersion" | "NoSuchBucket" | "NotFound") || status == Some(404) {
         Failure::Gone
     } else if code == "PreconditionFailed" || status == Some(412) {
         Failure::Changed
@@ -231,6 +237,7 @@ mod tests {
         let cases = [
             (Some(404), Some("NoSuchKey"), Failure::Gone),
             (Some(404), Some("NoSuchBucket"), Failure::Gone),
+            (Some(404), Some("NoSuchVersion"), Failure::Gone),
             (Some(404), None, Failure::Gone),
             (Some(412), Some("PreconditionFailed"), Failure::Changed),
             (Some(503), Some("SlowDown"), Failure::Transient),

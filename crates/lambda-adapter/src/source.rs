@@ -7,6 +7,7 @@ use std::pin::Pin;
 use tokio::io::AsyncRead;
 
 use crate::Error;
+use crate::event::ObjectRef;
 
 /// The bytes of an object, as they arrive.
 pub type Body = Pin<Box<dyn AsyncRead + Send>>;
@@ -32,14 +33,14 @@ pub struct Resume<'a> {
     pub etag: &'a str,
 }
 
-/// Opens objects by bucket and key.
+/// Opens objects by bucket, key and, when the event names one, version.
 pub trait ObjectSource: Send + Sync + 'static {
-    /// Opens `bucket`/`key`, from `resume.from` and only if it still is `resume.etag` when
-    /// resuming. A missing object is an error of class [`crate::Failure::Gone`].
+    /// Opens `object` (its bucket and key, at its `version` when it names one), from
+    /// `resume.from` and only if it still is `resume.etag` when resuming. A missing object or
+    /// version is an error of class [`crate::Failure::Gone`].
     fn get(
         &self,
-        bucket: &str,
-        key: &str,
+        object: &ObjectRef,
         resume: Option<Resume<'_>>,
     ) -> impl Future<Output = Result<Object, Error>> + Send;
 }

@@ -14,7 +14,7 @@ use std::io::{self, Read, Write};
 use std::sync::{Arc, Mutex};
 
 use lambda_adapter::emf::{MetricLine, Unit};
-use lambda_adapter::{Disposition, Event, ObjectSource, Target, bridge, clock};
+use lambda_adapter::{Disposition, Event, ObjectRef, ObjectSource, Target, bridge, clock};
 use lambda_runtime::LambdaEvent;
 use pipeline::audit::{Auditor, Format, ObjectReport};
 use serde::Serialize;
@@ -128,7 +128,7 @@ impl<S: ObjectSource> Handler<S> {
                 }
             };
             let (bucket, key) = (object.bucket.as_str(), object.key.as_str());
-            let (returned, outcome) = self.audit_object(auditor, bucket, key).await?;
+            let (returned, outcome) = self.audit_object(auditor, &object).await?;
             auditor = returned;
             match outcome {
                 Ok(report) => {
@@ -167,11 +167,10 @@ impl<S: ObjectSource> Handler<S> {
     async fn audit_object(
         &self,
         mut auditor: Auditor,
-        bucket: &str,
-        key: &str,
+        target: &ObjectRef,
     ) -> Result<(Auditor, Result<ObjectReport, Error>), Error> {
-        let object = format!("s3://{bucket}/{key}");
-        let download = match bridge::open(&self.source, bucket, key, self.config.read).await {
+        let object = target.log_file();
+        let download = match bridge::open(&self.source, target, self.config.read).await {
             Ok(download) => download,
             Err(error) => return Ok((auditor, Err(error.into()))),
         };

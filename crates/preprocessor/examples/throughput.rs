@@ -19,7 +19,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Context as TaskContext, Poll};
 use std::time::Instant;
 
-use lambda_adapter::{Body, Failure, Object, ObjectSource, Resume};
+use lambda_adapter::{Body, Failure, Object, ObjectRef, ObjectSource, Resume};
 use lambda_runtime::{Context, LambdaEvent};
 use pipeline::packing::{BILLING_UNIT, billed_units};
 use preprocessor::{Config, Error, FailedEntry, Handler, RecordSink};
@@ -65,12 +65,7 @@ enum Input {
 struct Source(std::sync::Mutex<Option<Input>>);
 
 impl ObjectSource for Source {
-    async fn get(
-        &self,
-        bucket: &str,
-        key: &str,
-        _: Option<Resume<'_>>,
-    ) -> Result<Object, lambda_adapter::Error> {
+    async fn get(&self, object: &ObjectRef, _: Option<Resume<'_>>) -> Result<Object, lambda_adapter::Error> {
         let input = self.0.lock().ok().and_then(|mut input| input.take());
         let body: Body = match input {
             Some(Input::Generate(bytes)) => Box::pin(Generated {
@@ -82,7 +77,7 @@ impl ObjectSource for Source {
             Some(Input::Stdin) => Box::pin(tokio::io::stdin()),
             None => {
                 return Err(lambda_adapter::Error::S3 {
-                    object: format!("s3://{bucket}/{key}"),
+                    object: object.describe(),
                     message: "the input is read once".into(),
                     failure: Failure::Gone,
                 });

@@ -71,7 +71,7 @@ async fn deliver<S: ObjectSource, K: RecordSink>(
     delivery: &mut Delivery,
 ) -> Result<Outcome, Error> {
     let tuning = config.tuning;
-    let download = bridge::open(source, &target.bucket, &target.key, tuning.read).await?;
+    let download = bridge::open(source, target, tuning.read).await?;
     if download.size == Some(0) {
         return Ok(Outcome::Empty);
     }
@@ -214,13 +214,12 @@ mod tests {
     impl ObjectSource for Memory {
         async fn get(
             &self,
-            bucket: &str,
-            key: &str,
+            object: &ObjectRef,
             resume: Option<Resume<'_>>,
         ) -> Result<Object, lambda_adapter::Error> {
-            if key == "missing" {
+            if object.key == "missing" {
                 return Err(lambda_adapter::Error::S3 {
-                    object: format!("s3://{bucket}/{key}"),
+                    object: object.describe(),
                     message: "NoSuchKey".into(),
                     failure: Failure::Gone,
                 });
@@ -578,6 +577,34 @@ mod tests {
         assert!(matches!(result, Err(Error::OutOfTime)), "{result:?}");
         assert!(Instant::now() < deadline + Duration::from_millis(50));
         assert!(delivery.put_calls > 1);
+    }
+
+    /// Finding 6: entries Firehose accepted in a call that half failed were counted only once
+    /// their whole batch was delivered, so a batch given up after it reported none of the
+    /// records that landed (`FirehoseRecords`, `Billed5KBUnits` short of what was billed).
+    #[tokio::test]
+    async fn entries_accepted_before_giving_up_are_counted() {
+        let sink = Recorder {
+            partial_calls: vec![0],
+            throttled_calls: (1..1000).collect(),
+            ..Recorder::default()
+        };
+        let mut config = config(Packing::Line, 16 * 1024);
+        config.tuning.max_attempts = 3;
+        let (result, delivery, sink) = deliver(Memory::new(text(100)), sink, &config, None).await;
+        assert!(
+            matches!(result, Err(Error::RetriesExhausted { entries: 50, .. })),
+            "{result:?}"
+        );
+        let accepted = sink.accepted.lock().unwrap();
+        assert_eq!(accepted.len(), 50);
+        assert_eq!(delivery.firehose_records, 50);
+        assert_eq!(
+            delivery.firehose_bytes,
+            accepted.iter().map(Vec::len).sum::<usize>() as u64
+        );
+        assert_eq!(delivery.billed_units, 50, "one 5 KB unit per line record");
+        assert_eq!(delivery.firehose_batches, 0, "the batch was not delivered whole");
     }
 
     /// Finding 4: a download that breaks mid-object continues from the first byte not received;

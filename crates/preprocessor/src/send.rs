@@ -57,7 +57,6 @@ async fn send_batch<K: RecordSink>(
     deadline: Option<Instant>,
     counters: Arc<SendCounters>,
 ) -> Result<(), Error> {
-    let (records, bytes, billed_units) = (batch.len() as u64, batch.bytes() as u64, batch.billed_units());
     let mut pending = batch.into_records();
     let mut backoff = Backoff::new(tuning.backoff_base, tuning.backoff_cap);
     let mut attempt = 0;
@@ -65,18 +64,24 @@ async fn send_batch<K: RecordSink>(
         attempt += 1;
         counters.call(pending.len(), attempt > 1);
         let last_failure = match sink.put_batch(&pending).await {
-            Ok(failed) if failed.is_empty() => {
-                counters.delivered(records, bytes, billed_units);
-                return Ok(());
-            }
             Ok(failed) => {
-                let summary = format!(
-                    "{} of {} entries failed ({})",
-                    failed.len(),
-                    pending.len(),
-                    failed[0].code
-                );
-                pending = keep_failed(pending, &failed);
+                let summary = failed.first().map(|first| {
+                    format!(
+                        "{} of {} entries failed ({})",
+                        failed.len(),
+                        pending.len(),
+                        first.code
+                    )
+                });
+                let (accepted, retry) = split_failed(pending, &failed);
+                // Counted as they land, so a batch given up half-way still reports (and bills)
+                // the entries Firehose took.
+                counters.accepted(&accepted);
+                let Some(summary) = summary else {
+                    counters.batch_delivered();
+                    return Ok(());
+                };
+                pending = retry;
                 summary
             }
             Err(error) if error.failure().is_transient() => error.to_string(),
@@ -94,20 +99,19 @@ async fn send_batch<K: RecordSink>(
     }
 }
 
-/// The records at the failed positions, in order. An index out of range is ignored (the sink
-/// reports every entry as failed when it cannot tell which ones did).
-fn keep_failed(records: Vec<Vec<u8>>, failed: &[FailedEntry]) -> Vec<Vec<u8>> {
+/// The records of a call split into the accepted ones and the ones at the failed positions (to
+/// send again), each in order. An index out of range is ignored (the sink reports every entry as
+/// failed when it cannot tell which ones did).
+fn split_failed(records: Vec<Vec<u8>>, failed: &[FailedEntry]) -> (Vec<Vec<u8>>, Vec<Vec<u8>>) {
     let mut retry = vec![false; records.len()];
     for entry in failed {
         if let Some(slot) = retry.get_mut(entry.index) {
             *slot = true;
         }
     }
-    records
-        .into_iter()
-        .zip(retry)
-        .filter_map(|(record, retry)| retry.then_some(record))
-        .collect()
+    let (failed, accepted): (Vec<_>, Vec<_>) = records.into_iter().zip(retry).partition(|(_, retry)| *retry);
+    let records = |pairs: Vec<(Vec<u8>, bool)>| pairs.into_iter().map(|(record, _)| record).collect();
+    (records(accepted), records(failed))
 }
 
 /// Sleeps before retry `attempt`, or gives up at once if the wait would pass the deadline.
@@ -125,7 +129,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn keeps_the_failed_records_in_order() {
+    fn splits_accepted_and_failed_records_in_order() {
         let records: Vec<Vec<u8>> = (0..5u8).map(|n| vec![n]).collect();
         let failed = |indexes: &[usize]| -> Vec<FailedEntry> {
             indexes
@@ -136,16 +140,18 @@ mod tests {
                 })
                 .collect()
         };
-        let cases: [(&[usize], Vec<Vec<u8>>); 4] = [
-            (&[], vec![]),
-            (&[4, 1], vec![vec![1], vec![4]]),
-            (&[0, 1, 2, 3, 4], records.clone()),
-            (&[2, 99], vec![vec![2]]),
+        // (failed positions, accepted records, records to send again)
+        type Case = (&'static [usize], Vec<Vec<u8>>, Vec<Vec<u8>>);
+        let cases: [Case; 4] = [
+            (&[], records.clone(), vec![]),
+            (&[4, 1], vec![vec![0], vec![2], vec![3]], vec![vec![1], vec![4]]),
+            (&[0, 1, 2, 3, 4], vec![], records.clone()),
+            (&[2, 99], vec![vec![0], vec![1], vec![3], vec![4]], vec![vec![2]]),
         ];
-        for (indexes, expected) in cases {
+        for (indexes, accepted, retry) in cases {
             assert_eq!(
-                keep_failed(records.clone(), &failed(indexes)),
-                expected,
+                split_failed(records.clone(), &failed(indexes)),
+                (accepted, retry),
                 "{indexes:?}"
             );
         }

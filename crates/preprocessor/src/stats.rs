@@ -5,6 +5,7 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use pipeline::ingest::Stats;
+use pipeline::packing::billed_units;
 
 /// Counts of one object, or of an invocation's objects added up.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -15,7 +16,7 @@ pub struct Delivery {
     pub object_bytes: u64,
     /// Range requests made to continue broken downloads.
     pub resumes: u64,
-    /// Firehose records accepted.
+    /// Firehose records accepted (also those of a batch given up part-way: they landed).
     pub firehose_records: u64,
     /// Bytes in those records.
     pub firehose_bytes: u64,
@@ -64,11 +65,17 @@ impl SendCounters {
         }
     }
 
+    /// Firehose accepted `records` (of a call, whether or not the rest of its batch follows).
+    pub(crate) fn accepted(&self, records: &[Vec<u8>]) {
+        let bytes: usize = records.iter().map(Vec::len).sum();
+        let billed: u64 = records.iter().map(|record| billed_units(record.len())).sum();
+        self.records.fetch_add(records.len() as u64, Ordering::Relaxed);
+        self.bytes.fetch_add(bytes as u64, Ordering::Relaxed);
+        self.billed_units.fetch_add(billed, Ordering::Relaxed);
+    }
+
     /// A batch was delivered whole.
-    pub(crate) fn delivered(&self, records: u64, bytes: u64, billed_units: u64) {
-        self.records.fetch_add(records, Ordering::Relaxed);
-        self.bytes.fetch_add(bytes, Ordering::Relaxed);
-        self.billed_units.fetch_add(billed_units, Ordering::Relaxed);
+    pub(crate) fn batch_delivered(&self) {
         self.batches.fetch_add(1, Ordering::Relaxed);
     }
 

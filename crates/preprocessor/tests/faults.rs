@@ -225,3 +225,36 @@ async fn stops_before_the_deadline_and_keeps_the_event() {
         "nothing got through the throttling"
     );
 }
+
+/// Finding 6: a batch that half landed and was then given up reported none of its landed
+/// records. Now `FirehoseRecords` is what Firehose took, as the proxy counted it, and the task
+/// is a `TemporaryFailure` saying how many entries still failed.
+#[tokio::test]
+async fn records_that_landed_are_counted_when_the_object_is_given_up() {
+    let world = World::start().await;
+    // The first call half fails, every later one is throttled.
+    let faults = [[Fault::Partial].as_slice(), &[Fault::Throttle; 99]].concat();
+    let proxy = FaultProxy::start(world.moto.endpoint(), &Scenario::new(&faults, 100)).unwrap();
+    let key = "logs/2024-03-03-00-00-00-GIVENUP";
+    world.put(key, &log_text(98, 100_000)).await;
+    let mut config = world.config();
+    config.packing = Packing::Line;
+    config.tuning.max_attempts = 3;
+    config.tuning.max_in_flight = 1;
+    let handler = world.handler_via(config, proxy.endpoint()).await;
+
+    let invocation = invoke(&handler, batch_event("2.0", &[("t-1", RAW, key)])).await;
+    let answer = invocation.result.unwrap();
+    assert_eq!(answer["results"][0]["resultCode"], "TemporaryFailure", "{answer}");
+    let reason = answer["results"][0]["resultString"].as_str().unwrap();
+    assert!(reason.contains("still failing after 3 attempts"), "{reason}");
+    let forwarded = proxy.stats().unwrap()["entries_forwarded"].as_u64().unwrap();
+    assert!(forwarded > 0);
+    let delivery = invocation.totals.delivery;
+    assert_eq!(delivery.firehose_records, forwarded, "{delivery:?}");
+    assert_eq!(
+        delivery.firehose_bytes,
+        world.delivered().await.len() as u64,
+        "{delivery:?}"
+    );
+}
