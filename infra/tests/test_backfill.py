@@ -166,7 +166,8 @@ class BackfillPermissions(unittest.TestCase):
 
     def test_preprocessor_reads_exactly_the_sources(self):
         read = _statements(self.backfill.resources["PreprocessorRole"])["ReadBackfillSources"]
-        self.assertEqual(read["Action"], "s3:GetObject")
+        # GetObjectVersion: a task of a versioned bucket's manifest names the version it reads.
+        self.assertEqual(read["Action"], ["s3:GetObject", "s3:GetObjectVersion"])
         self.assertEqual(read["Resource"], [f"arn:aws:s3:::{SIMPLE}*", f"arn:aws:s3:::{PARTITIONED}*"])
         # The function would skip the other buckets' objects as outside SOURCE_BUCKET: the role's
         # statements limit its reading instead, and its own output stays excluded.
