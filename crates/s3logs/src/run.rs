@@ -15,7 +15,7 @@
 //! `--jobs` is; with more than one worker only the order of the hit lines varies.
 //!
 //! Output directory: `records/` holds the objects and `manifest/` the inputs processed into
-//! it (see `manifest`). A run adds to what is there: inputs already processed are skipped,
+//! it (see `manifest`, whose lock keeps a second run out while one writes). A run adds to what is there: inputs already processed are skipped,
 //! their records stay; objects of a job that never reached the manifest (an interrupted run,
 //! an input that failed part-way, or a damaged file: cut gzip, unsupported compression or
 //! format) are removed by the next run before it starts and the job is read again, so every

@@ -429,3 +429,66 @@ fn a_previous_run_is_neither_read_again_nor_deleted_as_an_input() {
     assert!(run.stderr.contains("refusing"), "{}", run.stderr);
     assert_eq!(object_records(object).len(), 3);
 }
+
+/// A second run into an output directory that a run is writing is refused: it would take the
+/// first run's unfinished objects for an interrupted run's and remove them, and records the
+/// first run reports as packed would be lost.
+#[test]
+fn a_second_run_into_the_same_output_is_refused_while_the_first_writes() {
+    let scratch = Scratch::new("concurrent");
+    scratch.write("logs/a.log", history(0, 200, 0).as_bytes());
+    let fifo = scratch.fifo("feed");
+    let records = scratch.path("out/records");
+    let mut first = command(&["run", "logs", path_str(&fifo), "--out", "out"], &scratch.0)
+        .stdout(std::process::Stdio::null())
+        .stderr(fs::File::create(scratch.path("first.stderr")).unwrap())
+        .spawn()
+        .unwrap();
+    // The first run reads the FIFO and holds an object of it open, unfinished.
+    let mut feed = fs::OpenOptions::new().write(true).open(&fifo).unwrap();
+    let fed = history(100, 300, 100_000);
+    feed.write_all(fed.as_bytes()).unwrap();
+    let mut waited = 0;
+    while !(records.exists()
+        && files_under(&records)
+            .iter()
+            .any(|f| f.to_string_lossy().ends_with(".partial")))
+    {
+        assert!(first.try_wait().unwrap().is_none(), "run ended early");
+        assert!(waited < 6000, "run wrote nothing");
+        std::thread::sleep(Duration::from_millis(20));
+        waited += 1;
+    }
+
+    let second = run_guarded(
+        command(&["run", "logs", "--out", "out"], &scratch.0),
+        &scratch.0,
+        None,
+    );
+    assert_eq!(second.status.code(), Some(1), "{}", second.stderr);
+    assert!(
+        second.stderr.contains("another `s3logs run` is writing into out"),
+        "{}",
+        second.stderr
+    );
+
+    drop(feed);
+    assert!(
+        watch(&mut first, None).success(),
+        "{}",
+        fs::read_to_string(scratch.path("first.stderr")).unwrap()
+    );
+    assert_eq!(unique_ids(&records).len(), 500, "every record of the first run");
+    // Once the first run has ended, the output directory takes the next one.
+    let third = run_guarded(
+        command(&["run", "logs", "--out", "out"], &scratch.0),
+        &scratch.0,
+        None,
+    );
+    assert!(third.status.success(), "{}", third.stderr);
+    assert!(
+        third.stderr.contains("1 input already processed"),
+        "{}",
+        third.stderr
+    );
+}

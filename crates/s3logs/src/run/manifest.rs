@@ -20,6 +20,13 @@
 //! never adds its readable lines twice, and every run reports it and reads it again until a
 //! good copy replaces it.
 //!
+//! The manifest directory is also the lock of the output directory: a run holds an exclusive
+//! `flock` on it from before it removes anything until it ends, so a second run into the same
+//! `--out` (an overlapping cron job, a second terminal) is refused instead of removing the
+//! objects the first one is writing, which it would take for an interrupted run's. The kernel
+//! releases the lock when the process ends, however it ends, so a killed run never leaves a
+//! stale lock behind.
+//!
 //! An input counts as processed when its canonical path, size, modification time and
 //! fingerprint all match an entry. The fingerprint is the xxh3 of the size and the first and
 //! last 64 KiB (the whole file when smaller), so it catches appends and truncation (size), a
@@ -29,7 +36,7 @@
 //! identity: they are read on every run and recorded only so that their objects are kept.
 
 use std::collections::HashSet;
-use std::fs::{self, File};
+use std::fs::{self, File, TryLockError};
 use std::io;
 use std::os::unix::fs::{FileExt, MetadataExt};
 use std::path::{Path, PathBuf};
@@ -140,21 +147,38 @@ pub struct JobRecord<'a> {
     pub objects: usize,
 }
 
-/// The manifest of one output directory.
+/// The manifest of one output directory, holding its lock (see the module doc) while it lives.
 pub struct Manifest {
     dir: PathBuf,
+    /// The manifest directory, open and locked; closing it releases the lock.
+    _lock: File,
     jobs: HashSet<JobId>,
     files: HashSet<FileIdentity>,
     paths: HashSet<PathBuf>,
 }
 
 impl Manifest {
-    /// Loads the manifest under `out` (none yet is an empty one). Job files left half-written
-    /// by an interrupted commit are removed.
+    /// Locks the output directory `out` and loads its manifest (none yet is an empty one).
+    /// Refused while another run holds the lock. Job files left half-written by an interrupted
+    /// commit are removed.
     pub fn open(out: &Path) -> anyhow::Result<Self> {
         let dir = out.join(MANIFEST_DIR);
+        fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+        let lock = File::open(&dir).with_context(|| format!("cannot open {}", dir.display()))?;
+        match lock.try_lock() {
+            Ok(()) => {}
+            Err(TryLockError::WouldBlock) => bail!(
+                "another `s3logs run` is writing into {}; run again once it has ended (two runs \
+                 into one --out would remove each other's unfinished objects)",
+                out.display()
+            ),
+            Err(TryLockError::Error(error)) => {
+                return Err(error).with_context(|| format!("cannot lock {}", dir.display()));
+            }
+        }
         let mut manifest = Manifest {
             dir: dir.clone(),
+            _lock: lock,
             jobs: HashSet::new(),
             files: HashSet::new(),
             paths: HashSet::new(),
@@ -259,7 +283,6 @@ impl Manifest {
             "objects": record.objects,
             "inputs": inputs,
         });
-        fs::create_dir_all(&self.dir).with_context(|| format!("cannot create {}", self.dir.display()))?;
         let path = self.dir.join(format!("{}.json", record.job));
         let temp = self.dir.join(format!("{}{TEMP_SUFFIX}", record.job));
         let mut text = serde_json::to_vec(&job)?;
@@ -337,6 +360,7 @@ mod tests {
             b"{",
         )
         .unwrap();
+        drop(manifest);
 
         let mut manifest = Manifest::open(&out).unwrap();
         assert!(manifest.has_job(JobId(7)) && !manifest.has_job(JobId(8)));
@@ -349,5 +373,16 @@ mod tests {
         assert!(!manifest.has_job(JobId(7)));
         assert_eq!(manifest.seen(&file), Seen::New);
         assert_eq!(fs::read_dir(out.join(MANIFEST_DIR)).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn an_output_directory_is_locked_while_its_manifest_is_open() {
+        let scratch = Scratch::new("lock");
+        let out = scratch.0.join("out");
+        let first = Manifest::open(&out).unwrap();
+        let error = Manifest::open(&out).err().expect("a second open is refused");
+        assert!(error.to_string().contains("another `s3logs run`"), "{error}");
+        drop(first);
+        Manifest::open(&out).expect("the lock goes with the manifest");
     }
 }
