@@ -492,3 +492,32 @@ fn a_second_run_into_the_same_output_is_refused_while_the_first_writes() {
         third.stderr
     );
 }
+
+/// A file whose name is not UTF-8 (Latin-1 from an old system, say) is processed once like any
+/// other; its manifest entry used to hold the name with replacement characters, which never
+/// matched again, so every rerun added its records anew.
+#[test]
+fn a_file_whose_name_is_not_utf8_is_skipped_by_a_rerun() {
+    use std::os::unix::ffi::OsStrExt;
+
+    let scratch = Scratch::new("non-utf8-name");
+    scratch.write("logs/a.log", history(0, 50, 0).as_bytes());
+    let latin1 = scratch
+        .path("logs")
+        .join(std::ffi::OsStr::from_bytes(b"caf\xe9.log"));
+    fs::write(&latin1, history(10, 30, 1_000)).unwrap();
+    for skipped in ["0 inputs", "2 inputs"] {
+        let run = run_guarded(
+            command(&["run", "logs", "--out", "out"], &scratch.0),
+            &scratch.0,
+            None,
+        );
+        assert!(run.status.success(), "{}", run.stderr);
+        assert!(
+            run.stderr.contains(&format!("{skipped} already processed")),
+            "{}",
+            run.stderr
+        );
+    }
+    assert_eq!(unique_ids(&scratch.path("out/records")).len(), 80);
+}

@@ -36,8 +36,10 @@
 //! identity: they are read on every run and recorded only so that their objects are kept.
 
 use std::collections::HashSet;
+use std::ffi::OsString;
 use std::fs::{self, File, TryLockError};
 use std::io;
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::os::unix::fs::{FileExt, MetadataExt};
 use std::path::{Path, PathBuf};
 
@@ -105,18 +107,36 @@ impl FileIdentity {
         })
     }
 
+    /// The entry of the file. A path that is not UTF-8 (Linux allows any bytes but `/` and NUL)
+    /// is also kept as its bytes: its `path` text has replacement characters and would never
+    /// match the path again, so the file would be read into `--out` anew on every run.
     fn to_json(&self) -> Value {
-        json!({
+        let mut entry = json!({
             "path": self.path.to_string_lossy(),
             "size": self.size,
             "mtime_ns": self.mtime_ns,
             "fingerprint": format!("{:016x}", self.fingerprint),
-        })
+        });
+        if self.path.to_str().is_none() {
+            entry["path_bytes"] = json!(self.path.as_os_str().as_bytes());
+        }
+        entry
     }
 
     fn from_json(value: &Value) -> Option<Self> {
+        let path = match value.get("path_bytes") {
+            Some(bytes) => {
+                let bytes = bytes
+                    .as_array()?
+                    .iter()
+                    .map(|byte| u8::try_from(byte.as_u64()?).ok())
+                    .collect::<Option<Vec<u8>>>()?;
+                PathBuf::from(OsString::from_vec(bytes))
+            }
+            None => PathBuf::from(value["path"].as_str()?),
+        };
         Some(FileIdentity {
-            path: PathBuf::from(value["path"].as_str()?),
+            path,
             size: value["size"].as_u64()?,
             mtime_ns: value["mtime_ns"].as_i64()?,
             fingerprint: u64::from_str_radix(value["fingerprint"].as_str()?, 16).ok()?,
