@@ -60,7 +60,7 @@ use crate::inputs::{self, Input, Outputs};
 use crate::records_out::RecordFormat;
 
 /// Name of the partition tree under `--out`.
-const RECORDS_DIR: &str = "records";
+pub const RECORDS_DIR: &str = "records";
 
 /// Lines counted by a worker before they are added to the shared progress counter.
 const LINES_PER_PROGRESS: u64 = 4096;
@@ -112,16 +112,23 @@ pub struct RunArgs {
     pub rules: RuleArgs,
 }
 
+/// The directories `run` writes under the output directory `out`: the objects, the manifest.
+/// A directory holding both is a run's output.
+pub fn output_dirs(out: &Path) -> [PathBuf; 2] {
+    [out.join(RECORDS_DIR), out.join(MANIFEST_DIR)]
+}
+
 /// Runs `s3logs run`; the exit code is non-zero if any input could not be read.
 pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let auditor = args.rules.auditor()?;
-    let records_dir = args.out.join(RECORDS_DIR);
+    let [records_dir, manifest_dir] = output_dirs(&args.out);
     // Expanded before anything under --out is removed, so an input among it is refused rather
     // than deleted.
     let outputs = Outputs::new()
         .stdout()
         .dir(&records_dir)
-        .dir(&args.out.join(MANIFEST_DIR));
+        .dir(&manifest_dir)
+        .skip_run_outputs();
     let expansion = inputs::expand(&args.inputs, &outputs)?;
     let mut manifest = Manifest::open(&args.out)?;
     let fresh = args.fresh;

@@ -521,3 +521,40 @@ fn a_file_whose_name_is_not_utf8_is_skipped_by_a_rerun() {
     }
     assert_eq!(unique_ids(&scratch.path("out/records")).len(), 80);
 }
+
+/// The output of an earlier run into another `--out` inside the logs (`s3logs run . --out pq
+/// --format parquet` after `--out out`) holds records, not logs: it is skipped with a warning.
+/// Read as logs, its Parquet objects failed every run as damaged files and kept the logs
+/// grouped with them out of the manifest, and its manifest became garbage records.
+#[test]
+fn an_earlier_runs_output_among_the_logs_is_not_read_as_logs() {
+    let scratch = Scratch::new("earlier-output");
+    scratch.write("logs/a.log", history(0, 100, 0).as_bytes());
+    let run = |args: &[&str]| run_guarded(command(args, &scratch.0), &scratch.0, None);
+    let first = run(&["run", "logs", "--out", "logs/pq", "--format", "parquet"]);
+    assert!(first.status.success(), "{}", first.stderr);
+
+    for skipped in ["0 inputs", "1 input"] {
+        let json = run(&["run", "logs", "--out", "out"]);
+        assert!(json.status.success(), "{}", json.stderr);
+        assert!(
+            json.stderr
+                .contains("warning: skipped logs/pq: it is the output of an earlier `s3logs run`"),
+            "{}",
+            json.stderr
+        );
+        assert!(
+            json.stderr.contains(&format!("{skipped} already processed")),
+            "{}",
+            json.stderr
+        );
+    }
+    let records = packed(&scratch.path("out/records"));
+    let log_files: BTreeSet<&str> = records
+        .values()
+        .flatten()
+        .map(|record| record["LogFile"].as_str().unwrap())
+        .collect();
+    assert_eq!(log_files, BTreeSet::from(["logs/a.log"]));
+    assert_eq!(unique_ids(&scratch.path("out/records")).len(), 100);
+}
