@@ -558,3 +558,29 @@ fn an_earlier_runs_output_among_the_logs_is_not_read_as_logs() {
     assert_eq!(log_files, BTreeSet::from(["logs/a.log"]));
     assert_eq!(unique_ids(&scratch.path("out/records")).len(), 100);
 }
+
+/// Logs tidied into other folders after a run (`mv` keeps a file's time) are the inputs
+/// already processed, not new ones: a rerun used to read them again and add every record a
+/// second time.
+#[test]
+fn a_file_moved_after_a_run_is_not_read_again() {
+    let scratch = Scratch::new("moved");
+    scratch.write("logs/a.log", history(0, 120, 0).as_bytes());
+    let run = || {
+        let run = run_guarded(
+            command(&["run", "logs", "--out", "out"], &scratch.0),
+            &scratch.0,
+            None,
+        );
+        assert!(run.status.success(), "{}", run.stderr);
+        run.stderr
+    };
+    run();
+    fs::create_dir_all(scratch.path("logs/2025/01")).unwrap();
+    fs::rename(scratch.path("logs/a.log"), scratch.path("logs/2025/01/a.log")).unwrap();
+    scratch.write("logs/b.log", history(10, 30, 1_000).as_bytes());
+    let again = run();
+    assert!(again.contains("1 input, 30 records"), "{again}");
+    assert!(again.contains("1 input already processed"), "{again}");
+    assert_eq!(unique_ids(&scratch.path("out/records")).len(), 150);
+}

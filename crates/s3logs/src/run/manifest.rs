@@ -32,8 +32,11 @@
 //! last 64 KiB (the whole file when smaller), so it catches appends and truncation (size), a
 //! different file under the same name and edits near either end even when the modification
 //! time was kept; the time catches edits in the middle. An in-place edit of the middle that
-//! keeps both the size and the time is not caught. Standard input, FIFOs and devices have no
-//! identity: they are read on every run and recorded only so that their objects are kept.
+//! keeps both the size and the time is not caught. A file moved or renamed since (`mv`, `rsync
+//! -a` and `aws s3 sync` keep the time) counts as processed too when its size, time and
+//! fingerprint match an entry, so tidying the logs into other folders does not read them into
+//! `--out` a second time. Standard input, FIFOs and devices have no identity: they are read on
+//! every run and recorded only so that their objects are kept.
 
 use std::collections::HashSet;
 use std::ffi::OsString;
@@ -107,6 +110,11 @@ impl FileIdentity {
         })
     }
 
+    /// What identifies the content wherever the file is: size, time and fingerprint.
+    fn content(&self) -> (u64, i64, u64) {
+        (self.size, self.mtime_ns, self.fingerprint)
+    }
+
     /// The entry of the file. A path that is not UTF-8 (Linux allows any bytes but `/` and NUL)
     /// is also kept as its bytes: its `path` text has replacement characters and would never
     /// match the path again, so the file would be read into `--out` anew on every run.
@@ -147,7 +155,7 @@ impl FileIdentity {
 /// What the manifest says about an input.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Seen {
-    /// Processed before, unchanged.
+    /// Processed before, unchanged: under this path, or under another it was moved from.
     Processed,
     /// Processed before under this path, but it changed since.
     Changed,
@@ -175,6 +183,8 @@ pub struct Manifest {
     jobs: HashSet<JobId>,
     files: HashSet<FileIdentity>,
     paths: HashSet<PathBuf>,
+    /// Size, modification time and fingerprint of every file, wherever it was.
+    contents: HashSet<(u64, i64, u64)>,
 }
 
 impl Manifest {
@@ -202,6 +212,7 @@ impl Manifest {
             jobs: HashSet::new(),
             files: HashSet::new(),
             paths: HashSet::new(),
+            contents: HashSet::new(),
         };
         for (path, name) in manifest.files_on_disk()? {
             if name.ends_with(TEMP_SUFFIX) {
@@ -226,6 +237,7 @@ impl Manifest {
         self.jobs.clear();
         self.files.clear();
         self.paths.clear();
+        self.contents.clear();
         Ok(())
     }
 
@@ -265,6 +277,7 @@ impl Manifest {
         for input in job["inputs"].as_array().context("no inputs")? {
             if let Some(file) = FileIdentity::from_json(input) {
                 self.paths.insert(file.path.clone());
+                self.contents.insert(file.content());
                 self.files.insert(file);
             }
         }
@@ -278,7 +291,7 @@ impl Manifest {
 
     /// What the manifest knows about `file`.
     pub fn seen(&self, file: &FileIdentity) -> Seen {
-        if self.files.contains(file) {
+        if self.files.contains(file) || self.contents.contains(&file.content()) {
             Seen::Processed
         } else if self.paths.contains(&file.path) {
             Seen::Changed
