@@ -12,6 +12,8 @@
 //!   `s3logs run` met in a walk (`logs/out-2024/` under `logs/`) is skipped with a message: its
 //!   objects are records, not logs, and its Parquet objects would fail the run as damaged files
 //!   on every rerun; named on the command line it is read;
+//! - the manifest of an `s3logs run` (`out/manifest/`, which inputs it read) is never records
+//!   nor logs: met in a walk (`s3logs audit out/`) it is skipped with a message;
 //! - FIFOs, sockets and devices met in a walk are skipped with a message (opening a FIFO
 //!   nobody writes to blocks forever); named on the command line they are read;
 //! - symlinked directories are followed, and each directory and file is visited once by
@@ -180,6 +182,15 @@ impl Outputs {
             })
     }
 
+    /// Whether `dir` is the manifest directory of an `s3logs run`'s output directory.
+    fn is_run_manifest(dir: &Path) -> bool {
+        let Some(out) = dir.parent() else {
+            return false;
+        };
+        let parts = crate::run::output_dirs(out);
+        parts[1] == dir && parts.iter().all(|part| part.is_dir())
+    }
+
     /// The output that `metadata` is, if any.
     fn find(&self, metadata: &Metadata) -> Option<&Path> {
         let identity = Identity::of(metadata);
@@ -296,6 +307,8 @@ impl Walk<'_> {
         };
         let reason = if let Some(output) = self.outputs.find(&metadata) {
             format!("it is this command's output {}", output.display())
+        } else if metadata.is_dir() && Outputs::is_run_manifest(path) {
+            "it is the manifest of an `s3logs run` (the inputs it read), neither logs nor records".to_owned()
         } else if metadata.is_dir() && self.outputs.is_earlier_run(path) {
             format!(
                 "it is the output of an earlier `s3logs run`, records rather than logs (`s3logs audit {}` \
@@ -511,19 +524,28 @@ mod tests {
         );
         assert!(found.skipped[2].reason.contains("earlier `s3logs run`"));
 
-        // Commands that read records (audit, report) read it; so does a walk of it named.
+        // Commands that read records (audit, report) read its records, and so does a walk of it
+        // named; its manifest is neither.
         let found = expand(&[dir.join("logs")], &outputs()).unwrap();
         assert_eq!(
             found.inputs,
             [
                 Input::File(log),
-                Input::File(entry.clone()),
                 Input::File(earlier.clone()),
                 Input::File(named_records)
             ]
         );
         let found = expand(&[dir.join("logs/old")], &outputs().skip_run_outputs()).unwrap();
-        assert_eq!(found.inputs, [Input::File(entry), Input::File(earlier)]);
+        assert_eq!(found.inputs, [Input::File(earlier)]);
+        assert_eq!(found.skipped.len(), 1);
+        assert!(
+            found.skipped[0]
+                .reason
+                .contains("the manifest of an `s3logs run`")
+        );
+        // Named, the manifest is read as asked.
+        let found = expand(&[dir.join("logs/old/manifest")], &outputs()).unwrap();
+        assert_eq!(found.inputs, [Input::File(entry)]);
     }
 
     #[test]
