@@ -131,11 +131,14 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         .skip_run_outputs();
     let expansion = inputs::expand(&args.inputs, &outputs)?;
     let mut manifest = Manifest::open(&args.out)?;
-    let fresh = args.fresh;
-    let removed = remove_uncommitted(&records_dir, args.format, &|job| !fresh && manifest.has_job(job))?;
-    if fresh {
+    if args.fresh {
+        // Jobs are forgotten before their objects are removed: a run killed in between leaves
+        // objects of no job, which the next run removes and reads again, never jobs without
+        // their objects, whose inputs every later run would skip.
         manifest.clear()?;
-    } else if removed > 0 {
+    }
+    let removed = remove_uncommitted(&records_dir, args.format, &|job| manifest.has_job(job))?;
+    if !args.fresh && removed > 0 {
         eprintln!(
             "s3logs run: removed {removed} objects that an interrupted run left unfinished, or of damaged \
              inputs; their inputs are read again"

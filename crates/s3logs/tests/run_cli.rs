@@ -584,3 +584,48 @@ fn a_file_moved_after_a_run_is_not_read_again() {
     assert!(again.contains("1 input already processed"), "{again}");
     assert_eq!(unique_ids(&scratch.path("out/records")).len(), 150);
 }
+
+/// `--fresh` killed while it removes the earlier objects leaves no manifest entry whose objects
+/// are gone: it used to remove the objects first and forget the jobs after, so a run killed in
+/// between left jobs without their records, and the next run skipped their inputs for good.
+#[test]
+fn a_fresh_run_killed_while_it_removes_the_old_objects_loses_no_record() {
+    let scratch = Scratch::new("fresh-killed");
+    scratch.write("logs/a.log", log_lines(3000, 0).as_bytes());
+    // One object per record, all in one hour: thousands of files for --fresh to remove.
+    let args = [
+        "run",
+        "logs",
+        "--out",
+        "out",
+        "--object-bytes",
+        "1",
+        "--rules",
+        "sigv2",
+    ];
+    let first = run_guarded(command(&args, &scratch.0), &scratch.0, None);
+    assert!(first.status.success(), "{}", first.stderr);
+    let hour = scratch.path("out/records/year=2025/month=01/day=01/hour=00");
+    // The object the run removes first: the walk takes a directory's entries in their order.
+    let first_removed = fs::read_dir(&hour).unwrap().next().unwrap().unwrap().path();
+
+    let mut fresh = command(&[&args[..], &["--fresh"]].concat(), &scratch.0)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    while first_removed.exists() && fresh.try_wait().unwrap().is_none() {
+        std::thread::yield_now();
+    }
+    let _ = fresh.kill();
+    fresh.wait().unwrap();
+
+    let rerun = run_guarded(command(&args[..6], &scratch.0), &scratch.0, None);
+    assert!(rerun.status.success(), "{}", rerun.stderr);
+    assert_eq!(
+        unique_ids(&scratch.path("out/records")).len(),
+        3000,
+        "{}",
+        rerun.stderr
+    );
+}
