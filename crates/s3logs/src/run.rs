@@ -131,6 +131,12 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         .skip_run_outputs();
     let expansion = inputs::expand(&args.inputs, &outputs)?;
     let mut manifest = Manifest::open(&args.out)?;
+    for damaged in &manifest.damaged {
+        eprintln!(
+            "s3logs: warning: removed a damaged manifest entry, {damaged}; its job counts as not \
+             processed"
+        );
+    }
     if args.fresh {
         // Jobs are forgotten before their objects are removed: a run killed in between leaves
         // objects of no job, which the next run removes and reads again, never jobs without

@@ -629,3 +629,35 @@ fn a_fresh_run_killed_while_it_removes_the_old_objects_loses_no_record() {
         rerun.stderr
     );
 }
+
+/// A manifest entry left empty or cut by a crash (renamed into place before the disk had its
+/// data) counts as a job never committed: the next run removes its objects and reads its
+/// inputs again. Every run used to refuse to start on it, `--fresh` included.
+#[test]
+fn a_damaged_manifest_entry_is_redone_instead_of_refusing_every_run() {
+    let scratch = Scratch::new("damaged-entry");
+    scratch.write("logs/a.log", history(0, 200, 0).as_bytes());
+    let run = |extra: &[&str]| {
+        let args = [&["run", "logs", "--out", "out"], extra].concat();
+        run_guarded(command(&args, &scratch.0), &scratch.0, None)
+    };
+    assert!(run(&[]).status.success());
+    let entries = files_under(&scratch.path("out/manifest"));
+    assert_eq!(entries.len(), 1);
+    for damage in [&b""[..], b"{\"job\":\"00"] {
+        fs::write(&entries[0], damage).unwrap();
+        let rerun = run(&[]);
+        assert!(rerun.status.success(), "{}", rerun.stderr);
+        assert!(
+            rerun.stderr.contains("warning: removed a damaged manifest entry"),
+            "{}",
+            rerun.stderr
+        );
+        assert!(rerun.stderr.contains("1 input, 200 records"), "{}", rerun.stderr);
+        assert_eq!(unique_ids(&scratch.path("out/records")).len(), 200);
+    }
+    fs::write(&files_under(&scratch.path("out/manifest"))[0], b"").unwrap();
+    let fresh = run(&["--fresh"]);
+    assert!(fresh.status.success(), "{}", fresh.stderr);
+    assert_eq!(unique_ids(&scratch.path("out/records")).len(), 200);
+}

@@ -18,7 +18,9 @@
 //! damaged file (cut gzip, unsupported compression or format) is not committed either: its
 //! objects are removed by the next run like an interrupted job's, so reading the file again
 //! never adds its readable lines twice, and every run reports it and reads it again until a
-//! good copy replaces it.
+//! good copy replaces it. A job file that does not parse (left empty or cut by a crash before
+//! the disk had its data) is removed when the manifest is opened: its job counts as not
+//! committed and is redone like an interrupted one.
 //!
 //! The manifest directory is also the lock of the output directory: a run holds an exclusive
 //! `flock` on it from before it removes anything until it ends, so a second run into the same
@@ -185,6 +187,9 @@ pub struct Manifest {
     paths: HashSet<PathBuf>,
     /// Size, modification time and fingerprint of every file, wherever it was.
     contents: HashSet<(u64, i64, u64)>,
+    /// Job files found damaged when the manifest was opened, and why; they were removed, so
+    /// their jobs count as not committed.
+    pub damaged: Vec<String>,
 }
 
 impl Manifest {
@@ -213,6 +218,7 @@ impl Manifest {
             files: HashSet::new(),
             paths: HashSet::new(),
             contents: HashSet::new(),
+            damaged: Vec::new(),
         };
         for (path, name) in manifest.files_on_disk()? {
             if name.ends_with(TEMP_SUFFIX) {
@@ -220,11 +226,17 @@ impl Manifest {
                 continue;
             }
             let text = fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
-            let job: Value = serde_json::from_slice(&text)
-                .with_context(|| format!("{} is not a manifest entry", path.display()))?;
-            manifest
-                .add(&job)
-                .with_context(|| format!("{} is not a manifest entry", path.display()))?;
+            let added = serde_json::from_slice::<Value>(&text)
+                .map_err(anyhow::Error::from)
+                .and_then(|job| manifest.add(&job));
+            if let Err(error) = added {
+                // A job file is renamed into place complete, but a crash before the disk had
+                // its data (a power cut) can leave it empty or cut. Its job then counts as not
+                // committed, as an interrupted run's: its objects are removed and its inputs read
+                // again, rather than every later run, --fresh included, refusing to start.
+                fs::remove_file(&path).with_context(|| format!("cannot remove {}", path.display()))?;
+                manifest.damaged.push(format!("{}: {error:#}", path.display()));
+            }
         }
         Ok(manifest)
     }
@@ -242,7 +254,8 @@ impl Manifest {
     }
 
     /// The job files (and temporary ones) with their names; refused if the directory holds
-    /// anything else, so a mistyped `--out` cannot have its files removed.
+    /// anything else (a name other than `<job>.json` or `<job>.json.tmp`), so a mistyped
+    /// `--out` cannot have its files removed.
     fn files_on_disk(&self) -> anyhow::Result<Vec<(PathBuf, String)>> {
         let entries = match fs::read_dir(&self.dir) {
             Err(error) if error.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
@@ -257,7 +270,12 @@ impl Manifest {
                 .file_name()
                 .map(|n| n.to_string_lossy().into_owned())
                 .unwrap_or_default();
-            if !(path.is_file() && (name.ends_with(".json") || name.ends_with(TEMP_SUFFIX))) {
+            let job = name
+                .strip_suffix(TEMP_SUFFIX)
+                .or_else(|| name.strip_suffix(".json"))
+                .unwrap_or_default();
+            let job_name = job.len() == 16 && job.bytes().all(|b| b.is_ascii_hexdigit());
+            if !(path.is_file() && job_name) {
                 bail!(
                     "{} holds {name}, which `s3logs run` did not write; choose another --out",
                     self.dir.display()
@@ -268,18 +286,18 @@ impl Manifest {
         Ok(files)
     }
 
+    /// Adds a job entry, all of it or, if it is not one, nothing.
     fn add(&mut self, job: &Value) -> anyhow::Result<()> {
         let id = job["job"]
             .as_str()
             .and_then(|id| u64::from_str_radix(id, 16).ok())
             .context("no job id")?;
+        let inputs = job["inputs"].as_array().context("no inputs")?;
         self.jobs.insert(JobId(id));
-        for input in job["inputs"].as_array().context("no inputs")? {
-            if let Some(file) = FileIdentity::from_json(input) {
-                self.paths.insert(file.path.clone());
-                self.contents.insert(file.content());
-                self.files.insert(file);
-            }
+        for file in inputs.iter().filter_map(FileIdentity::from_json) {
+            self.paths.insert(file.path.clone());
+            self.contents.insert(file.content());
+            self.files.insert(file);
         }
         Ok(())
     }
