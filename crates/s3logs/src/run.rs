@@ -62,6 +62,9 @@ use crate::records_out::RecordFormat;
 /// Name of the partition tree under `--out`.
 pub const RECORDS_DIR: &str = "records";
 
+/// Inputs of a job named in a message about all of them; the rest are counted.
+const NAMED_INPUTS: usize = 5;
+
 /// Lines counted by a worker before they are added to the shared progress counter.
 const LINES_PER_PROGRESS: u64 = 4096;
 
@@ -419,12 +422,19 @@ impl<'a> Committer<'a> {
 
     fn commit(&mut self, job: usize) {
         let sources = &self.plan.jobs[job].sources;
+        // A job of small files holds thousands of them: the first few are named, so that one
+        // damaged file among a year of logs makes a line to read rather than a page.
         let names = || {
-            sources
+            let mut names = sources
                 .iter()
+                .take(NAMED_INPUTS)
                 .map(|&source| self.plan.sources[source].name.as_str())
                 .collect::<Vec<_>>()
-                .join(", ")
+                .join(", ");
+            if sources.len() > NAMED_INPUTS {
+                names.push_str(&format!(" and {} more", sources.len() - NAMED_INPUTS));
+            }
+            names
         };
         if self.failed[job] {
             self.packed.problems.push(Problem::fatal(format!(

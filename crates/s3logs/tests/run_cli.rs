@@ -661,3 +661,35 @@ fn a_damaged_manifest_entry_is_redone_instead_of_refusing_every_run() {
     assert!(fresh.status.success(), "{}", fresh.stderr);
     assert_eq!(unique_ids(&scratch.path("out/records")).len(), 200);
 }
+
+/// A damaged file keeps the files grouped with it out of the manifest; the message about them
+/// names a few and counts the rest, instead of listing thousands on one line.
+#[test]
+fn the_inputs_kept_out_of_the_manifest_with_a_damaged_file_are_counted_not_all_listed() {
+    let scratch = Scratch::new("damaged-group");
+    for n in 0..40 {
+        scratch.write(&format!("logs/{n:02}.log"), log_lines(2, n * 10).as_bytes());
+    }
+    let mut cut = {
+        let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        encoder.write_all(history(0, 2000, 5_000).as_bytes()).unwrap();
+        encoder.finish().unwrap()
+    };
+    cut.truncate(cut.len() / 2);
+    scratch.write("logs/99.log.gz", &cut);
+    let run = run_guarded(
+        command(&["run", "logs", "--out", "out"], &scratch.0),
+        &scratch.0,
+        None,
+    );
+    assert_eq!(run.status.code(), Some(1), "{}", run.stderr);
+    let line = run
+        .stderr
+        .lines()
+        .find(|line| line.contains("not recorded as processed"))
+        .unwrap();
+    assert!(
+        line.ends_with("logs/00.log, logs/01.log, logs/02.log, logs/03.log, logs/04.log and 36 more"),
+        "{line}"
+    );
+}
