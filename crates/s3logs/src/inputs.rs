@@ -187,8 +187,8 @@ impl Outputs {
         let Some(out) = dir.parent() else {
             return false;
         };
-        let parts = crate::run::output_dirs(out);
-        parts[1] == dir && parts.iter().all(|part| part.is_dir())
+        let [records, manifest] = crate::run::output_dirs(out);
+        manifest == dir && manifest.is_dir() && records.is_dir()
     }
 
     /// The output that `metadata` is, if any.
