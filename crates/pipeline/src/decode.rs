@@ -124,6 +124,26 @@ fn not_logs(head: &[u8]) -> Option<&'static str> {
         .map(|&(_, name)| name)
 }
 
+/// Why content starting with `head` cannot be read as lines, if it is of a known compression
+/// (other than gzip) or format that holds no log lines.
+fn unreadable_head(head: &[u8]) -> Option<Unreadable> {
+    if let Some(format) = unsupported_compression(head) {
+        return Some(Unreadable::UnsupportedCompression(format));
+    }
+    not_logs(head).map(Unreadable::UnsupportedFormat)
+}
+
+/// Why what a gzip stream decodes to, starting with `head`, cannot be read as lines: compressed
+/// once more (a `.gz` gzipped again by a tool that did not look), or of a format without lines.
+/// Its bytes would otherwise be "parsed" into garbage lines, as those of a file that is not
+/// gzip at all would.
+fn unreadable_inside_gzip(head: &[u8]) -> Option<Unreadable> {
+    if is_gzip(head) {
+        return Some(Unreadable::UnsupportedCompression("gzip inside gzip"));
+    }
+    unreadable_head(head)
+}
+
 /// The name of the unsupported compression `head` starts with, if any.
 fn unsupported_compression(head: &[u8]) -> Option<&'static str> {
     if let Some(&(_, name)) = UNSUPPORTED.iter().find(|(magic, _)| head.starts_with(magic)) {
@@ -183,10 +203,8 @@ impl<R: Read> Decoded<R> {
         );
         let inner = if is_gzip(head) {
             Inner::Gzip(Box::new(MultiGzDecoder::new(buffered)))
-        } else if let Some(format) = unsupported_compression(head) {
-            Inner::Unsupported(Unreadable::UnsupportedCompression(format))
-        } else if let Some(format) = not_logs(head) {
-            Inner::Unsupported(Unreadable::UnsupportedFormat(format))
+        } else if let Some(reason) = unreadable_head(head) {
+            Inner::Unsupported(reason)
         } else {
             Inner::Plain(buffered)
         };
@@ -259,6 +277,14 @@ impl<R: Read> Read for Decoded<R> {
         // Never decode past the cap: a gzip bomb stops at the cap, not one buffer later.
         let len = buf.len().min(usize::try_from(room).unwrap_or(usize::MAX));
         let n = self.read_inner(&mut buf[..len])?;
+        // The first bytes a gzip stream decodes to are sniffed as a file's first bytes are.
+        if self.produced == 0
+            && self.is_gzip()
+            && let Some(reason) = unreadable_inside_gzip(&buf[..n])
+        {
+            self.inner = Inner::Unsupported(reason);
+            return self.read_inner(buf);
+        }
         self.produced += n as u64;
         Ok(n)
     }
@@ -372,6 +398,34 @@ mod tests {
                 "{format}"
             );
         }
+    }
+
+    /// Gzip around what is not text (gzip again, another compression, Parquet) was read as
+    /// lines of garbage; it is named as the same content without the gzip would be.
+    #[test]
+    fn sniffs_what_gzip_decodes_to() {
+        let text = b"line\n".repeat(1000);
+        let cases: &[(Vec<u8>, Option<Unreadable>)] = &[
+            (
+                gzip(&gzip(&text)),
+                Some(Unreadable::UnsupportedCompression("gzip inside gzip")),
+            ),
+            (
+                gzip(b"\x28\xb5\x2f\xfd\x24\x05\x29\x00\x00hello"),
+                Some(Unreadable::UnsupportedCompression("zstd")),
+            ),
+            (
+                gzip(b"PAR1\x15\x04\x15\x10\x15\x14L\x15\x02"),
+                Some(Unreadable::UnsupportedFormat("Parquet")),
+            ),
+            (gzip(b""), None),
+        ];
+        for (bytes, expected) in cases {
+            assert_eq!(read_all(bytes, u64::MAX), (Vec::new(), *expected));
+        }
+        // Text in gzip, down to a single byte, is read as before.
+        assert_eq!(read_all(&gzip(&text), u64::MAX), (text.clone(), None));
+        assert_eq!(read_all(&gzip(b"\x1f"), u64::MAX), (b"\x1f".to_vec(), None));
     }
 
     /// A Parquet file among raw logs was read as lines of garbage; it is named instead, and

@@ -8,6 +8,12 @@
 //!   on the command line the run is refused before anything is written, so `parse DIR -o
 //!   DIR/out.ndjson` cannot read its own growing output and `parse a.log -o a.log` cannot
 //!   truncate its input;
+//! - for the commands that read raw logs (`parse`, `run`), the output directory of an earlier
+//!   `s3logs run` met in a walk (`logs/out-2024/` under `logs/`) is skipped with a message: its
+//!   objects are records, not logs, and its Parquet objects would fail the run as damaged files
+//!   on every rerun; named on the command line it is read;
+//! - the manifest of an `s3logs run` (`out/manifest/`, which inputs it read) is never records
+//!   nor logs: met in a walk (`s3logs audit out/`) it is skipped with a message;
 //! - FIFOs, sockets and devices met in a walk are skipped with a message (opening a FIFO
 //!   nobody writes to blocks forever); named on the command line they are read;
 //! - symlinked directories are followed, and each directory and file is visited once by
@@ -123,6 +129,8 @@ pub struct Outputs {
     files: Vec<(Identity, PathBuf)>,
     /// Output directories that exist now.
     dirs: Vec<(Identity, PathBuf)>,
+    /// Whether the output directory of an earlier `s3logs run` met in a walk is skipped.
+    skip_run_outputs: bool,
 }
 
 impl Outputs {
@@ -155,6 +163,32 @@ impl Outputs {
             self.dirs.push((Identity::of(&metadata), path.to_owned()));
         }
         self
+    }
+
+    /// The command reads raw logs: the output directory of an earlier `s3logs run` (records,
+    /// not logs) met in a walk is skipped.
+    pub fn skip_run_outputs(mut self) -> Self {
+        self.skip_run_outputs = true;
+        self
+    }
+
+    /// Whether `dir` is the output directory of an `s3logs run` into another `--out` than this
+    /// command's, to be skipped (this command's own is walked, and its parts skipped as outputs).
+    fn is_earlier_run(&self, dir: &Path) -> bool {
+        let parts = crate::run::output_dirs(dir);
+        self.skip_run_outputs
+            && parts.iter().all(|part| {
+                fs::metadata(part).is_ok_and(|metadata| metadata.is_dir() && self.find(&metadata).is_none())
+            })
+    }
+
+    /// Whether `dir` is the manifest directory of an `s3logs run`'s output directory.
+    fn is_run_manifest(dir: &Path) -> bool {
+        let Some(out) = dir.parent() else {
+            return false;
+        };
+        let [records, manifest] = crate::run::output_dirs(out);
+        manifest == dir && manifest.is_dir() && records.is_dir()
     }
 
     /// The output that `metadata` is, if any.
@@ -273,6 +307,14 @@ impl Walk<'_> {
         };
         let reason = if let Some(output) = self.outputs.find(&metadata) {
             format!("it is this command's output {}", output.display())
+        } else if metadata.is_dir() && Outputs::is_run_manifest(path) {
+            "it is the manifest of an `s3logs run` (the inputs it read), neither logs nor records".to_owned()
+        } else if metadata.is_dir() && self.outputs.is_earlier_run(path) {
+            format!(
+                "it is the output of an earlier `s3logs run`, records rather than logs (`s3logs audit {}` \
+                 reads them)",
+                path.join(crate::run::RECORDS_DIR).display()
+            )
         } else if metadata.is_dir() {
             return self.dir(path, &metadata);
         } else if metadata.is_file() {
@@ -447,6 +489,63 @@ mod tests {
                 named.display()
             );
         }
+    }
+
+    #[test]
+    fn skips_an_earlier_runs_output_met_in_a_walk_when_asked_but_not_its_own_or_a_named_one() {
+        let scratch = Scratch::new("earlier-run");
+        let dir = &scratch.0;
+        let log = scratch.file("logs/a.log");
+        let earlier = scratch.file("logs/old/records/year=2025/x.parquet");
+        let entry = scratch.file("logs/old/manifest/0123456789abcdef.json");
+        scratch.file("logs/new/records/year=2025/y.gz");
+        scratch.file("logs/new/manifest/fedcba9876543210.json");
+        // A directory of logs that only happens to be called `records` is read.
+        let named_records = scratch.file("logs/records/b.log");
+        let outputs = || {
+            Outputs::new()
+                .dir(&dir.join("logs/new/records"))
+                .dir(&dir.join("logs/new/manifest"))
+        };
+
+        let found = expand(&[dir.join("logs")], &outputs().skip_run_outputs()).unwrap();
+        assert_eq!(
+            found.inputs,
+            [Input::File(log.clone()), Input::File(named_records.clone())]
+        );
+        let skipped: Vec<&Path> = found.skipped.iter().map(|s| s.path.as_path()).collect();
+        assert_eq!(
+            skipped,
+            [
+                dir.join("logs/new/manifest").as_path(),
+                dir.join("logs/new/records").as_path(),
+                dir.join("logs/old").as_path()
+            ]
+        );
+        assert!(found.skipped[2].reason.contains("earlier `s3logs run`"));
+
+        // Commands that read records (audit, report) read its records, and so does a walk of it
+        // named; its manifest is neither.
+        let found = expand(&[dir.join("logs")], &outputs()).unwrap();
+        assert_eq!(
+            found.inputs,
+            [
+                Input::File(log),
+                Input::File(earlier.clone()),
+                Input::File(named_records)
+            ]
+        );
+        let found = expand(&[dir.join("logs/old")], &outputs().skip_run_outputs()).unwrap();
+        assert_eq!(found.inputs, [Input::File(earlier)]);
+        assert_eq!(found.skipped.len(), 1);
+        assert!(
+            found.skipped[0]
+                .reason
+                .contains("the manifest of an `s3logs run`")
+        );
+        // Named, the manifest is read as asked.
+        let found = expand(&[dir.join("logs/old/manifest")], &outputs()).unwrap();
+        assert_eq!(found.inputs, [Input::File(entry)]);
     }
 
     #[test]

@@ -55,7 +55,8 @@ pub fn run(args: ParseArgs) -> anyhow::Result<ExitCode> {
     let outputs = match &args.output {
         Some(path) => Outputs::new().file(path),
         None => Outputs::new().stdout(),
-    };
+    }
+    .skip_run_outputs();
     // Expanded before the output is created, so a refused run has truncated nothing.
     let expansion = inputs::expand(&args.paths, &outputs)?;
     let inputs = expansion.inputs;

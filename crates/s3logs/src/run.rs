@@ -15,7 +15,7 @@
 //! `--jobs` is; with more than one worker only the order of the hit lines varies.
 //!
 //! Output directory: `records/` holds the objects and `manifest/` the inputs processed into
-//! it (see `manifest`). A run adds to what is there: inputs already processed are skipped,
+//! it (see `manifest`, whose lock keeps a second run out while one writes). A run adds to what is there: inputs already processed are skipped,
 //! their records stay; objects of a job that never reached the manifest (an interrupted run,
 //! an input that failed part-way, or a damaged file: cut gzip, unsupported compression or
 //! format) are removed by the next run before it starts and the job is read again, so every
@@ -60,7 +60,10 @@ use crate::inputs::{self, Input, Outputs};
 use crate::records_out::RecordFormat;
 
 /// Name of the partition tree under `--out`.
-const RECORDS_DIR: &str = "records";
+pub const RECORDS_DIR: &str = "records";
+
+/// Inputs of a job named in a message about all of them; the rest are counted.
+const NAMED_INPUTS: usize = 5;
 
 /// Lines counted by a worker before they are added to the shared progress counter.
 const LINES_PER_PROGRESS: u64 = 4096;
@@ -112,23 +115,39 @@ pub struct RunArgs {
     pub rules: RuleArgs,
 }
 
+/// The directories `run` writes under the output directory `out`: the objects, the manifest.
+/// A directory holding both is a run's output.
+pub fn output_dirs(out: &Path) -> [PathBuf; 2] {
+    [out.join(RECORDS_DIR), out.join(MANIFEST_DIR)]
+}
+
 /// Runs `s3logs run`; the exit code is non-zero if any input could not be read.
 pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let auditor = args.rules.auditor()?;
-    let records_dir = args.out.join(RECORDS_DIR);
+    let [records_dir, manifest_dir] = output_dirs(&args.out);
     // Expanded before anything under --out is removed, so an input among it is refused rather
     // than deleted.
     let outputs = Outputs::new()
         .stdout()
         .dir(&records_dir)
-        .dir(&args.out.join(MANIFEST_DIR));
+        .dir(&manifest_dir)
+        .skip_run_outputs();
     let expansion = inputs::expand(&args.inputs, &outputs)?;
     let mut manifest = Manifest::open(&args.out)?;
-    let fresh = args.fresh;
-    let removed = remove_uncommitted(&records_dir, args.format, &|job| !fresh && manifest.has_job(job))?;
-    if fresh {
+    for damaged in &manifest.damaged {
+        eprintln!(
+            "s3logs: warning: removed a damaged manifest entry, {damaged}; its job counts as not \
+             processed"
+        );
+    }
+    if args.fresh {
+        // Jobs are forgotten before their objects are removed: a run killed in between leaves
+        // objects of no job, which the next run removes and reads again, never jobs without
+        // their objects, whose inputs every later run would skip.
         manifest.clear()?;
-    } else if removed > 0 {
+    }
+    let removed = remove_uncommitted(&records_dir, args.format, &|job| manifest.has_job(job))?;
+    if !args.fresh && removed > 0 {
         eprintln!(
             "s3logs run: removed {removed} objects that an interrupted run left unfinished, or of damaged \
              inputs; their inputs are read again"
@@ -403,12 +422,19 @@ impl<'a> Committer<'a> {
 
     fn commit(&mut self, job: usize) {
         let sources = &self.plan.jobs[job].sources;
+        // A job of small files holds thousands of them: the first few are named, so that one
+        // damaged file among a year of logs makes a line to read rather than a page.
         let names = || {
-            sources
+            let mut names = sources
                 .iter()
+                .take(NAMED_INPUTS)
                 .map(|&source| self.plan.sources[source].name.as_str())
                 .collect::<Vec<_>>()
-                .join(", ")
+                .join(", ");
+            if sources.len() > NAMED_INPUTS {
+                names.push_str(&format!(" and {} more", sources.len() - NAMED_INPUTS));
+            }
+            names
         };
         if self.failed[job] {
             self.packed.problems.push(Problem::fatal(format!(

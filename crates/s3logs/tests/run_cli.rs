@@ -429,3 +429,267 @@ fn a_previous_run_is_neither_read_again_nor_deleted_as_an_input() {
     assert!(run.stderr.contains("refusing"), "{}", run.stderr);
     assert_eq!(object_records(object).len(), 3);
 }
+
+/// A second run into an output directory that a run is writing is refused: it would take the
+/// first run's unfinished objects for an interrupted run's and remove them, and records the
+/// first run reports as packed would be lost.
+#[test]
+fn a_second_run_into_the_same_output_is_refused_while_the_first_writes() {
+    let scratch = Scratch::new("concurrent");
+    scratch.write("logs/a.log", history(0, 200, 0).as_bytes());
+    let fifo = scratch.fifo("feed");
+    let records = scratch.path("out/records");
+    let mut first = command(&["run", "logs", path_str(&fifo), "--out", "out"], &scratch.0)
+        .stdout(std::process::Stdio::null())
+        .stderr(fs::File::create(scratch.path("first.stderr")).unwrap())
+        .spawn()
+        .unwrap();
+    // The first run reads the FIFO and holds an object of it open, unfinished.
+    let mut feed = fs::OpenOptions::new().write(true).open(&fifo).unwrap();
+    let fed = history(100, 300, 100_000);
+    feed.write_all(fed.as_bytes()).unwrap();
+    let mut waited = 0;
+    while !(records.exists()
+        && files_under(&records)
+            .iter()
+            .any(|f| f.to_string_lossy().ends_with(".partial")))
+    {
+        assert!(first.try_wait().unwrap().is_none(), "run ended early");
+        assert!(waited < 6000, "run wrote nothing");
+        std::thread::sleep(Duration::from_millis(20));
+        waited += 1;
+    }
+
+    let second = run_guarded(
+        command(&["run", "logs", "--out", "out"], &scratch.0),
+        &scratch.0,
+        None,
+    );
+    assert_eq!(second.status.code(), Some(1), "{}", second.stderr);
+    assert!(
+        second.stderr.contains("another `s3logs run` is writing into out"),
+        "{}",
+        second.stderr
+    );
+
+    drop(feed);
+    assert!(
+        watch(&mut first, None).success(),
+        "{}",
+        fs::read_to_string(scratch.path("first.stderr")).unwrap()
+    );
+    assert_eq!(unique_ids(&records).len(), 500, "every record of the first run");
+    // Once the first run has ended, the output directory takes the next one.
+    let third = run_guarded(
+        command(&["run", "logs", "--out", "out"], &scratch.0),
+        &scratch.0,
+        None,
+    );
+    assert!(third.status.success(), "{}", third.stderr);
+    assert!(
+        third.stderr.contains("1 input already processed"),
+        "{}",
+        third.stderr
+    );
+}
+
+/// A file whose name is not UTF-8 (Latin-1 from an old system, say) is processed once like any
+/// other; its manifest entry used to hold the name with replacement characters, which never
+/// matched again, so every rerun added its records anew.
+#[test]
+fn a_file_whose_name_is_not_utf8_is_skipped_by_a_rerun() {
+    use std::os::unix::ffi::OsStrExt;
+
+    let scratch = Scratch::new("non-utf8-name");
+    scratch.write("logs/a.log", history(0, 50, 0).as_bytes());
+    let latin1 = scratch
+        .path("logs")
+        .join(std::ffi::OsStr::from_bytes(b"caf\xe9.log"));
+    fs::write(&latin1, history(10, 30, 1_000)).unwrap();
+    for skipped in ["0 inputs", "2 inputs"] {
+        let run = run_guarded(
+            command(&["run", "logs", "--out", "out"], &scratch.0),
+            &scratch.0,
+            None,
+        );
+        assert!(run.status.success(), "{}", run.stderr);
+        assert!(
+            run.stderr.contains(&format!("{skipped} already processed")),
+            "{}",
+            run.stderr
+        );
+    }
+    assert_eq!(unique_ids(&scratch.path("out/records")).len(), 80);
+}
+
+/// The output of an earlier run into another `--out` inside the logs (`s3logs run . --out pq
+/// --format parquet` after `--out out`) holds records, not logs: it is skipped with a warning.
+/// Read as logs, its Parquet objects failed every run as damaged files and kept the logs
+/// grouped with them out of the manifest, and its manifest became garbage records.
+#[test]
+fn an_earlier_runs_output_among_the_logs_is_not_read_as_logs() {
+    let scratch = Scratch::new("earlier-output");
+    scratch.write("logs/a.log", history(0, 100, 0).as_bytes());
+    let run = |args: &[&str]| run_guarded(command(args, &scratch.0), &scratch.0, None);
+    let first = run(&["run", "logs", "--out", "logs/pq", "--format", "parquet"]);
+    assert!(first.status.success(), "{}", first.stderr);
+
+    for skipped in ["0 inputs", "1 input"] {
+        let json = run(&["run", "logs", "--out", "out"]);
+        assert!(json.status.success(), "{}", json.stderr);
+        assert!(
+            json.stderr
+                .contains("warning: skipped logs/pq: it is the output of an earlier `s3logs run`"),
+            "{}",
+            json.stderr
+        );
+        assert!(
+            json.stderr.contains(&format!("{skipped} already processed")),
+            "{}",
+            json.stderr
+        );
+    }
+    let records = packed(&scratch.path("out/records"));
+    let log_files: BTreeSet<&str> = records
+        .values()
+        .flatten()
+        .map(|record| record["LogFile"].as_str().unwrap())
+        .collect();
+    assert_eq!(log_files, BTreeSet::from(["logs/a.log"]));
+    assert_eq!(unique_ids(&scratch.path("out/records")).len(), 100);
+}
+
+/// Logs tidied into other folders after a run (`mv` keeps a file's time) are the inputs
+/// already processed, not new ones: a rerun used to read them again and add every record a
+/// second time.
+#[test]
+fn a_file_moved_after_a_run_is_not_read_again() {
+    let scratch = Scratch::new("moved");
+    scratch.write("logs/a.log", history(0, 120, 0).as_bytes());
+    let run = || {
+        let run = run_guarded(
+            command(&["run", "logs", "--out", "out"], &scratch.0),
+            &scratch.0,
+            None,
+        );
+        assert!(run.status.success(), "{}", run.stderr);
+        run.stderr
+    };
+    run();
+    fs::create_dir_all(scratch.path("logs/2025/01")).unwrap();
+    fs::rename(scratch.path("logs/a.log"), scratch.path("logs/2025/01/a.log")).unwrap();
+    scratch.write("logs/b.log", history(10, 30, 1_000).as_bytes());
+    let again = run();
+    assert!(again.contains("1 input, 30 records"), "{again}");
+    assert!(again.contains("1 input already processed"), "{again}");
+    assert_eq!(unique_ids(&scratch.path("out/records")).len(), 150);
+}
+
+/// `--fresh` killed while it removes the earlier objects leaves no manifest entry whose objects
+/// are gone: it used to remove the objects first and forget the jobs after, so a run killed in
+/// between left jobs without their records, and the next run skipped their inputs for good.
+#[test]
+fn a_fresh_run_killed_while_it_removes_the_old_objects_loses_no_record() {
+    let scratch = Scratch::new("fresh-killed");
+    scratch.write("logs/a.log", log_lines(3000, 0).as_bytes());
+    // One object per record, all in one hour: thousands of files for --fresh to remove.
+    let args = [
+        "run",
+        "logs",
+        "--out",
+        "out",
+        "--object-bytes",
+        "1",
+        "--rules",
+        "sigv2",
+    ];
+    let first = run_guarded(command(&args, &scratch.0), &scratch.0, None);
+    assert!(first.status.success(), "{}", first.stderr);
+    let hour = scratch.path("out/records/year=2025/month=01/day=01/hour=00");
+    // The object the run removes first: the walk takes a directory's entries in their order.
+    let first_removed = fs::read_dir(&hour).unwrap().next().unwrap().unwrap().path();
+
+    let mut fresh = command(&[&args[..], &["--fresh"]].concat(), &scratch.0)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    while first_removed.exists() && fresh.try_wait().unwrap().is_none() {
+        std::thread::yield_now();
+    }
+    let _ = fresh.kill();
+    fresh.wait().unwrap();
+
+    let rerun = run_guarded(command(&args[..6], &scratch.0), &scratch.0, None);
+    assert!(rerun.status.success(), "{}", rerun.stderr);
+    assert_eq!(
+        unique_ids(&scratch.path("out/records")).len(),
+        3000,
+        "{}",
+        rerun.stderr
+    );
+}
+
+/// A manifest entry left empty or cut by a crash (renamed into place before the disk had its
+/// data) counts as a job never committed: the next run removes its objects and reads its
+/// inputs again. Every run used to refuse to start on it, `--fresh` included.
+#[test]
+fn a_damaged_manifest_entry_is_redone_instead_of_refusing_every_run() {
+    let scratch = Scratch::new("damaged-entry");
+    scratch.write("logs/a.log", history(0, 200, 0).as_bytes());
+    let run = |extra: &[&str]| {
+        let args = [&["run", "logs", "--out", "out"], extra].concat();
+        run_guarded(command(&args, &scratch.0), &scratch.0, None)
+    };
+    assert!(run(&[]).status.success());
+    let entries = files_under(&scratch.path("out/manifest"));
+    assert_eq!(entries.len(), 1);
+    for damage in [&b""[..], b"{\"job\":\"00"] {
+        fs::write(&entries[0], damage).unwrap();
+        let rerun = run(&[]);
+        assert!(rerun.status.success(), "{}", rerun.stderr);
+        assert!(
+            rerun.stderr.contains("warning: removed a damaged manifest entry"),
+            "{}",
+            rerun.stderr
+        );
+        assert!(rerun.stderr.contains("1 input, 200 records"), "{}", rerun.stderr);
+        assert_eq!(unique_ids(&scratch.path("out/records")).len(), 200);
+    }
+    fs::write(&files_under(&scratch.path("out/manifest"))[0], b"").unwrap();
+    let fresh = run(&["--fresh"]);
+    assert!(fresh.status.success(), "{}", fresh.stderr);
+    assert_eq!(unique_ids(&scratch.path("out/records")).len(), 200);
+}
+
+/// A damaged file keeps the files grouped with it out of the manifest; the message about them
+/// names a few and counts the rest, instead of listing thousands on one line.
+#[test]
+fn the_inputs_kept_out_of_the_manifest_with_a_damaged_file_are_counted_not_all_listed() {
+    let scratch = Scratch::new("damaged-group");
+    for n in 0..40 {
+        scratch.write(&format!("logs/{n:02}.log"), log_lines(2, n * 10).as_bytes());
+    }
+    let mut cut = {
+        let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        encoder.write_all(history(0, 2000, 5_000).as_bytes()).unwrap();
+        encoder.finish().unwrap()
+    };
+    cut.truncate(cut.len() / 2);
+    scratch.write("logs/99.log.gz", &cut);
+    let run = run_guarded(
+        command(&["run", "logs", "--out", "out"], &scratch.0),
+        &scratch.0,
+        None,
+    );
+    assert_eq!(run.status.code(), Some(1), "{}", run.stderr);
+    let line = run
+        .stderr
+        .lines()
+        .find(|line| line.contains("not recorded as processed"))
+        .unwrap();
+    assert!(
+        line.ends_with("logs/00.log, logs/01.log, logs/02.log, logs/03.log, logs/04.log and 36 more"),
+        "{line}"
+    );
+}

@@ -18,19 +18,33 @@
 //! damaged file (cut gzip, unsupported compression or format) is not committed either: its
 //! objects are removed by the next run like an interrupted job's, so reading the file again
 //! never adds its readable lines twice, and every run reports it and reads it again until a
-//! good copy replaces it.
+//! good copy replaces it. A job file that does not parse (left empty or cut by a crash before
+//! the disk had its data) is removed when the manifest is opened: its job counts as not
+//! committed and is redone like an interrupted one.
+//!
+//! The manifest directory is also the lock of the output directory: a run holds an exclusive
+//! `flock` on it from before it removes anything until it ends, so a second run into the same
+//! `--out` (an overlapping cron job, a second terminal) is refused instead of removing the
+//! objects the first one is writing, which it would take for an interrupted run's. The kernel
+//! releases the lock when the process ends, however it ends, so a killed run never leaves a
+//! stale lock behind.
 //!
 //! An input counts as processed when its canonical path, size, modification time and
 //! fingerprint all match an entry. The fingerprint is the xxh3 of the size and the first and
 //! last 64 KiB (the whole file when smaller), so it catches appends and truncation (size), a
 //! different file under the same name and edits near either end even when the modification
 //! time was kept; the time catches edits in the middle. An in-place edit of the middle that
-//! keeps both the size and the time is not caught. Standard input, FIFOs and devices have no
-//! identity: they are read on every run and recorded only so that their objects are kept.
+//! keeps both the size and the time is not caught. A file moved or renamed since (`mv`, `rsync
+//! -a` and `aws s3 sync` keep the time) counts as processed too when its size, time and
+//! fingerprint match an entry, so tidying the logs into other folders does not read them into
+//! `--out` a second time. Standard input, FIFOs and devices have no identity: they are read on
+//! every run and recorded only so that their objects are kept.
 
 use std::collections::HashSet;
-use std::fs::{self, File};
+use std::ffi::OsString;
+use std::fs::{self, File, TryLockError};
 use std::io;
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::os::unix::fs::{FileExt, MetadataExt};
 use std::path::{Path, PathBuf};
 
@@ -98,18 +112,41 @@ impl FileIdentity {
         })
     }
 
+    /// What identifies the content wherever the file is: size, time and fingerprint.
+    fn content(&self) -> (u64, i64, u64) {
+        (self.size, self.mtime_ns, self.fingerprint)
+    }
+
+    /// The entry of the file. A path that is not UTF-8 (Linux allows any bytes but `/` and NUL)
+    /// is also kept as its bytes: its `path` text has replacement characters and would never
+    /// match the path again, so the file would be read into `--out` anew on every run.
     fn to_json(&self) -> Value {
-        json!({
+        let mut entry = json!({
             "path": self.path.to_string_lossy(),
             "size": self.size,
             "mtime_ns": self.mtime_ns,
             "fingerprint": format!("{:016x}", self.fingerprint),
-        })
+        });
+        if self.path.to_str().is_none() {
+            entry["path_bytes"] = json!(self.path.as_os_str().as_bytes());
+        }
+        entry
     }
 
     fn from_json(value: &Value) -> Option<Self> {
+        let path = match value.get("path_bytes") {
+            Some(bytes) => {
+                let bytes = bytes
+                    .as_array()?
+                    .iter()
+                    .map(|byte| u8::try_from(byte.as_u64()?).ok())
+                    .collect::<Option<Vec<u8>>>()?;
+                PathBuf::from(OsString::from_vec(bytes))
+            }
+            None => PathBuf::from(value["path"].as_str()?),
+        };
         Some(FileIdentity {
-            path: PathBuf::from(value["path"].as_str()?),
+            path,
             size: value["size"].as_u64()?,
             mtime_ns: value["mtime_ns"].as_i64()?,
             fingerprint: u64::from_str_radix(value["fingerprint"].as_str()?, 16).ok()?,
@@ -120,7 +157,7 @@ impl FileIdentity {
 /// What the manifest says about an input.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Seen {
-    /// Processed before, unchanged.
+    /// Processed before, unchanged: under this path, or under another it was moved from.
     Processed,
     /// Processed before under this path, but it changed since.
     Changed,
@@ -140,24 +177,48 @@ pub struct JobRecord<'a> {
     pub objects: usize,
 }
 
-/// The manifest of one output directory.
+/// The manifest of one output directory, holding its lock (see the module doc) while it lives.
 pub struct Manifest {
     dir: PathBuf,
+    /// The manifest directory, open and locked; closing it releases the lock.
+    _lock: File,
     jobs: HashSet<JobId>,
     files: HashSet<FileIdentity>,
     paths: HashSet<PathBuf>,
+    /// Size, modification time and fingerprint of every file, wherever it was.
+    contents: HashSet<(u64, i64, u64)>,
+    /// Job files found damaged when the manifest was opened, and why; they were removed, so
+    /// their jobs count as not committed.
+    pub damaged: Vec<String>,
 }
 
 impl Manifest {
-    /// Loads the manifest under `out` (none yet is an empty one). Job files left half-written
-    /// by an interrupted commit are removed.
+    /// Locks the output directory `out` and loads its manifest (none yet is an empty one).
+    /// Refused while another run holds the lock. Job files left half-written by an interrupted
+    /// commit are removed.
     pub fn open(out: &Path) -> anyhow::Result<Self> {
         let dir = out.join(MANIFEST_DIR);
+        fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+        let lock = File::open(&dir).with_context(|| format!("cannot open {}", dir.display()))?;
+        match lock.try_lock() {
+            Ok(()) => {}
+            Err(TryLockError::WouldBlock) => bail!(
+                "another `s3logs run` is writing into {}; run again once it has ended (two runs \
+                 into one --out would remove each other's unfinished objects)",
+                out.display()
+            ),
+            Err(TryLockError::Error(error)) => {
+                return Err(error).with_context(|| format!("cannot lock {}", dir.display()));
+            }
+        }
         let mut manifest = Manifest {
             dir: dir.clone(),
+            _lock: lock,
             jobs: HashSet::new(),
             files: HashSet::new(),
             paths: HashSet::new(),
+            contents: HashSet::new(),
+            damaged: Vec::new(),
         };
         for (path, name) in manifest.files_on_disk()? {
             if name.ends_with(TEMP_SUFFIX) {
@@ -165,11 +226,17 @@ impl Manifest {
                 continue;
             }
             let text = fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
-            let job: Value = serde_json::from_slice(&text)
-                .with_context(|| format!("{} is not a manifest entry", path.display()))?;
-            manifest
-                .add(&job)
-                .with_context(|| format!("{} is not a manifest entry", path.display()))?;
+            let added = serde_json::from_slice::<Value>(&text)
+                .map_err(anyhow::Error::from)
+                .and_then(|job| manifest.add(&job));
+            if let Err(error) = added {
+                // A job file is renamed into place complete, but a crash before the disk had
+                // its data (a power cut) can leave it empty or cut. Its job then counts as not
+                // committed, as an interrupted run's: its objects are removed and its inputs read
+                // again, rather than every later run, --fresh included, refusing to start.
+                fs::remove_file(&path).with_context(|| format!("cannot remove {}", path.display()))?;
+                manifest.damaged.push(format!("{}: {error:#}", path.display()));
+            }
         }
         Ok(manifest)
     }
@@ -182,11 +249,13 @@ impl Manifest {
         self.jobs.clear();
         self.files.clear();
         self.paths.clear();
+        self.contents.clear();
         Ok(())
     }
 
     /// The job files (and temporary ones) with their names; refused if the directory holds
-    /// anything else, so a mistyped `--out` cannot have its files removed.
+    /// anything else (a name other than `<job>.json` or `<job>.json.tmp`), so a mistyped
+    /// `--out` cannot have its files removed.
     fn files_on_disk(&self) -> anyhow::Result<Vec<(PathBuf, String)>> {
         let entries = match fs::read_dir(&self.dir) {
             Err(error) if error.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
@@ -201,7 +270,12 @@ impl Manifest {
                 .file_name()
                 .map(|n| n.to_string_lossy().into_owned())
                 .unwrap_or_default();
-            if !(path.is_file() && (name.ends_with(".json") || name.ends_with(TEMP_SUFFIX))) {
+            let job = name
+                .strip_suffix(TEMP_SUFFIX)
+                .or_else(|| name.strip_suffix(".json"))
+                .unwrap_or_default();
+            let job_name = job.len() == 16 && job.bytes().all(|b| b.is_ascii_hexdigit());
+            if !(path.is_file() && job_name) {
                 bail!(
                     "{} holds {name}, which `s3logs run` did not write; choose another --out",
                     self.dir.display()
@@ -212,17 +286,18 @@ impl Manifest {
         Ok(files)
     }
 
+    /// Adds a job entry, all of it or, if it is not one, nothing.
     fn add(&mut self, job: &Value) -> anyhow::Result<()> {
         let id = job["job"]
             .as_str()
             .and_then(|id| u64::from_str_radix(id, 16).ok())
             .context("no job id")?;
+        let inputs = job["inputs"].as_array().context("no inputs")?;
         self.jobs.insert(JobId(id));
-        for input in job["inputs"].as_array().context("no inputs")? {
-            if let Some(file) = FileIdentity::from_json(input) {
-                self.paths.insert(file.path.clone());
-                self.files.insert(file);
-            }
+        for file in inputs.iter().filter_map(FileIdentity::from_json) {
+            self.paths.insert(file.path.clone());
+            self.contents.insert(file.content());
+            self.files.insert(file);
         }
         Ok(())
     }
@@ -234,7 +309,7 @@ impl Manifest {
 
     /// What the manifest knows about `file`.
     pub fn seen(&self, file: &FileIdentity) -> Seen {
-        if self.files.contains(file) {
+        if self.files.contains(file) || self.contents.contains(&file.content()) {
             Seen::Processed
         } else if self.paths.contains(&file.path) {
             Seen::Changed
@@ -259,7 +334,6 @@ impl Manifest {
             "objects": record.objects,
             "inputs": inputs,
         });
-        fs::create_dir_all(&self.dir).with_context(|| format!("cannot create {}", self.dir.display()))?;
         let path = self.dir.join(format!("{}.json", record.job));
         let temp = self.dir.join(format!("{}{TEMP_SUFFIX}", record.job));
         let mut text = serde_json::to_vec(&job)?;
@@ -337,6 +411,7 @@ mod tests {
             b"{",
         )
         .unwrap();
+        drop(manifest);
 
         let mut manifest = Manifest::open(&out).unwrap();
         assert!(manifest.has_job(JobId(7)) && !manifest.has_job(JobId(8)));
@@ -349,5 +424,16 @@ mod tests {
         assert!(!manifest.has_job(JobId(7)));
         assert_eq!(manifest.seen(&file), Seen::New);
         assert_eq!(fs::read_dir(out.join(MANIFEST_DIR)).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn an_output_directory_is_locked_while_its_manifest_is_open() {
+        let scratch = Scratch::new("lock");
+        let out = scratch.0.join("out");
+        let first = Manifest::open(&out).unwrap();
+        let error = Manifest::open(&out).err().expect("a second open is refused");
+        assert!(error.to_string().contains("another `s3logs run`"), "{error}");
+        drop(first);
+        Manifest::open(&out).expect("the lock goes with the manifest");
     }
 }

@@ -3,7 +3,8 @@
 //! Inputs already in the manifest are left out. The rest become *jobs* (what the manifest
 //! commits at once) of *units* (what one worker writes with one object writer):
 //! - consecutive small files are grouped into one job of one unit until the group holds
-//!   [`UNIT_BYTES`], so a year of small S3 log files does not become a year of tiny objects;
+//!   [`UNIT_BYTES`] or [`UNIT_FILES`] files, so a year of small S3 log files does not become a
+//!   year of tiny objects, nor one job whose manifest entry is built in memory all at once;
 //! - a plain-text file larger than that is one job cut at line boundaries into byte ranges of
 //!   about [`UNIT_BYTES`], one unit each, so several workers read it at once;
 //! - a gzip file cannot be read from the middle, so it is one unit however large;
@@ -39,6 +40,12 @@ use crate::inputs::Input;
 /// into ranges of it. Large enough that an hour's objects are few, small enough that two
 /// workers share a few hundred megabytes evenly.
 pub const UNIT_BYTES: u64 = 32 << 20;
+
+/// Files a unit of small files holds at most. Its manifest entry is built in memory when the
+/// job is committed and read back by every later run, at about 1.5 KB per file: without this
+/// bound a unit of one-line files held some 50,000 of them (80 MB at once), and one of empty
+/// files every empty file there is.
+pub const UNIT_FILES: usize = 4096;
 
 /// The smallest unit `--unit-bytes` accepts: each cut reads up to a unit's worth of bytes
 /// to find a line boundary, so tiny units would read a file many times over.
@@ -172,7 +179,8 @@ impl Planner {
         let size = file.size;
         let source = self.source(input, name, Some(file));
         if size <= self.unit_bytes {
-            if !self.group.is_empty() && self.group_bytes + size > self.unit_bytes {
+            let full = self.group_bytes + size > self.unit_bytes || self.group.len() == UNIT_FILES;
+            if !self.group.is_empty() && full {
                 self.close_group();
             }
             self.group.push(source);
@@ -368,6 +376,29 @@ mod tests {
         for (window, expected) in cases {
             assert_eq!(checker.first_start(window.as_bytes()), *expected, "{window}");
         }
+    }
+
+    /// Small files are grouped by bytes and by count: empty files, which add no bytes, used to
+    /// all go into one job.
+    #[test]
+    fn a_unit_of_small_files_holds_at_most_unit_files() {
+        let dir = std::env::temp_dir().join(format!("s3logs-plan-files-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).unwrap();
+        let count = 2 * UNIT_FILES + 1;
+        let inputs: Vec<Input> = (0..count)
+            .map(|n| {
+                let path = dir.join(format!("{n:05}.log"));
+                fs::write(&path, b"").unwrap();
+                Input::File(path)
+            })
+            .collect();
+        let manifest = Manifest::open(&dir.join("out")).unwrap();
+        let plan = plan(inputs, &manifest, UNIT_BYTES, 0);
+        let files: Vec<usize> = plan.units.iter().map(|unit| unit.pieces.len()).collect();
+        assert_eq!(files, [UNIT_FILES, UNIT_FILES, 1]);
+        assert_eq!(plan.jobs.len(), 3);
+        fs::remove_dir_all(dir).unwrap();
     }
 
     #[test]
