@@ -72,6 +72,8 @@ impl NativeEncoder {
     /// Appends the record of one native line (without its terminator) and a `\n` to `out`.
     /// Returns whether the record is quarantined (carries `ParseError` and `RawLine`).
     pub fn encode(&self, line: &[u8], out: &mut Vec<u8>) -> bool {
+        // Of the line as given: `record_id` takes off the one `\r` that ends a CRLF line.
+        let line_id = record_id(line);
         let line = line.strip_suffix(b"\r").unwrap_or(line);
         let mut values: Vec<Converted> = COLUMNS.iter().map(|_| Converted::Null).collect();
         let mut errors = Vec::new();
@@ -94,12 +96,20 @@ impl NativeEncoder {
             Err(error) => errors.push(format!("not a JSON object: {error}")),
         }
         let reason = (!errors.is_empty()).then(|| format!("AWS native record: {}", errors.join("; ")));
-        self.write(line, &values, reason.as_deref(), out);
+        self.write(line, line_id, &values, reason.as_deref(), out);
         reason.is_some()
     }
 
-    /// Writes the record in the encoder's key order (keys that do not apply left out).
-    fn write(&self, line: &[u8], values: &[Converted], reason: Option<&str>, out: &mut Vec<u8>) {
+    /// Writes the record of `line`, whose record id is `line_id`, in the encoder's key order
+    /// (keys that do not apply left out).
+    fn write(
+        &self,
+        line: &[u8],
+        line_id: u64,
+        values: &[Converted],
+        reason: Option<&str>,
+        out: &mut Vec<u8>,
+    ) {
         out.push(b'{');
         for (index, &(id, always_present)) in RECORD_ORDER.iter().enumerate() {
             let quarantine = matches!(id, ColumnId::ParseError | ColumnId::RawLine);
@@ -122,7 +132,7 @@ impl NativeEncoder {
             out.push(b':');
             match id {
                 ColumnId::SchemaVersion => write_number(out, u64::from(SCHEMA_VERSION)),
-                ColumnId::RecordId => write_json_string(out, &record_id_text(record_id(line))),
+                ColumnId::RecordId => write_json_string(out, &record_id_text(line_id)),
                 ColumnId::LogFile => write_json_string(out, self.log_file.as_bytes()),
                 ColumnId::ParseError => write_json_string(out, reason.unwrap_or_default().as_bytes()),
                 ColumnId::RawLine => write_json_string(out, line),
@@ -254,6 +264,26 @@ mod tests {
         let quarantined = NativeEncoder::new("native.json").encode(line.as_bytes(), &mut out);
         assert!(out.ends_with(b"}\n"));
         (serde_json::from_slice(&out).unwrap(), quarantined)
+    }
+
+    #[test]
+    fn only_the_last_carriage_return_ends_a_line() {
+        // A CRLF line's `\r` is not part of it; a `\r` before that one is, in the id as in
+        // a text line's record.
+        let encoder = NativeEncoder::new("native.json");
+        let id_of = |line: &str| {
+            let mut out = Vec::new();
+            encoder.encode(line.as_bytes(), &mut out);
+            serde_json::from_slice::<Value>(&out).unwrap()["RecordId"].clone()
+        };
+        assert_eq!(id_of(&format!("{NATIVE}\r")), id_of(NATIVE));
+        assert_eq!(
+            id_of(&format!("{NATIVE}\r\r")),
+            format!(
+                "{:016x}",
+                xxhash_rust::xxh3::xxh3_64(format!("{NATIVE}\r").as_bytes())
+            )
+        );
     }
 
     #[test]

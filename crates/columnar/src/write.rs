@@ -109,7 +109,6 @@ impl<W: Write + Send> ParquetWriter<W> {
     /// parser's; a row can also be quarantined for a number beyond its column's range (see the
     /// module documentation), which [`WriteStats::quarantined`] counts.
     pub fn write_line(&mut self, log_file: &str, line: &[u8]) -> Result<Outcome, Error> {
-        let line = line.strip_suffix(b"\r").unwrap_or(line);
         if line.iter().all(u8::is_ascii_whitespace) {
             return Ok(Outcome::Skipped);
         }
@@ -118,18 +117,21 @@ impl<W: Write + Send> ParquetWriter<W> {
 
     /// Writes the row of a line already parsed with `s3_access_log::parse_partial`, for a
     /// caller that needs the line's time before it chooses the file (one parse, not two): as
-    /// [`Self::write_line`], for a `line` without its `\r` that is not blank.
+    /// [`Self::write_line`], for a `line` that is not blank. As there, a trailing `\r` is the
+    /// end of a CRLF line, not part of it, and only that one is taken off: here, once.
     pub fn write_parsed(
         &mut self,
         log_file: &str,
         line: &[u8],
         (record, error): (LogRecord<'_>, Option<ParseError>),
     ) -> Result<Outcome, Error> {
+        let id = record_id(line);
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
         // Fields are cut at ASCII separators, so they are valid UTF-8 when the line is.
         let valid = std::str::from_utf8(line).is_ok();
         let b = &mut self.batch;
         b.push_int(ColumnId::SchemaVersion, Some(i64::from(SCHEMA_VERSION)));
-        push_record_id(b, record_id(line));
+        push_record_id(b, id);
         let time = record.time.map(|time| time.unix_seconds() * 1000);
         b.push_int(ColumnId::RequestTime, time);
         let mut overflow = None;

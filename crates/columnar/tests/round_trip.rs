@@ -167,6 +167,8 @@ fn edge_cases_round_trip() {
     let cases: Vec<(&str, Vec<u8>)> = vec![
         ("clean", CLEAN.to_vec()),
         ("crlf", [CLEAN, b"\r"].concat()),
+        // Only the last `\r` ends the line: the one before it is the line's own.
+        ("cr before crlf", [CLEAN, b"\r\r"].concat()),
         ("truncated mid-line", CLEAN[..200].to_vec()),
         ("only a bucket owner", b"79a59df900b949e5".to_vec()),
         ("not a log line", b"{\"json\": true}".to_vec()),

@@ -375,3 +375,53 @@ fn duckdb_reads_every_partition_of_a_parquet_run() {
     let rows: u64 = answer.iter().map(|file| file["rows"].as_u64().unwrap()).sum();
     assert_eq!(rows, from_ndjson_records(&dir) as u64);
 }
+
+/// A Parquet run holds the records of a JSON run, byte for byte, also for CRLF lines and for
+/// lines with a `\r` of their own before the one that ends them.
+#[test]
+fn run_in_parquet_holds_the_records_of_run_in_json() {
+    let dir = temp_dir("records");
+    let sample = fs::read(samples().join("photo-archive/2019-06-12-16-05-21-7E1D0C5F2A9B4C83")).unwrap();
+    let mut input = Vec::new();
+    for line in sample.split(|&b| b == b'\n').filter(|line| !line.is_empty()) {
+        for ending in [&b"\n"[..], b"\r\n", b"\r\r\n"] {
+            input.extend_from_slice(line);
+            input.extend_from_slice(ending);
+        }
+    }
+    fs::write(dir.path("endings.log"), input).unwrap();
+    ok(&["run", "endings.log", "--out", "json-out"], &dir);
+    ok(
+        &[
+            "run",
+            "endings.log",
+            "--out",
+            "parquet-out",
+            "--format",
+            "parquet",
+        ],
+        &dir,
+    );
+    let records = |out: &str| -> Vec<String> {
+        let mut records = Vec::new();
+        for (path, bytes) in objects(&dir.join(out)) {
+            let mut text = Vec::new();
+            if path.extension().is_some_and(|e| e == "parquet") {
+                let mut reader = columnar::RecordReader::new(bytes::Bytes::from(bytes)).unwrap();
+                while reader.next_records(&mut text).unwrap() > 0 {}
+            } else {
+                std::io::Read::read_to_end(&mut flate2::read::MultiGzDecoder::new(&bytes[..]), &mut text)
+                    .unwrap();
+            }
+            records.extend(String::from_utf8(text).unwrap().lines().map(str::to_owned));
+        }
+        records.sort();
+        records
+    };
+    let json = records("json-out");
+    assert_eq!(
+        json.len(),
+        3 * sample.split(|&b| b == b'\n').filter(|l| !l.is_empty()).count()
+    );
+    assert_eq!(records("parquet-out"), json);
+}

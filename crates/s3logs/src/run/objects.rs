@@ -611,7 +611,6 @@ impl RecordWriter for PieceRecords<'_> {
                 Ok(outcome)
             }
             ObjectWriter::Parquet(objects) => {
-                let line = line.strip_suffix(b"\r").unwrap_or(line);
                 let parsed = parse_partial(line);
                 let hour = self.hours.of(parsed.0.time.map(hour_of));
                 objects
