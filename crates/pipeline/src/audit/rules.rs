@@ -37,7 +37,7 @@ pub enum Rule {
     PublicRead,
     /// User agents of scripted clients, crawlers and scanners.
     SuspiciousUserAgent,
-    /// Authenticated requests outside business hours.
+    /// Authenticated requests outside business hours, AWS's own (lifecycle, services) aside.
     OffHours,
     /// `BytesSent` over a threshold.
     LargeResponse,
@@ -82,6 +82,19 @@ pub const CONFIG_CHANGE_OPERATIONS: &[&str] = &[
 /// writes for a multi-object delete (`BATCH.DELETE.OBJECT`). The multi-object delete request
 /// itself (`REST.POST.MULTI_OBJECT_DELETE`) is not counted, or its keys would count twice.
 pub const DELETE_OPERATIONS: &[&str] = &["REST.DELETE.OBJECT", "BATCH.DELETE.OBJECT"];
+
+/// The requester of S3's own actions: lifecycle expirations and transitions (`S3.EXPIRE.OBJECT`).
+const S3_ITSELF_REQUESTER: &str = "AmazonS3";
+
+/// How the requester of an AWS service acting on the bucket begins
+/// (`svc:delivery.logs.amazonaws.com` writing logs into it).
+const SERVICE_PRINCIPAL_PREFIX: &str = "svc:";
+
+/// Whether `requester` is AWS itself rather than an account's principal: S3's lifecycle or an
+/// AWS service. Such requests run on AWS's schedule, not a person's.
+fn is_aws_itself(requester: &str) -> bool {
+    requester == S3_ITSELF_REQUESTER || requester.starts_with(SERVICE_PRINCIPAL_PREFIX)
+}
 
 /// Operations that read an object.
 pub const OBJECT_READ_OPERATIONS: &[&str] = &["REST.GET.OBJECT", "REST.HEAD.OBJECT"];
@@ -219,8 +232,11 @@ impl Rule {
                 .user_agent
                 .text()
                 .is_some_and(|agent| thresholds.suspicious_agents.matches(agent)),
+            // S3's lifecycle runs at night by design and AWS services write logs around the
+            // clock: neither is a principal's credentials at work.
             Rule::OffHours => {
                 !anonymous
+                    && !record.requester.text().is_some_and(is_aws_itself)
                     && record
                         .timestamp
                         .text()

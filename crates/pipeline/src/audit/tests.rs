@@ -346,6 +346,23 @@ fn each_new_detection_has_positive_and_negative_lines() {
         ),
         (
             "off-hours",
+            "",
+            vec![
+                record(
+                    "b854390a51155554b82ce2759564a1135bce83133d004f4d2001f157e13985d7 flow-log-test \
+                     [15/Mar/2025:00:28:02 +0000] - AmazonS3 366DB3C4B325AB11 S3.EXPIRE.OBJECT 0/a.sst \"-\" - - \
+                     - 317 - - \"-\" \"-\" qsEq9bDa2VyxyZ4c DMlPb9al4CvVBck150Cg - - - - - - -",
+                ),
+                with(&[
+                    ("Timestamp", json!("2025-03-15 23:57:31")),
+                    ("Requester", json!("svc:delivery.logs.amazonaws.com")),
+                    ("Operation", json!("REST.PUT.OBJECT")),
+                ]),
+            ],
+            vec![],
+        ),
+        (
+            "off-hours",
             "off-hours.time-zone=America/New_York",
             at(&["2025-01-15 12:00:00", "2025-01-15 13:00:00"], &[]),
             vec![""],
