@@ -1,6 +1,6 @@
 -- Detection bulk-download: bytes sent to one IP or requester in a window over a threshold. Severity high; MITRE ATT&CK T1530.
 -- One row per IP and per requester sent at least the threshold of bytes in one window of the last 7 days
--- (total = bytes_sent_size summed over every request).
+-- (total = bytes_sent_size summed over every request); anonymous requests count for their IP only.
 -- The same rule as the audit engine's (s3logs audit, the postprocessor); docs/detections.md describes it and
 -- infra/tests/test_detections_sql.py checks that this query and the engine find the same hits on a shared
 -- fixture. Like the engine's default EXCLUDE_USER_AGENT, it skips the S3 console and AWS-internal traffic.
@@ -58,7 +58,7 @@ FROM (
       AND COALESCE(user_agent, '') NOT LIKE '%AWSConfig%'
       AND bytes_sent_size > 0
   ) events
-  WHERE requester IS NOT NULL
+  WHERE requester IS NOT NULL AND requester <> 'Anonymous'
 ) subjects
 GROUP BY window_by, subject, window_start
 HAVING SUM(amount) >= 10737418240

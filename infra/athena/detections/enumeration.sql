@@ -58,7 +58,7 @@ FROM (
       AND COALESCE(user_agent, '') NOT LIKE '%AWSConfig%'
       AND http_status IN (403, 404)
   ) events
-  WHERE requester IS NOT NULL
+  WHERE requester IS NOT NULL AND requester <> 'Anonymous'
 ) subjects
 GROUP BY window_by, subject, window_start
 HAVING SUM(amount) >= 50

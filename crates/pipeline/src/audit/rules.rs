@@ -104,7 +104,7 @@ pub const OBJECT_READ_OPERATIONS: &[&str] = &["REST.GET.OBJECT", "REST.HEAD.OBJE
 pub enum WindowBy {
     /// One `RemoteIP`.
     RemoteIp,
-    /// One `Requester` (never null: anonymous requests are counted by IP).
+    /// One `Requester` (never null nor `Anonymous`: anonymous requests are counted by IP).
     Requester,
 }
 
@@ -117,11 +117,16 @@ impl WindowBy {
         }
     }
 
-    /// The value counted for: the record's IP or requester.
+    /// The value counted for: the record's IP or (authenticated) requester.
     pub fn of<'r>(self, record: &'r RecordView<'_>) -> Option<&'r str> {
         match self {
             WindowBy::RemoteIp => record.remote_ip.text(),
-            WindowBy::Requester => record.requester.text(),
+            // Every anonymous client shares the old spelling; one burst of all would be no
+            // client's.
+            WindowBy::Requester => record
+                .requester
+                .text()
+                .filter(|&requester| requester != ANONYMOUS_REQUESTER),
         }
     }
 }

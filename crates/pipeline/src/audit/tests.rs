@@ -469,6 +469,21 @@ fn each_new_detection_has_positive_and_negative_lines() {
             ),
             vec![],
         ),
+        // Anonymous spelled the old way is no requester either: three IPs, no burst for one.
+        (
+            "enumeration",
+            "enumeration.count=3",
+            ["198.51.100.1", "198.51.100.2", "198.51.100.3"]
+                .map(|ip| {
+                    with(&[
+                        ("Requester", json!("Anonymous")),
+                        ("RemoteIP", json!(ip)),
+                        get(404)[0].clone(),
+                    ])
+                })
+                .to_vec(),
+            vec![],
+        ),
         (
             "enumeration",
             "enumeration.count=3",
