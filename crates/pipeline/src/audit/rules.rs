@@ -29,7 +29,7 @@ pub enum Rule {
     AclRequired,
     /// HTTP 403 or error code `AccessDenied`.
     AccessDenied,
-    /// Unauthenticated requests outside website endpoints.
+    /// Unauthenticated requests outside website endpoints and CORS preflights.
     Anonymous,
     /// Records carrying `ParseError`.
     ParseErrors,
@@ -224,12 +224,14 @@ impl Rule {
             Rule::AccessDenied => status == Some(403) || record.error_code.text() == Some("AccessDenied"),
             // The Operation is parsed after the Requester, so a record that has one also has a
             // trustworthy Requester (a null Requester before a parse error means "unknown").
+            // A CORS preflight (`OPTIONS`) is never signed, whatever the bucket's access, and
+            // Block Public Access does not stop it.
             Rule::Anonymous => {
                 anonymous
                     && record
                         .operation
                         .text()
-                        .is_some_and(|op| !op.starts_with("WEBSITE."))
+                        .is_some_and(|op| !op.starts_with("WEBSITE.") && !op.starts_with("REST.OPTIONS."))
             }
             Rule::ParseErrors => record.parse_error.get().is_some(),
             Rule::PublicRead => anonymous && success && operation_in(OBJECT_READ_OPERATIONS),

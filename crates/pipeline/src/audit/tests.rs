@@ -262,6 +262,24 @@ fn each_new_detection_has_positive_and_negative_lines() {
             vec![],
         ),
         (
+            "anonymous",
+            "",
+            vec![
+                with(&[anonymous.clone(), ("Operation", json!("REST.OPTIONS.PREFLIGHT"))]),
+                with(&[anonymous.clone(), ("Operation", json!("WEBSITE.GET.OBJECT"))]),
+            ],
+            vec![],
+        ),
+        (
+            "anonymous",
+            "",
+            vec![with(&[
+                anonymous.clone(),
+                ("Operation", json!("REST.GET.BUCKET")),
+            ])],
+            vec![""],
+        ),
+        (
             "suspicious-user-agent",
             "",
             vec![with(&[("UserAgent", json!("curl/8.5.0"))])],
