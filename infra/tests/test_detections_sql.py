@@ -19,6 +19,7 @@ import gzip
 import json
 import math
 import pathlib
+import re
 import tempfile
 import unittest
 
@@ -94,6 +95,30 @@ class DetectionQueriesAgreeWithTheEngine(unittest.TestCase):
             with self.subTest(key=key):
                 rule, _, zone = key.partition("@")
                 self.assertEqual(self.hits(rule, zone or "UTC"), expected)
+
+    def test_windows_of_any_length_that_divides_a_day_start_where_the_engines_do(self):
+        # "Edit the literals" must hold for every accepted length, longer than an hour included.
+        times = ["2026-11-11 00:00:00", "2026-11-11 00:04:59", "2026-11-11 01:59:59", "2026-11-11 02:00:00",
+                 "2026-11-11 13:37:00", "2026-11-11 23:59:59"]
+        rows = ", ".join(f"(TIMESTAMP '{t}')" for t in times)
+        for rule in ("enumeration", "mass-deletion", "bulk-download"):
+            sql = (DETECTIONS_DIR / f"{rule}.sql").read_text()
+            minutes = re.search(r"^-- Setting [a-z-]+\.minutes = (\d+)$", sql, re.M).group(1)
+            window = re.search(r"^\s*(.+) AS window_start$", sql, re.M).group(1)
+            self.assertEqual(window.count(f"% {minutes})"), 1, "the length is one literal after %")
+            for length in (1, 5, 10, 15, 30, 60, 120, 180, 360, 720, 1440):
+                with self.subTest(rule=rule, minutes=length):
+                    edited = window.replace(f"% {minutes})", f"% {length})")
+                    query = f"SELECT {edited} FROM (VALUES {rows}) t(request_time)"
+                    found = [row[0] for row in self.db.execute(query).fetchall()]
+                    # The engine's start: the epoch second floored to a multiple of the length.
+                    seconds = length * 60
+                    epochs = [dt.datetime.strptime(t, TIME_FORMAT).replace(tzinfo=dt.UTC).timestamp() for t in times]
+                    expected = [
+                        dt.datetime.fromtimestamp(epoch // seconds * seconds, dt.UTC).replace(tzinfo=None)
+                        for epoch in epochs
+                    ]
+                    self.assertEqual(found, expected)
 
     def test_every_detection_has_an_insights_query_naming_it(self):
         for rule in self.detections():

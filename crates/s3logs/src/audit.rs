@@ -382,7 +382,7 @@ fn table(auditor: &Auditor, top: usize, formats: &FormatCounts) -> String {
                 cell(requester.unwrap_or("(anonymous)"), 48),
                 cell(agent.unwrap_or("-"), 36),
                 cell(&most_common(&client.operations), 22),
-                most_common(&client.buckets),
+                printable(&most_common(&client.buckets)),
             );
         }
         if clients.len() > top {
@@ -426,14 +426,29 @@ fn most_common(counts: &HashMap<&str, u64>) -> String {
     }
 }
 
-/// `value` cut to `width` characters, with an ellipsis when cut.
+/// `value` made safe for a terminal ([`printable`]), cut to `width` characters, with an
+/// ellipsis when cut.
 fn cell(value: &str, width: usize) -> String {
+    let value = printable(value);
     if value.chars().count() <= width {
-        return value.to_owned();
+        return value;
     }
     let mut cut: String = value.chars().take(width - 1).collect();
     cut.push('…');
     cut
+}
+
+/// `value` with its control characters written as `\u{..}` escapes. Log fields are chosen by
+/// whoever sent the request: an escape sequence in a User-Agent printed as is would let them
+/// recolour, rewrite or erase the lines of the table that name them.
+fn printable(value: &str) -> String {
+    value
+        .chars()
+        .map(|c| match c.is_control() {
+            true => c.escape_unicode().to_string(),
+            false => c.to_string(),
+        })
+        .collect()
 }
 
 /// `1 hit`, `2 hits`: counts in the summaries read as sentences.
@@ -466,6 +481,20 @@ mod tests {
         assert_eq!(cell("exactly10!", 10), "exactly10!");
         assert_eq!(cell("a little too long", 10), "a little …");
         assert_eq!(cell("café au lait", 5), "café…");
+    }
+
+    #[test]
+    fn cells_show_control_characters_as_escapes() {
+        let cases = [
+            ("curl/8\u{1b}[2K\r", 40, "curl/8\\u{1b}[2K\\u{d}"),
+            ("a\tb\nc\u{7f}\u{9b}", 40, "a\\u{9}b\\u{a}c\\u{7f}\\u{9b}"),
+            ("\u{1b}]0;owned\u{7}", 10, "\\u{1b}]0;…"),
+            ("café", 10, "café"),
+        ];
+        for (value, width, shown) in cases {
+            assert_eq!(cell(value, width), shown, "{value:?}");
+        }
+        assert_eq!(printable("logs\u{1b}[8m"), "logs\\u{1b}[8m");
     }
 
     #[test]

@@ -177,6 +177,26 @@ fn the_table_lists_top_clients_per_rule_and_the_totals() {
 }
 
 #[test]
+fn escape_sequences_from_the_logs_do_not_reach_the_terminal() {
+    let dir = Scratch::new("audit-escapes");
+    // A User-Agent that erases the table's previous line and retitles the terminal.
+    let line = "79a59df900b949e55d96a1e698fbacedfd6e09d98eacf8f8d5218e7cd47ef2be finance-reports \
+                [11/Nov/2026:10:00:01 +0000] 192.0.2.10 - 0000000000000001 REST.GET.OBJECT a.csv \
+                \"GET /a.csv HTTP/1.1\" 200 - 10 10 12 8 \"-\" \"curl/8\u{1b}[1A\u{1b}[2K\u{1b}]0;ok\u{7}\" - \
+                hostid= - ECDHE-RSA-AES128-GCM-SHA256 - finance-reports.s3.eu-west-1.amazonaws.com TLSv1.2 - - \
+                eu-west-1\n";
+    fs::write(dir.join("escapes.log"), line).unwrap();
+    let output = s3logs(
+        &["audit", "--rules", "suspicious-user-agent", "escapes.log"],
+        &dir,
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
+    let text = stdout(&output);
+    assert!(text.contains("curl/8\\u{1b}[1A\\u{1b}[2K"), "{text}");
+    assert!(!text.chars().any(|c| c.is_control() && c != '\n'), "{text:?}");
+}
+
+#[test]
 fn summary_lines_count_requests_per_client() {
     let dir = Scratch::new("audit-summary");
     copy_samples(&dir);

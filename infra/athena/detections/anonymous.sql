@@ -1,5 +1,6 @@
 -- Detection anonymous: unauthenticated requests outside website endpoints. Severity medium; MITRE ATT&CK T1530,T1619.
--- One row per unauthenticated request of the last 7 days outside the website endpoint.
+-- One row per unauthenticated request of the last 7 days outside the website endpoint, CORS preflights
+-- (REST.OPTIONS.PREFLIGHT, never signed) left out.
 -- The same rule as the audit engine's (s3logs audit, the postprocessor); docs/detections.md describes it and
 -- infra/tests/test_detections_sql.py checks that this query and the engine find the same hits on a shared
 -- fixture. Like the engine's default EXCLUDE_USER_AGENT, it skips the S3 console and AWS-internal traffic.
@@ -31,5 +32,6 @@ WHERE request_time >= CAST(CURRENT_TIMESTAMP AS TIMESTAMP) - INTERVAL '7' DAY
   AND COALESCE(user_agent, '') NOT LIKE '%AWSConfig%'
   AND (requester IS NULL OR requester = 'Anonymous')
   AND operation NOT LIKE 'WEBSITE.%'
+  AND operation NOT LIKE 'REST.OPTIONS.%'
 ORDER BY request_time DESC, record_id
 LIMIT 1000

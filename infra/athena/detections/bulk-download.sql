@@ -1,10 +1,12 @@
 -- Detection bulk-download: bytes sent to one IP or requester in a window over a threshold. Severity high; MITRE ATT&CK T1530.
 -- One row per IP and per requester sent at least the threshold of bytes in one window of the last 7 days
--- (total = bytes_sent_size summed over every request).
+-- (total = bytes_sent_size summed over every request); anonymous requests count for their IP only.
 -- The same rule as the audit engine's (s3logs audit, the postprocessor); docs/detections.md describes it and
 -- infra/tests/test_detections_sql.py checks that this query and the engine find the same hits on a shared
 -- fixture. Like the engine's default EXCLUDE_USER_AGENT, it skips the S3 console and AWS-internal traffic.
 -- Windows are fixed: the day is cut into windows of the setting's length from 00:00 UTC, as in the engine.
+-- The window length is the literal after % in window_start (minutes of the day; any length that divides a
+-- day works, as in the engine).
 -- Athena windows span every record the query reads; the postprocessor counts within one invocation only.
 --
 -- Settings, at the engine's defaults; edit the literals below to change them:
@@ -33,7 +35,7 @@ FROM (
       requester,
       request_time,
       bytes_sent_size AS amount,
-      date_trunc('hour', request_time) AS window_start
+      date_trunc('day', request_time) + ((hour(request_time) * 60 + minute(request_time)) - (hour(request_time) * 60 + minute(request_time)) % 60) * INTERVAL '1' MINUTE AS window_start
     FROM s3_access_logs.records_dedup
     WHERE request_time >= CAST(CURRENT_TIMESTAMP AS TIMESTAMP) - INTERVAL '7' DAY
       AND COALESCE(user_agent, '') NOT LIKE '%S3Console%'
@@ -50,7 +52,7 @@ FROM (
       requester,
       request_time,
       bytes_sent_size AS amount,
-      date_trunc('hour', request_time) AS window_start
+      date_trunc('day', request_time) + ((hour(request_time) * 60 + minute(request_time)) - (hour(request_time) * 60 + minute(request_time)) % 60) * INTERVAL '1' MINUTE AS window_start
     FROM s3_access_logs.records_dedup
     WHERE request_time >= CAST(CURRENT_TIMESTAMP AS TIMESTAMP) - INTERVAL '7' DAY
       AND COALESCE(user_agent, '') NOT LIKE '%S3Console%'
@@ -58,7 +60,7 @@ FROM (
       AND COALESCE(user_agent, '') NOT LIKE '%AWSConfig%'
       AND bytes_sent_size > 0
   ) events
-  WHERE requester IS NOT NULL
+  WHERE requester IS NOT NULL AND requester <> 'Anonymous'
 ) subjects
 GROUP BY window_by, subject, window_start
 HAVING SUM(amount) >= 10737418240

@@ -6,6 +6,8 @@
 -- infra/tests/test_detections_sql.py checks that this query and the engine find the same hits on a shared
 -- fixture. Like the engine's default EXCLUDE_USER_AGENT, it skips the S3 console and AWS-internal traffic.
 -- Windows are fixed: the day is cut into windows of the setting's length from 00:00 UTC, as in the engine.
+-- The window length is the literal after % in window_start (minutes of the day; any length that divides a
+-- day works, as in the engine).
 -- Athena windows span every record the query reads; the postprocessor counts within one invocation only.
 --
 -- Settings, at the engine's defaults; edit the literals below to change them:
@@ -34,7 +36,7 @@ FROM (
       requester,
       request_time,
       1 AS amount,
-      date_trunc('hour', request_time) + (minute(request_time) - minute(request_time) % 10) * INTERVAL '1' MINUTE AS window_start
+      date_trunc('day', request_time) + ((hour(request_time) * 60 + minute(request_time)) - (hour(request_time) * 60 + minute(request_time)) % 10) * INTERVAL '1' MINUTE AS window_start
     FROM s3_access_logs.records_dedup
     WHERE request_time >= CAST(CURRENT_TIMESTAMP AS TIMESTAMP) - INTERVAL '7' DAY
       AND COALESCE(user_agent, '') NOT LIKE '%S3Console%'

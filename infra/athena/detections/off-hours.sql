@@ -1,5 +1,6 @@
 -- Detection off-hours: authenticated access outside business hours. Severity low; MITRE ATT&CK T1078.
--- One row per signed request of the last 7 days outside business hours. The inner AT TIME ZONE reads
+-- One row per signed request of the last 7 days outside business hours, leaving out AWS itself: S3's
+-- lifecycle (requester AmazonS3) and AWS services (requester svc:...), which run at any hour. The inner AT TIME ZONE reads
 -- request_time as UTC; put the business time zone (an IANA name such as 'Europe/Berlin') in the outer one.
 -- Days are numbered from Monday = 0: the business days are 0 to 4.
 -- The same rule as the audit engine's (s3logs audit, the postprocessor); docs/detections.md describes it and
@@ -38,6 +39,8 @@ WHERE request_time >= CAST(CURRENT_TIMESTAMP AS TIMESTAMP) - INTERVAL '7' DAY
   AND COALESCE(user_agent, '') NOT LIKE '%AWSConfig%'
   AND requester IS NOT NULL
   AND requester <> 'Anonymous'
+  AND requester <> 'AmazonS3'
+  AND requester NOT LIKE 'svc:%'
   AND (
     (EXTRACT(DOW FROM (request_time AT TIME ZONE 'UTC') AT TIME ZONE 'UTC') + 6) % 7 NOT IN (0, 1, 2, 3, 4)
     OR hour((request_time AT TIME ZONE 'UTC') AT TIME ZONE 'UTC') < 8

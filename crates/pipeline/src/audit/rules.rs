@@ -29,7 +29,7 @@ pub enum Rule {
     AclRequired,
     /// HTTP 403 or error code `AccessDenied`.
     AccessDenied,
-    /// Unauthenticated requests outside website endpoints.
+    /// Unauthenticated requests outside website endpoints and CORS preflights.
     Anonymous,
     /// Records carrying `ParseError`.
     ParseErrors,
@@ -37,7 +37,7 @@ pub enum Rule {
     PublicRead,
     /// User agents of scripted clients, crawlers and scanners.
     SuspiciousUserAgent,
-    /// Authenticated requests outside business hours.
+    /// Authenticated requests outside business hours, AWS's own (lifecycle, services) aside.
     OffHours,
     /// `BytesSent` over a threshold.
     LargeResponse,
@@ -83,6 +83,19 @@ pub const CONFIG_CHANGE_OPERATIONS: &[&str] = &[
 /// itself (`REST.POST.MULTI_OBJECT_DELETE`) is not counted, or its keys would count twice.
 pub const DELETE_OPERATIONS: &[&str] = &["REST.DELETE.OBJECT", "BATCH.DELETE.OBJECT"];
 
+/// The requester of S3's own actions: lifecycle expirations and transitions (`S3.EXPIRE.OBJECT`).
+const S3_ITSELF_REQUESTER: &str = "AmazonS3";
+
+/// How the requester of an AWS service acting on the bucket begins
+/// (`svc:delivery.logs.amazonaws.com` writing logs into it).
+const SERVICE_PRINCIPAL_PREFIX: &str = "svc:";
+
+/// Whether `requester` is AWS itself rather than an account's principal: S3's lifecycle or an
+/// AWS service. Such requests run on AWS's schedule, not a person's.
+fn is_aws_itself(requester: &str) -> bool {
+    requester == S3_ITSELF_REQUESTER || requester.starts_with(SERVICE_PRINCIPAL_PREFIX)
+}
+
 /// Operations that read an object.
 pub const OBJECT_READ_OPERATIONS: &[&str] = &["REST.GET.OBJECT", "REST.HEAD.OBJECT"];
 
@@ -91,7 +104,7 @@ pub const OBJECT_READ_OPERATIONS: &[&str] = &["REST.GET.OBJECT", "REST.HEAD.OBJE
 pub enum WindowBy {
     /// One `RemoteIP`.
     RemoteIp,
-    /// One `Requester` (never null: anonymous requests are counted by IP).
+    /// One `Requester` (never null nor `Anonymous`: anonymous requests are counted by IP).
     Requester,
 }
 
@@ -104,11 +117,16 @@ impl WindowBy {
         }
     }
 
-    /// The value counted for: the record's IP or requester.
+    /// The value counted for: the record's IP or (authenticated) requester.
     pub fn of<'r>(self, record: &'r RecordView<'_>) -> Option<&'r str> {
         match self {
             WindowBy::RemoteIp => record.remote_ip.text(),
-            WindowBy::Requester => record.requester.text(),
+            // Every anonymous client shares the old spelling; one burst of all would be no
+            // client's.
+            WindowBy::Requester => record
+                .requester
+                .text()
+                .filter(|&requester| requester != ANONYMOUS_REQUESTER),
         }
     }
 }
@@ -206,12 +224,14 @@ impl Rule {
             Rule::AccessDenied => status == Some(403) || record.error_code.text() == Some("AccessDenied"),
             // The Operation is parsed after the Requester, so a record that has one also has a
             // trustworthy Requester (a null Requester before a parse error means "unknown").
+            // A CORS preflight (`OPTIONS`) is never signed, whatever the bucket's access, and
+            // Block Public Access does not stop it.
             Rule::Anonymous => {
                 anonymous
                     && record
                         .operation
                         .text()
-                        .is_some_and(|op| !op.starts_with("WEBSITE."))
+                        .is_some_and(|op| !op.starts_with("WEBSITE.") && !op.starts_with("REST.OPTIONS."))
             }
             Rule::ParseErrors => record.parse_error.get().is_some(),
             Rule::PublicRead => anonymous && success && operation_in(OBJECT_READ_OPERATIONS),
@@ -219,8 +239,11 @@ impl Rule {
                 .user_agent
                 .text()
                 .is_some_and(|agent| thresholds.suspicious_agents.matches(agent)),
+            // S3's lifecycle runs at night by design and AWS services write logs around the
+            // clock: neither is a principal's credentials at work.
             Rule::OffHours => {
                 !anonymous
+                    && !record.requester.text().is_some_and(is_aws_itself)
                     && record
                         .timestamp
                         .text()

@@ -262,6 +262,24 @@ fn each_new_detection_has_positive_and_negative_lines() {
             vec![],
         ),
         (
+            "anonymous",
+            "",
+            vec![
+                with(&[anonymous.clone(), ("Operation", json!("REST.OPTIONS.PREFLIGHT"))]),
+                with(&[anonymous.clone(), ("Operation", json!("WEBSITE.GET.OBJECT"))]),
+            ],
+            vec![],
+        ),
+        (
+            "anonymous",
+            "",
+            vec![with(&[
+                anonymous.clone(),
+                ("Operation", json!("REST.GET.BUCKET")),
+            ])],
+            vec![""],
+        ),
+        (
             "suspicious-user-agent",
             "",
             vec![with(&[("UserAgent", json!("curl/8.5.0"))])],
@@ -342,6 +360,23 @@ fn each_new_detection_has_positive_and_negative_lines() {
             "off-hours",
             "",
             at(&["2025-03-15 10:00:00"], std::slice::from_ref(&anonymous)),
+            vec![],
+        ),
+        (
+            "off-hours",
+            "",
+            vec![
+                record(
+                    "b854390a51155554b82ce2759564a1135bce83133d004f4d2001f157e13985d7 flow-log-test \
+                     [15/Mar/2025:00:28:02 +0000] - AmazonS3 366DB3C4B325AB11 S3.EXPIRE.OBJECT 0/a.sst \"-\" - - \
+                     - 317 - - \"-\" \"-\" qsEq9bDa2VyxyZ4c DMlPb9al4CvVBck150Cg - - - - - - -",
+                ),
+                with(&[
+                    ("Timestamp", json!("2025-03-15 23:57:31")),
+                    ("Requester", json!("svc:delivery.logs.amazonaws.com")),
+                    ("Operation", json!("REST.PUT.OBJECT")),
+                ]),
+            ],
             vec![],
         ),
         (
@@ -450,6 +485,21 @@ fn each_new_detection_has_positive_and_negative_lines() {
                 ],
                 &[anonymous.clone(), get(404)[0].clone()],
             ),
+            vec![],
+        ),
+        // Anonymous spelled the old way is no requester either: three IPs, no burst for one.
+        (
+            "enumeration",
+            "enumeration.count=3",
+            ["198.51.100.1", "198.51.100.2", "198.51.100.3"]
+                .map(|ip| {
+                    with(&[
+                        ("Requester", json!("Anonymous")),
+                        ("RemoteIP", json!(ip)),
+                        get(404)[0].clone(),
+                    ])
+                })
+                .to_vec(),
             vec![],
         ),
         (
