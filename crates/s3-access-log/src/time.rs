@@ -39,6 +39,13 @@ impl LogTime {
 
     /// Parses the text between the brackets: `06/Feb/2019:00:00:38 +0000`.
     ///
+    /// The month name is read in any letter case (`feb`, `FEB`), as `strptime`'s `%b` and Go's
+    /// `time.Parse` read it: the name means the same month, and quarantining the line would
+    /// only hide a sound record. A leap second, `:60` in the last UTC minute of a month, is read
+    /// as second 59 of that minute: `timestamp` columns (Athena's, Parquet's) cannot hold a
+    /// 61st second, and 59 keeps the record in its own hour, day and year, as Java's
+    /// `Instant` parsing does. A `:60` anywhere else is a damaged time.
+    ///
     /// A time whose UTC form falls outside years 1 to 9999 is rejected: the record's
     /// `Timestamp` must stay a four-digit `YYYY-MM-DD HH:MM:SS` that Athena can read, and only a
     /// corrupted line gets there (`[01/Jan/0001:00:30:00 +0100]`, `[31/Dec/9999:23:30:00 -0100]`).
@@ -68,9 +75,12 @@ impl LogTime {
                 .iter()
                 .fold(0u16, |value, &b| value * 10 + u16::from(b - b'0'))
         };
+        // Folds the name to `Feb`: clearing bit 5 upper-cases a lower-case letter and setting
+        // it lower-cases an upper-case one, and neither turns any other byte into a letter.
+        let name = [t[3] & !0x20, t[4] | 0x20, t[5] | 0x20];
         let month = MONTHS
             .iter()
-            .position(|name| t[3..6] == name[..])
+            .position(|month| name == **month)
             .ok_or(ErrorKind::BadTime)? as u8
             + 1;
         let sign: i16 = match t[21] {
@@ -78,7 +88,7 @@ impl LogTime {
             b'-' => -1,
             _ => return Err(ErrorKind::BadTime),
         };
-        let time = LogTime {
+        let mut time = LogTime {
             year: value(7, 11),
             month,
             day: value(0, 2) as u8,
@@ -87,17 +97,29 @@ impl LogTime {
             second: value(18, 20) as u8,
             offset_minutes: sign * (value(22, 24) as i16 * 60 + value(24, 26) as i16),
         };
+        let leap_second = time.second == 60;
+        if leap_second {
+            time.second = 59;
+        }
         let offset_ok = t[24..26] < b"60"[..] && time.offset_minutes.abs() < 24 * 60;
         let valid = (1..=days_in_month(time.year, time.month)).contains(&time.day)
             && time.hour < 24
             && time.minute < 60
             && time.second < 60
             && offset_ok
-            && (1..=9999).contains(&time.to_utc().year);
+            && (1..=9999).contains(&time.to_utc().year)
+            && (!leap_second || time.is_last_utc_minute_of_month());
         if !valid {
             return Err(ErrorKind::BadTime);
         }
         Ok(time)
+    }
+
+    /// Whether this instant falls in 23:59 UTC on the last day of a month, the only minute a
+    /// leap second can be added to (in practice at the end of June or December).
+    fn is_last_utc_minute_of_month(self) -> bool {
+        let utc = self.to_utc();
+        utc.hour == 23 && utc.minute == 59 && utc.day == days_in_month(utc.year, utc.month)
     }
 
     /// The UTC time `seconds` after the Unix epoch, for callers that need "now" in the same
@@ -307,6 +329,33 @@ mod tests {
         }
     }
 
+    /// Every month, in the three cases a producer could write it.
+    #[test]
+    fn reads_month_names_in_any_case() {
+        for (index, name) in MONTHS.iter().enumerate() {
+            let name = std::str::from_utf8(&name[..]).unwrap_or_default();
+            let expected = format!("2019-{:02}-01 00:00:38", index + 1);
+            for written in [name.to_owned(), name.to_lowercase(), name.to_uppercase()] {
+                let input = format!("01/{written}/2019:00:00:38 +0000");
+                assert_eq!(utc(&input), expected, "{input}");
+            }
+        }
+    }
+
+    /// A leap second is the last second of its UTC minute, wherever the offset puts it locally.
+    #[test]
+    fn reads_a_leap_second_as_the_last_second_of_its_minute() {
+        let cases = [
+            ("31/Dec/2016:23:59:60 +0000", "2016-12-31 23:59:59"),
+            ("30/Jun/2015:23:59:60 +0000", "2015-06-30 23:59:59"),
+            ("01/Jul/2015:01:59:60 +0200", "2015-06-30 23:59:59"),
+            ("30/Jun/2015:18:29:60 -0530", "2015-06-30 23:59:59"),
+        ];
+        for (input, expected) in cases {
+            assert_eq!(utc(input), expected, "{input}");
+        }
+    }
+
     /// Years are written with four digits, zero-padded, and whole past 9999 (a time built by
     /// hand: the parser accepts none).
     #[test]
@@ -340,7 +389,11 @@ mod tests {
         let cases = [
             "06/Feb/2019:00:00:38",
             "06/Feb/2019 00:00:38 +0000",
-            "06/feb/2019:00:00:38 +0000",
+            "06/Fbe/2019:00:00:38 +0000",
+            "06/F@b/2019:00:00:38 +0000",
+            "06/Feb/2019:23:59:60 +0000",
+            "31/Dec/2016:23:59:60 +0100",
+            "31/Dec/2016:23:59:61 +0000",
             "30/Feb/2019:00:00:38 +0000",
             "29/Feb/1900:00:00:38 +0000",
             "06/Feb/2019:24:00:38 +0000",

@@ -108,6 +108,16 @@ golden! {
     time_dash => [Parsed(26)],
     time_without_offset => [Quarantined(Field::Timestamp, ErrorKind::BadTime)],
     time_impossible_date => [Quarantined(Field::Timestamp, ErrorKind::BadTime)],
+    time_month_any_case => [Parsed(27), Parsed(27), Parsed(27)],
+    time_month_misspelt => [
+        Quarantined(Field::Timestamp, ErrorKind::BadTime),
+        Quarantined(Field::Timestamp, ErrorKind::BadTime),
+    ],
+    time_leap_second => [Parsed(27), Parsed(27), Parsed(27)],
+    time_second_60_not_leap => [
+        Quarantined(Field::Timestamp, ErrorKind::BadTime),
+        Quarantined(Field::Timestamp, ErrorKind::BadTime),
+    ],
 
     // Line endings, blank lines, bytes that are not UTF-8.
     crlf => [Parsed(26), Parsed(27)],
