@@ -75,20 +75,13 @@ impl LogTime {
                 .iter()
                 .fold(0u16, |value, &b| value * 10 + u16::from(b - b'0'))
         };
-        // Folds the name to `Feb`: clearing bit 5 upper-cases a lower-case letter and setting
-        // it lower-cases an upper-case one, and neither turns any other byte into a letter.
-        let name = [t[3] & !0x20, t[4] | 0x20, t[5] | 0x20];
-        let month = MONTHS
-            .iter()
-            .position(|month| name == **month)
-            .ok_or(ErrorKind::BadTime)? as u8
-            + 1;
+        let month = month_number([t[3], t[4], t[5]]).ok_or(ErrorKind::BadTime)?;
         let sign: i16 = match t[21] {
             b'+' => 1,
             b'-' => -1,
             _ => return Err(ErrorKind::BadTime),
         };
-        let mut time = LogTime {
+        let time = LogTime {
             year: value(7, 11),
             month,
             day: value(0, 2) as u8,
@@ -97,28 +90,30 @@ impl LogTime {
             second: value(18, 20) as u8,
             offset_minutes: sign * (value(22, 24) as i16 * 60 + value(24, 26) as i16),
         };
-        let leap_second = time.second == 60;
-        if leap_second {
-            time.second = 59;
-        }
         let offset_ok = t[24..26] < b"60"[..] && time.offset_minutes.abs() < 24 * 60;
         let valid = (1..=days_in_month(time.year, time.month)).contains(&time.day)
             && time.hour < 24
             && time.minute < 60
-            && time.second < 60
+            && (time.second < 60 || time.is_leap_second())
             && offset_ok
-            && (1..=9999).contains(&time.to_utc().year)
-            && (!leap_second || time.is_last_utc_minute_of_month());
+            && (1..=9999).contains(&time.to_utc().year);
         if !valid {
             return Err(ErrorKind::BadTime);
         }
-        Ok(time)
+        Ok(LogTime {
+            second: time.second.min(59),
+            ..time
+        })
     }
 
-    /// Whether this instant falls in 23:59 UTC on the last day of a month, the only minute a
-    /// leap second can be added to (in practice at the end of June or December).
-    fn is_last_utc_minute_of_month(self) -> bool {
-        let utc = self.to_utc();
+    /// Whether this is `:60` in 23:59 UTC on the last day of a month, the only minute a leap
+    /// second can be added to (in practice at the end of June or December).
+    fn is_leap_second(self) -> bool {
+        if self.second != 60 {
+            return false;
+        }
+        // Second 59 of the same minute: second 60 would count as the next minute's first.
+        let utc = LogTime { second: 59, ..self }.to_utc();
         utc.hour == 23 && utc.minute == 59 && utc.day == days_in_month(utc.year, utc.month)
     }
 
@@ -300,6 +295,17 @@ fn civil_from_days(days: i64) -> (u16, u8, u8) {
     let month = if mp < 10 { mp + 3 } else { mp - 9 } as u8;
     let year = yoe + era * 400 + i64::from(month <= 2);
     (year.clamp(0, i64::from(u16::MAX)) as u16, month, day)
+}
+
+/// 1 to 12 for a month name (`Feb`), read in any letter case; `None` for anything else.
+fn month_number(name: [u8; 3]) -> Option<u8> {
+    let number = |name: [u8; 3]| MONTHS.iter().position(|month| name == **month);
+    // S3 writes `Feb`: only another case pays for folding. Clearing bit 5 upper-cases a
+    // lower-case letter and setting it lower-cases an upper-case one, and neither turns any
+    // other byte into a letter.
+    let [first, second, third] = name;
+    let index = number(name).or_else(|| number([first & !0x20, second | 0x20, third | 0x20]))?;
+    Some(index as u8 + 1)
 }
 
 #[cfg(test)]
