@@ -100,6 +100,9 @@ golden! {
     host_header_custom_cname => [Parsed(24)],
     sigv2_tls11_uppercase => [Parsed(24)],
 
+    // S3-compatible producers (Scality, OVHcloud): their own requesters, operations, hosts.
+    s3_compatible_producers => [Parsed(27), Parsed(26)],
+
     // The time: offsets are applied, so the record is UTC.
     time_offset_negative => [Parsed(17)],
     time_offset_across_leap_day => [Parsed(26)],
