@@ -39,6 +39,13 @@ impl LogTime {
 
     /// Parses the text between the brackets: `06/Feb/2019:00:00:38 +0000`.
     ///
+    /// The month name is read in any letter case (`feb`, `FEB`), as `strptime`'s `%b` and Go's
+    /// `time.Parse` read it: the name means the same month, and quarantining the line would
+    /// only hide a sound record. A leap second, `:60` in the last UTC minute of a month, is read
+    /// as second 59 of that minute: `timestamp` columns (Athena's, Parquet's) cannot hold a
+    /// 61st second, and 59 keeps the record in its own hour, day and year, as Java's
+    /// `Instant` parsing does. A `:60` anywhere else is a damaged time.
+    ///
     /// A time whose UTC form falls outside years 1 to 9999 is rejected: the record's
     /// `Timestamp` must stay a four-digit `YYYY-MM-DD HH:MM:SS` that Athena can read, and only a
     /// corrupted line gets there (`[01/Jan/0001:00:30:00 +0100]`, `[31/Dec/9999:23:30:00 -0100]`).
@@ -68,11 +75,7 @@ impl LogTime {
                 .iter()
                 .fold(0u16, |value, &b| value * 10 + u16::from(b - b'0'))
         };
-        let month = MONTHS
-            .iter()
-            .position(|name| t[3..6] == name[..])
-            .ok_or(ErrorKind::BadTime)? as u8
-            + 1;
+        let month = month_number([t[3], t[4], t[5]]).ok_or(ErrorKind::BadTime)?;
         let sign: i16 = match t[21] {
             b'+' => 1,
             b'-' => -1,
@@ -91,13 +94,27 @@ impl LogTime {
         let valid = (1..=days_in_month(time.year, time.month)).contains(&time.day)
             && time.hour < 24
             && time.minute < 60
-            && time.second < 60
+            && (time.second < 60 || time.is_leap_second())
             && offset_ok
             && (1..=9999).contains(&time.to_utc().year);
         if !valid {
             return Err(ErrorKind::BadTime);
         }
-        Ok(time)
+        Ok(LogTime {
+            second: time.second.min(59),
+            ..time
+        })
+    }
+
+    /// Whether this is `:60` in 23:59 UTC on the last day of a month, the only minute a leap
+    /// second can be added to (in practice at the end of June or December).
+    fn is_leap_second(self) -> bool {
+        if self.second != 60 {
+            return false;
+        }
+        // Second 59 of the same minute: second 60 would count as the next minute's first.
+        let utc = LogTime { second: 59, ..self }.to_utc();
+        utc.hour == 23 && utc.minute == 59 && utc.day == days_in_month(utc.year, utc.month)
     }
 
     /// The UTC time `seconds` after the Unix epoch, for callers that need "now" in the same
@@ -280,6 +297,17 @@ fn civil_from_days(days: i64) -> (u16, u8, u8) {
     (year.clamp(0, i64::from(u16::MAX)) as u16, month, day)
 }
 
+/// 1 to 12 for a month name (`Feb`), read in any letter case; `None` for anything else.
+fn month_number(name: [u8; 3]) -> Option<u8> {
+    let number = |name: [u8; 3]| MONTHS.iter().position(|month| name == **month);
+    // S3 writes `Feb`: only another case pays for folding. Clearing bit 5 upper-cases a
+    // lower-case letter and setting it lower-cases an upper-case one, and neither turns any
+    // other byte into a letter.
+    let [first, second, third] = name;
+    let index = number(name).or_else(|| number([first & !0x20, second | 0x20, third | 0x20]))?;
+    Some(index as u8 + 1)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -301,6 +329,33 @@ mod tests {
             ("01/Mar/2020:00:10:00 +0100", "2020-02-29 23:10:00"),
             ("01/Mar/2019:05:00:00 +0530", "2019-02-28 23:30:00"),
             ("29/Feb/2000:12:00:00 +0000", "2000-02-29 12:00:00"),
+        ];
+        for (input, expected) in cases {
+            assert_eq!(utc(input), expected, "{input}");
+        }
+    }
+
+    /// Every month, in the three cases a producer could write it.
+    #[test]
+    fn reads_month_names_in_any_case() {
+        for (index, name) in MONTHS.iter().enumerate() {
+            let name = std::str::from_utf8(&name[..]).unwrap_or_default();
+            let expected = format!("2019-{:02}-01 00:00:38", index + 1);
+            for written in [name.to_owned(), name.to_lowercase(), name.to_uppercase()] {
+                let input = format!("01/{written}/2019:00:00:38 +0000");
+                assert_eq!(utc(&input), expected, "{input}");
+            }
+        }
+    }
+
+    /// A leap second is the last second of its UTC minute, wherever the offset puts it locally.
+    #[test]
+    fn reads_a_leap_second_as_the_last_second_of_its_minute() {
+        let cases = [
+            ("31/Dec/2016:23:59:60 +0000", "2016-12-31 23:59:59"),
+            ("30/Jun/2015:23:59:60 +0000", "2015-06-30 23:59:59"),
+            ("01/Jul/2015:01:59:60 +0200", "2015-06-30 23:59:59"),
+            ("30/Jun/2015:18:29:60 -0530", "2015-06-30 23:59:59"),
         ];
         for (input, expected) in cases {
             assert_eq!(utc(input), expected, "{input}");
@@ -340,7 +395,11 @@ mod tests {
         let cases = [
             "06/Feb/2019:00:00:38",
             "06/Feb/2019 00:00:38 +0000",
-            "06/feb/2019:00:00:38 +0000",
+            "06/Fbe/2019:00:00:38 +0000",
+            "06/F@b/2019:00:00:38 +0000",
+            "06/Feb/2019:23:59:60 +0000",
+            "31/Dec/2016:23:59:60 +0100",
+            "31/Dec/2016:23:59:61 +0000",
             "30/Feb/2019:00:00:38 +0000",
             "29/Feb/1900:00:00:38 +0000",
             "06/Feb/2019:24:00:38 +0000",

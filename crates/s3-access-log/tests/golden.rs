@@ -100,6 +100,9 @@ golden! {
     host_header_custom_cname => [Parsed(24)],
     sigv2_tls11_uppercase => [Parsed(24)],
 
+    // S3-compatible producers (Scality, OVHcloud): their own requesters, operations, hosts.
+    s3_compatible_producers => [Parsed(27), Parsed(26)],
+
     // The time: offsets are applied, so the record is UTC.
     time_offset_negative => [Parsed(17)],
     time_offset_across_leap_day => [Parsed(26)],
@@ -108,6 +111,16 @@ golden! {
     time_dash => [Parsed(26)],
     time_without_offset => [Quarantined(Field::Timestamp, ErrorKind::BadTime)],
     time_impossible_date => [Quarantined(Field::Timestamp, ErrorKind::BadTime)],
+    time_month_any_case => [Parsed(27), Parsed(27), Parsed(27)],
+    time_month_misspelt => [
+        Quarantined(Field::Timestamp, ErrorKind::BadTime),
+        Quarantined(Field::Timestamp, ErrorKind::BadTime),
+    ],
+    time_leap_second => [Parsed(27), Parsed(27), Parsed(27)],
+    time_second_60_not_leap => [
+        Quarantined(Field::Timestamp, ErrorKind::BadTime),
+        Quarantined(Field::Timestamp, ErrorKind::BadTime),
+    ],
 
     // Line endings, blank lines, bytes that are not UTF-8.
     crlf => [Parsed(26), Parsed(27)],

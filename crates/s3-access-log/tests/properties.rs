@@ -7,12 +7,14 @@
 //!   from 17 to 27 and with extra fields. The generators are realistic but deliberately nasty:
 //!   quotes and spaces inside the quoted fields, invalid UTF-8, sizes up to `bigint`, every
 //!   offset.
+//! * A line cut short at any byte either is quarantined or keeps every field it still has where
+//!   it was: each is the whole line's value, absent, or (the one the cut fell in) the start of it.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use proptest::prelude::*;
 use proptest::sample::Index;
-use s3_access_log::{LogRecord, LogTime, Outcome, RecordEncoder, parse, parse_partial};
+use s3_access_log::{Field, LogRecord, LogTime, Outcome, RecordEncoder, parse, parse_partial};
 use serde_json::Value;
 use xxhash_rust::xxh3::xxh3_64;
 
@@ -472,6 +474,61 @@ fn fixture_lines() -> Vec<Vec<u8>> {
                 .collect::<Vec<_>>()
         })
         .collect()
+}
+
+/// Checks that `cut`, a line cut short, kept every field of `whole` (the same line parsed
+/// whole) in place: a field is the same value, absent, or, for the last one only, its start.
+fn check_cut_keeps_fields_in_place(whole: &LogRecord<'_>, cut: &LogRecord<'_>, shown: &str) {
+    assert!(cut.time.is_none_or(|time| Some(time) == whole.time), "{shown}");
+    let mut cut_short = Vec::new();
+    for field in Field::ALL {
+        assert!(
+            cut.number(field).is_none_or(|n| Some(n) == whole.number(field)),
+            "{shown}: {field:?}"
+        );
+        if let Some(value) = cut.text(field) {
+            let whole_value = whole.text(field).unwrap_or_default();
+            assert!(whole_value.starts_with(value), "{shown}: {field:?}");
+            if value != whole_value {
+                cut_short.push(field);
+            }
+        }
+    }
+    if let Some(extra) = cut.extra_fields {
+        assert!(
+            whole.extra_fields.unwrap_or_default().starts_with(extra),
+            "{shown}: extra"
+        );
+    }
+    assert!(cut_short.len() <= 1, "{shown}: {cut_short:?} all cut short");
+}
+
+/// Every fixture line that parses, cut at every byte: no field moves to another's place.
+///
+/// Except lines whose Referer or User-Agent hold a quote: cut inside such a value, the line
+/// can end at that quote (`"-" ""linux64" sra` reads as the User-Agent `"linux64` and the
+/// Version Id `sra`), which is what a whole line with that User-Agent would look like.
+#[test]
+fn a_line_cut_short_keeps_its_fields_in_place() {
+    let mut cuts = 0;
+    for line in fixture_lines() {
+        let Ok(whole) = parse(&line) else { continue };
+        let quoted_text = [whole.referrer, whole.user_agent];
+        if quoted_text.iter().flatten().any(|value| value.contains(&b'"')) {
+            continue;
+        }
+        for end in 1..line.len() {
+            let shown = String::from_utf8_lossy(&line[..end]).into_owned();
+            if let Ok(cut) = parse(&line[..end]) {
+                check_cut_keeps_fields_in_place(&whole, &cut, &shown);
+                cuts += 1;
+            }
+        }
+    }
+    assert!(
+        cuts > 1_000,
+        "only {cuts} cut lines parsed: the fixtures were not read"
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
