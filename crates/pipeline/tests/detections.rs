@@ -140,9 +140,28 @@ fn the_user_agent_query_has_the_default_lists() {
     }
     assert_eq!(
         sql.matches("LIKE '%").count(),
-        agents.patterns().len() + agents.exceptions().len() + 3,
-        "no other patterns (the 3 are the default user-agent exclusion)"
+        agents.patterns().len() + agents.exceptions().len(),
+        "no other patterns"
     );
+}
+
+#[test]
+fn the_queries_skip_the_excluded_agents_exactly_where_the_engine_does() {
+    let agents: Vec<&str> = DEFAULT_EXCLUDE_USER_AGENT.split('|').collect();
+    for detection in CATALOGUE {
+        let id = detection.rule.name();
+        let sql = read(&format!("infra/athena/detections/{id}.sql"));
+        let skipped = agents
+            .iter()
+            .filter(|agent| sql.contains(&format!("COALESCE(user_agent, '') NOT LIKE '%{agent}%'")))
+            .count();
+        let expected = if detection.rule.skips_excluded_agents() {
+            agents.len()
+        } else {
+            0
+        };
+        assert_eq!(skipped, expected, "{id}.sql");
+    }
 }
 
 #[test]

@@ -3,8 +3,9 @@
 //! A malformed variable stops the function at start-up with an error naming it, not on the
 //! first event. Variables:
 //! * `RULES`: comma list of audit rules (default `sigv2`; `all` for every rule).
-//! * `EXCLUDE_USER_AGENT`: regex of user agents skipped by every rule (default: the S3 console
-//!   and AWS-internal traffic; set it empty to exclude nothing).
+//! * `EXCLUDE_USER_AGENT`: regex of user agents the client-software rules (sigv2, tls-legacy,
+//!   acl-required) skip (default: the S3 console and AWS-internal traffic; set it empty to
+//!   exclude nothing).
 //! * `OUTPUT`: `lines` (one line per hit, default) or `summary` (one line per client and rule
 //!   with a `Count`, cheaper in CloudWatch Logs on busy buckets).
 //! * `MAX_DECOMPRESSED_BYTES`: cap on decoded bytes per object (for Parquet, the NDJSON bytes

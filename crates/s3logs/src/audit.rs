@@ -42,7 +42,9 @@ pub struct RuleSelection {
     /// `;`-separated.
     #[arg(long = "set", value_name = "NAME=VALUE")]
     pub settings: Vec<String>,
-    /// Skip requests whose User-Agent matches this regular expression ("" skips none).
+    /// Requests whose User-Agent matches this regular expression are no hits of the
+    /// client-software rules, sigv2, tls-legacy and acl-required ("" skips none). The other
+    /// rules skip no user agent: any client can send one.
     #[arg(long, value_name = "REGEX", default_value = DEFAULT_EXCLUDE_USER_AGENT)]
     pub exclude_user_agent: String,
 }

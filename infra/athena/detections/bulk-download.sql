@@ -3,7 +3,7 @@
 -- (total = bytes_sent_size summed over every request); anonymous requests count for their IP only.
 -- The same rule as the audit engine's (s3logs audit, the postprocessor); docs/detections.md describes it and
 -- infra/tests/test_detections_sql.py checks that this query and the engine find the same hits on a shared
--- fixture. Like the engine's default EXCLUDE_USER_AGENT, it skips the S3 console and AWS-internal traffic.
+-- fixture. Like the engine, it skips no user agent: only the client-software rules honour EXCLUDE_USER_AGENT.
 -- Windows are fixed: the day is cut into windows of the setting's length from 00:00 UTC, as in the engine.
 -- The window length is the literal after % in window_start (minutes of the day; any length that divides a
 -- day works, as in the engine).
@@ -38,9 +38,6 @@ FROM (
       date_trunc('day', request_time) + ((hour(request_time) * 60 + minute(request_time)) - (hour(request_time) * 60 + minute(request_time)) % 60) * INTERVAL '1' MINUTE AS window_start
     FROM s3_access_logs.records_dedup
     WHERE request_time >= CAST(CURRENT_TIMESTAMP AS TIMESTAMP) - INTERVAL '7' DAY
-      AND COALESCE(user_agent, '') NOT LIKE '%S3Console%'
-      AND COALESCE(user_agent, '') NOT LIKE '%aws-internal%'
-      AND COALESCE(user_agent, '') NOT LIKE '%AWSConfig%'
       AND bytes_sent_size > 0
   ) events
   WHERE remote_ip IS NOT NULL
@@ -55,9 +52,6 @@ FROM (
       date_trunc('day', request_time) + ((hour(request_time) * 60 + minute(request_time)) - (hour(request_time) * 60 + minute(request_time)) % 60) * INTERVAL '1' MINUTE AS window_start
     FROM s3_access_logs.records_dedup
     WHERE request_time >= CAST(CURRENT_TIMESTAMP AS TIMESTAMP) - INTERVAL '7' DAY
-      AND COALESCE(user_agent, '') NOT LIKE '%S3Console%'
-      AND COALESCE(user_agent, '') NOT LIKE '%aws-internal%'
-      AND COALESCE(user_agent, '') NOT LIKE '%AWSConfig%'
       AND bytes_sent_size > 0
   ) events
   WHERE requester IS NOT NULL AND requester <> 'Anonymous'

@@ -4,7 +4,7 @@
 -- are counted, and one REST.POST.MULTI_OBJECT_DELETE record, which is not.
 -- The same rule as the audit engine's (s3logs audit, the postprocessor); docs/detections.md describes it and
 -- infra/tests/test_detections_sql.py checks that this query and the engine find the same hits on a shared
--- fixture. Like the engine's default EXCLUDE_USER_AGENT, it skips the S3 console and AWS-internal traffic.
+-- fixture. Like the engine, it skips no user agent: only the client-software rules honour EXCLUDE_USER_AGENT.
 -- Windows are fixed: the day is cut into windows of the setting's length from 00:00 UTC, as in the engine.
 -- The window length is the literal after % in window_start (minutes of the day; any length that divides a
 -- day works, as in the engine).
@@ -39,9 +39,6 @@ FROM (
       date_trunc('day', request_time) + ((hour(request_time) * 60 + minute(request_time)) - (hour(request_time) * 60 + minute(request_time)) % 10) * INTERVAL '1' MINUTE AS window_start
     FROM s3_access_logs.records_dedup
     WHERE request_time >= CAST(CURRENT_TIMESTAMP AS TIMESTAMP) - INTERVAL '7' DAY
-      AND COALESCE(user_agent, '') NOT LIKE '%S3Console%'
-      AND COALESCE(user_agent, '') NOT LIKE '%aws-internal%'
-      AND COALESCE(user_agent, '') NOT LIKE '%AWSConfig%'
       AND operation IN ('REST.DELETE.OBJECT', 'BATCH.DELETE.OBJECT')
       AND http_status BETWEEN 200 AND 299
       AND requester <> 'Anonymous'

@@ -3,7 +3,7 @@
 -- have no request_time, so the arrival partitions choose them; parse_errors.sql groups them per reason).
 -- The same rule as the audit engine's (s3logs audit, the postprocessor); docs/detections.md describes it and
 -- infra/tests/test_detections_sql.py checks that this query and the engine find the same hits on a shared
--- fixture. Like the engine's default EXCLUDE_USER_AGENT, it skips the S3 console and AWS-internal traffic.
+-- fixture. Like the engine, it skips no user agent: only the client-software rules honour EXCLUDE_USER_AGENT.
 --
 -- Reads s3_access_logs.records_dedup, the view the create_records_dedup_view named query creates (run it
 -- once): the last 30 days of records with each record_id once, so a log line delivered twice counts once.
@@ -31,9 +31,6 @@ FROM s3_access_logs.records_dedup
 WHERE year >= CAST(EXTRACT(YEAR FROM CAST(CURRENT_TIMESTAMP AS TIMESTAMP) - INTERVAL '7' DAY) AS VARCHAR)
   AND CAST(year || '-' || month || '-' || day || ' ' || hour || ':00:00' AS TIMESTAMP)
       >= CAST(CURRENT_TIMESTAMP AS TIMESTAMP) - INTERVAL '7' DAY - INTERVAL '1' HOUR
-  AND COALESCE(user_agent, '') NOT LIKE '%S3Console%'
-  AND COALESCE(user_agent, '') NOT LIKE '%aws-internal%'
-  AND COALESCE(user_agent, '') NOT LIKE '%AWSConfig%'
   AND parse_error IS NOT NULL
 ORDER BY request_time DESC, record_id
 LIMIT 1000

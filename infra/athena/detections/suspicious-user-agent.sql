@@ -3,7 +3,7 @@
 -- library, a crawler or a scanner, and no AWS SDK (compared ignoring case).
 -- The same rule as the audit engine's (s3logs audit, the postprocessor); docs/detections.md describes it and
 -- infra/tests/test_detections_sql.py checks that this query and the engine find the same hits on a shared
--- fixture. Like the engine's default EXCLUDE_USER_AGENT, it skips the S3 console and AWS-internal traffic.
+-- fixture. Like the engine, it skips no user agent: only the client-software rules honour EXCLUDE_USER_AGENT.
 --
 -- Settings, at the engine's defaults; edit the literals below to change them:
 -- Setting suspicious-user-agent.patterns = curl/|wget/|python-requests|python-urllib|python-httpx|aiohttp|go-http-client|libwww-perl|bot/|crawler|spider|scrapy|sqlmap|nuclei|nikto|masscan|zgrab|nmap|gobuster|ffuf|dirbuster|wpscan
@@ -31,9 +31,6 @@ SELECT
   log_file
 FROM s3_access_logs.records_dedup
 WHERE request_time >= CAST(CURRENT_TIMESTAMP AS TIMESTAMP) - INTERVAL '7' DAY
-  AND COALESCE(user_agent, '') NOT LIKE '%S3Console%'
-  AND COALESCE(user_agent, '') NOT LIKE '%aws-internal%'
-  AND COALESCE(user_agent, '') NOT LIKE '%AWSConfig%'
   AND (
     LOWER(user_agent) LIKE '%curl/%'
     OR LOWER(user_agent) LIKE '%wget/%'

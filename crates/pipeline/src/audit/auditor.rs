@@ -178,14 +178,13 @@ impl Auditor {
         }
         self.totals.candidates += 1;
         let record = RecordView::parse(line)?;
-        if let (Some(exclude), Some(agent)) = (&self.config.exclude_user_agent, record.user_agent.get())
-            && exclude.is_match(agent.as_str())
-        {
-            self.totals.excluded += 1;
-            return Ok(());
-        }
+        let excluded = match (&self.config.exclude_user_agent, record.user_agent.get()) {
+            (Some(exclude), Some(agent)) => exclude.is_match(agent.as_str()),
+            _ => false,
+        };
+        self.totals.excluded += u64::from(excluded);
         for rule in self.config.rules.iter() {
-            if !rule.matches(&record, &self.config.thresholds) {
+            if excluded && rule.skips_excluded_agents() || !rule.matches(&record, &self.config.thresholds) {
                 continue;
             }
             match rule.window(&self.config.thresholds) {

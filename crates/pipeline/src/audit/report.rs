@@ -40,7 +40,7 @@ pub struct Totals {
     pub records: u64,
     /// Records that passed the pre-check and were parsed in full.
     pub candidates: u64,
-    /// Candidates skipped because of their User-Agent.
+    /// Candidates whose User-Agent the client-software rules skip.
     pub excluded: u64,
     /// Lines that are not records (not JSON, or missing keys of the contract).
     pub bad_lines: u64,

@@ -13,8 +13,9 @@ use super::view::RecordView;
 /// Rules enabled when none are configured.
 pub const DEFAULT_RULES: &str = "sigv2";
 
-/// User agents excluded by default: the S3 console and AWS's own services. Their requests are
-/// not the user's to migrate and would drown the real findings.
+/// User agents the client-software rules skip by default ([`Rule::skips_excluded_agents`]): the
+/// S3 console and AWS's own services, whose signing, TLS and ACL use are not the user's to
+/// migrate and would drown the real findings.
 pub const DEFAULT_EXCLUDE_USER_AGENT: &str = "S3Console|aws-internal|AWSConfig";
 
 /// One audit rule. Its definition (title, severity, MITRE ids, description) is in the
@@ -159,6 +160,15 @@ impl Rule {
         Rule::MassDeletion,
         Rule::BulkDownload,
     ];
+
+    /// Whether the rule skips requests of the excluded user agents (`EXCLUDE_USER_AGENT`). Only
+    /// the findings about client software do (SigV2, legacy TLS, ACLs). A user agent is
+    /// whatever the client chooses to send, so a finding about what was done (a policy
+    /// changed, objects deleted or read, at night or in bulk, refused requests) must not be
+    /// silenced by one, and changes made in the S3 console are among those an audit must show.
+    pub const fn skips_excluded_agents(self) -> bool {
+        matches!(self, Rule::Sigv2 | Rule::TlsLegacy | Rule::AclRequired)
+    }
 
     /// The rule's id in `RULES`, `--rules` and the `Rule` key of hit lines.
     pub const fn name(self) -> &'static str {

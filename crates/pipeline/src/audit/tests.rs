@@ -711,8 +711,10 @@ fn parse_error_hits_carry_the_reason_and_a_bounded_raw_line() {
     assert_eq!(hits[0]["UserAgent"], Value::Null);
 }
 
+/// The exclusion silences findings about client software only: a user agent is whatever the
+/// client sends, and the console's own changes are what an audit must show.
 #[test]
-fn excluded_user_agents_are_skipped_by_every_rule() {
+fn excluded_user_agents_are_skipped_by_the_client_software_rules_only() {
     let console = raw(
         IAM,
         "REST.GET.ACL",
@@ -743,11 +745,22 @@ fn excluded_user_agents_are_skipped_by_every_rule() {
         "TLSv1.2",
         "-",
     );
+    let console_policy = raw(
+        IAM,
+        "REST.PUT.BUCKETPOLICY",
+        "204",
+        "-",
+        "S3Console/0.4, aws-internal/3",
+        "SigV2",
+        "TLSv1.2",
+        "-",
+    );
     let broken = "half a line".to_owned();
     let lines = [
         record(&console),
         record(&config_service),
         record(&user),
+        record(&console_policy),
         record(&broken),
     ];
     let mut auditor = auditor("all", DEFAULT_EXCLUDE_USER_AGENT, OutputMode::Lines);
@@ -761,8 +774,16 @@ fn excluded_user_agents_are_skipped_by_every_rule() {
             )
         })
         .collect();
-    assert_eq!(rules, [("sigv2", "boto/2.49.0"), ("parse-errors", "-")]);
-    assert_eq!(totals.excluded, 2);
+    assert_eq!(
+        rules,
+        [
+            ("access-denied", "AWSConfig"),
+            ("sigv2", "boto/2.49.0"),
+            ("bucket-config-change", "S3Console/0.4, aws-internal/3"),
+            ("parse-errors", "-"),
+        ]
+    );
+    assert_eq!(totals.excluded, 3);
 }
 
 /// The record of an IAM user's GetObject over TLS 1.2 with boto, signed with `signature`.

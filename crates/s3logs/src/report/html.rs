@@ -269,7 +269,8 @@ fn detections(html: &mut String, page: &Page<'_>) {
         page.rules.len(),
         excluded = match &page.excluded_agents {
             Some(pattern) => format!(
-                " except requests whose user agent matches <code>{}</code>",
+                " (sigv2, tls-legacy and acl-required except requests whose user agent matches \
+                 <code>{}</code>)",
                 escape(pattern)
             ),
             None => String::new(),

@@ -33,8 +33,9 @@ use stats::{Hits, Traffic};
 #[command(after_help = "Examples:\n  \
     s3logs report access-logs/ -o report.html\n  \
     s3logs report --rules sigv2,tls-legacy firehose-output/ parquet/ -o migration.html\n\n\
-    Requests skipped by --exclude-user-agent are left out of the detections only; the traffic\n\
-    charts count every request.")]
+    Requests of --exclude-user-agent are left out of the client-software detections (sigv2,\n\
+    tls-legacy, acl-required) only; the other detections and the traffic charts count every\n\
+    request.")]
 pub struct ReportArgs {
     /// Raw log files, NDJSON record files, Parquet files or directories (read recursively),
     /// gzipped or not; `-` or nothing reads standard input.
