@@ -9,11 +9,12 @@ The detections are applied here, in Python, from their documented meaning (docs/
 * `acl-required`: `AclRequired` is `Yes`.
 * `access-denied`: `HTTPstatus` 403 or `ErrorCode` `AccessDenied`.
 * `anonymous`: no requester (`-`, or the old docs' `Anonymous`) on a request whose operation
-  is known and is not a website request (`WEBSITE.*`).
+  is known and is neither a website request (`WEBSITE.*`) nor a CORS preflight (`REST.OPTIONS.*`).
 * `parse-errors`: the record has `ParseError`.
 * `public-read`: anonymous, 2xx, `REST.GET.OBJECT` or `REST.HEAD.OBJECT`.
 * `suspicious-user-agent`: the User-Agent contains a pattern and no exception, ignoring case.
-* `off-hours`: a requester is set and the request time, in the configured zone, is outside the
+* `off-hours`: a requester is set, and is not AWS itself (`AmazonS3`, S3's lifecycle, or a
+  service principal `svc:...`), and the request time, in the configured zone, is outside the
   business hours (start inclusive, end exclusive) or on a day that is not a business day.
 * `large-response` / `large-object`: `BytesSent` / `ObjectSize` above the threshold.
 * `bucket-config-change`: 2xx PUT or DELETE of a bucket setting (the documented operations).
@@ -27,7 +28,8 @@ The detections are applied here, in Python, from their documented meaning (docs/
 
 The thresholds are the documented defaults, changed by the postprocessor's `DETECTION_SETTINGS`
 (`NAME=VALUE;...`). A record whose `UserAgent` matches `EXCLUDE_USER_AGENT` (a regex search) is no
-rule's hit and counts in no window.
+hit of the client-software rules (`sigv2`, `tls-legacy`, `acl-required`); the other rules, windows
+included, take it like any other.
 """
 
 from __future__ import annotations
@@ -184,12 +186,17 @@ def _suspicious(agent: str | None, s: AuditSettings) -> bool:
 
 def _off_hours(record: dict[str, Any], s: AuditSettings) -> bool:
     when = _utc(record)
-    if _anonymous(record) or when is None:
+    requester = record.get("Requester") or ""
+    if _anonymous(record) or requester == "AmazonS3" or requester.startswith("svc:") or when is None:
         return False
     local = when.astimezone(ZoneInfo(s.settings["off-hours.time-zone"]))
     start, end = (int(h) for h in s.settings["off-hours.hours"].split("-"))
     return local.weekday() not in s.business_days() or not start <= local.hour < end
 
+
+# The rules EXCLUDE_USER_AGENT applies to: findings about client software, which the console's and
+# AWS's own clients are not the user's to change.
+CLIENT_SOFTWARE_RULES = ("sigv2", "tls-legacy", "acl-required")
 
 RULES: dict[str, Callable[[dict[str, Any], AuditSettings], bool]] = {
     "sigv2": lambda r, s: r.get("SignatureVersion") == "SigV2",
@@ -198,7 +205,7 @@ RULES: dict[str, Callable[[dict[str, Any], AuditSettings], bool]] = {
     "access-denied": lambda r, s: r.get("HTTPstatus") == 403 or r.get("ErrorCode") == "AccessDenied",
     "anonymous": lambda r, s: _anonymous(r)
     and r.get("Operation") is not None
-    and not r["Operation"].startswith("WEBSITE."),
+    and not r["Operation"].startswith(("WEBSITE.", "REST.OPTIONS.")),
     "parse-errors": lambda r, s: "ParseError" in r,
     "public-read": lambda r, s: _anonymous(r) and _success(r)
     and r.get("Operation") in ("REST.GET.OBJECT", "REST.HEAD.OBJECT"),
@@ -249,9 +256,10 @@ def hits_for(objects: list[list[dict[str, Any]]], settings: AuditSettings) -> li
         totals: Counter[tuple[str, str, str, dt.datetime]] = Counter()
         for record in records:
             agent = record.get("UserAgent")
-            if exclude is not None and agent is not None and exclude.search(agent):
-                continue
+            excluded = exclude is not None and agent is not None and exclude.search(agent) is not None
             for rule in settings.rules:
+                if excluded and rule in CLIENT_SOFTWARE_RULES:
+                    continue
                 if rule in WINDOWED:
                     hits.extend(_window_hits(rule, record, settings, totals))
                 elif RULES[rule](record, settings):
