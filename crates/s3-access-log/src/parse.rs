@@ -270,6 +270,7 @@ impl<'a> Parser<'a, '_> {
     }
 
     /// Fails when `value` holds another record's time: see [`embedded_time`].
+    #[inline(always)]
     fn not_merged(&self, field: Field, value: Option<&'a [u8]>) -> Result<Option<&'a [u8]>, ParseError> {
         match value.filter(|_| self.bracket_ahead).and_then(embedded_time) {
             Some(_) => Err(ParseError::new(field, ErrorKind::MergedRecord)),
@@ -431,6 +432,8 @@ impl<'a> Parser<'a, '_> {
         })
     }
 
+    // Inlined: five calls a line, each reading a few digits.
+    #[inline(always)]
     fn number(&mut self, field: Field) -> Result<Option<u64>, ParseError> {
         // Numbers are a few digits: reading them finds the end of the token without a search.
         // Up to 19 digits cannot overflow a `u64`; anything else takes the checked way below.
