@@ -30,7 +30,7 @@ import cfn
 
 sys.path.insert(0, str(cfn.ROOT / "tests" / "e2e"))
 import backfill_command  # noqa: E402
-from stack import ACCOUNT_ID, PARTITION, REGION, Stack  # noqa: E402
+from stack import ACCOUNT_ID, PARTITION, REGION, Stack, TemplateError  # noqa: E402
 
 # Where old logs lie, one entry per key layout of log delivery (S3 API reference, PutBucketLogging
 # TargetObjectKeyFormat):
@@ -327,6 +327,14 @@ class BackfillPermissions(unittest.TestCase):
         # RecordsPrefix, which cannot start with an underscore.
         pattern = self.backfill.template["Parameters"]["RecordsPrefix"]["AllowedPattern"]
         self.assertNotRegex("_backfill/", pattern)
+
+    def test_an_empty_entry_is_refused(self):
+        # A stray comma used to add arn:aws:s3:::* (every bucket) to the preprocessor's reading.
+        for value in (f"{SIMPLE},", f",{SIMPLE}", f"{SIMPLE},,{PARTITIONED}", f"{SIMPLE}, "):
+            with self.subTest(value=value), self.assertRaisesRegex(TemplateError, "empty entry"):
+                _stack(BackfillSources=value)
+        for value in ("", ","):
+            self.assertNotIn("BackfillRole", _stack(BackfillSources=value).resources)
 
     def test_source_entries_are_safe_in_shell_and_iam(self):
         pattern = self.backfill.template["Parameters"]["BackfillSources"]["AllowedPattern"]
