@@ -68,8 +68,26 @@ def _output(stack, name):
 def _validate(test, params, model):
     report = ParamValidator().validate(params, model.input_shape)
     test.assertFalse(report.has_errors(), report.generate_report())
+    _check_bounds(test, params, model.input_shape, model.name)
     # The request serializes as the CLI would send it (the account id becomes the host prefix).
     create_serializer("rest-xml").serialize_to_request(params, model)
+
+
+def _check_bounds(test, value, shape, path):
+    """What botocore's validator leaves to the service: maximum lengths and patterns of strings
+    and lists (a pattern is not anchored, as in the model's Smithy source)."""
+    if shape.type_name == "structure":
+        for name, member in shape.members.items():
+            if name in value:
+                _check_bounds(test, value[name], member, f"{path}.{name}")
+    elif shape.type_name == "list":
+        test.assertLessEqual(len(value), shape.metadata.get("max", len(value)), path)
+        for index, item in enumerate(value):
+            _check_bounds(test, item, shape.member, f"{path}[{index}]")
+    elif shape.type_name == "string":
+        test.assertLessEqual(len(value), shape.metadata.get("max", len(value)), path)
+        if "pattern" in shape.metadata:
+            test.assertRegex(value, shape.metadata["pattern"], path)
 
 
 def _statements(resource):
@@ -176,7 +194,11 @@ class BackfillPrefixes(unittest.TestCase):
             f"p/{ACCOUNT_ID}/{REGION}/shop-assets-eu/2024/03/14/2024-03-14-00-00-00-0A1B2C3D4E5F6789",
         ],
     }
+    # A deep DestinationPrefix: the job's description (256 characters at most) cannot hold it.
+    LONG = "logs-f/" + "/".join(["delivered-by-the-log-archive-pipeline-of-the-platform-team"] * 5) + "/"
+    ENTRIES[LONG] = [LONG.split("/", 1)[1] + "2024-03-14-10-15-42-0A1B2C3D4E5F6789"]
     LEFT = {
+        LONG: [LONG.split("/", 1)[1][:-1] + "-old/2024-03-14-10-15-42-0A1B2C3D4E5F6789"],
         "logs-a/logs": ["log/2024-03-14-10-15-42-0A1B2C3D4E5F6789"],
         "logs-b/logs/": ["logs2024-03-14-10-15-42-0A1B2C3D4E5F6789", "logs-old/2024-03-14-10-15-42-0A1B2C3D4E5F6789"],
         "logs-c/2024-": ["2023-12-31-23-59-59-0A1B2C3D4E5F6789", "logs/2024-03-14-10-15-42-0A1B2C3D4E5F6789"],
@@ -198,6 +220,7 @@ class BackfillPrefixes(unittest.TestCase):
                 generator = params["ManifestGenerator"]["S3JobManifestGenerator"]
                 self.assertEqual(generator["SourceBucket"], f"arn:{PARTITION}:s3:::{bucket}")
                 self.assertEqual(generator["Filter"]["KeyNameConstraint"], {"MatchAnyPrefix": [prefix]})
+                self.assertEqual(params["Description"], f"s3logs backfill of {entry}"[:256])
                 for key, taken in [(k, True) for k in self.ENTRIES[entry]] + [(k, False) for k in self.LEFT[entry]]:
                     # Listed by the manifest generator exactly when the preprocessor may read it.
                     self.assertEqual(key.startswith(prefix), taken, key)
