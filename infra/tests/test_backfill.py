@@ -4,6 +4,9 @@
   is turned into the CreateJob request the AWS CLI would send (tests/e2e/backfill_command.py) and
   checked against the S3 Control API model with botocore's parameter validator and request
   serializer (no network), for backfill sources in both key layouts of server access log delivery.
+* Each entry's prefix is filtered on and granted literally, with or without a trailing slash.
+* The `aws s3control` commands of docs/deploy.md's backfill walk-through (watching the jobs,
+  re-running the failures) are valid requests of the same model.
 * The Batch Operations role and the preprocessor's extra reading are exactly what a backfill needs.
 * With an external output bucket, Firehose, its role, the Glue table and the policy the bucket owner
   must hold all name that bucket.
@@ -18,6 +21,8 @@ import re
 import sys
 import unittest
 
+import botocore.session
+from botocore import xform_name
 from botocore.serialize import create_serializer
 from botocore.validate import ParamValidator
 
@@ -25,7 +30,7 @@ import cfn
 
 sys.path.insert(0, str(cfn.ROOT / "tests" / "e2e"))
 import backfill_command  # noqa: E402
-from stack import ACCOUNT_ID, PARTITION, REGION, Stack  # noqa: E402
+from stack import ACCOUNT_ID, PARTITION, REGION, Stack, TemplateError  # noqa: E402
 
 # Where old logs lie, one entry per key layout of log delivery (S3 API reference, PutBucketLogging
 # TargetObjectKeyFormat):
@@ -60,6 +65,31 @@ def _output(stack, name):
     return stack.resolve(output["Value"])
 
 
+def _validate(test, params, model):
+    report = ParamValidator().validate(params, model.input_shape)
+    test.assertFalse(report.has_errors(), report.generate_report())
+    _check_bounds(test, params, model.input_shape, model.name)
+    # The request serializes as the CLI would send it (the account id becomes the host prefix).
+    create_serializer("rest-xml").serialize_to_request(params, model)
+
+
+def _check_bounds(test, value, shape, path):
+    """What botocore's validator leaves to the service: maximum lengths and patterns of strings
+    and lists (a pattern is not anchored, as in the model's Smithy source)."""
+    if shape.type_name == "structure":
+        for name, member in shape.members.items():
+            if name in value:
+                _check_bounds(test, value[name], member, f"{path}.{name}")
+    elif shape.type_name == "list":
+        test.assertLessEqual(len(value), shape.metadata.get("max", len(value)), path)
+        for index, item in enumerate(value):
+            _check_bounds(test, item, shape.member, f"{path}[{index}]")
+    elif shape.type_name == "string":
+        test.assertLessEqual(len(value), shape.metadata.get("max", len(value)), path)
+        if "pattern" in shape.metadata:
+            test.assertRegex(value, shape.metadata["pattern"], path)
+
+
 def _statements(resource):
     (policy,) = resource.properties["Policies"]
     return {s["Sid"]: s for s in policy["PolicyDocument"]["Statement"]}
@@ -75,13 +105,10 @@ class BackfillCommand(unittest.TestCase):
         cls.calls = backfill_command.run(cls.command, cls.window)
 
     def request(self, argv):
-        return backfill_command.create_job_request(argv, self.model)
+        return backfill_command.s3control_request(argv, self.model)
 
     def validate(self, params):
-        report = ParamValidator().validate(params, self.model.input_shape)
-        self.assertFalse(report.has_errors(), report.generate_report())
-        # The request serializes as the CLI would send it (the account id becomes the host prefix).
-        create_serializer("rest-xml").serialize_to_request(params, self.model)
+        _validate(self, params, self.model)
 
     def test_one_valid_create_job_per_source(self):
         self.assertEqual(len(self.calls), 2)
@@ -151,6 +178,119 @@ class BackfillCommand(unittest.TestCase):
                     self.assertFalse(any(fnmatch.fnmatchcase(outside, r) for r in reads), outside)
 
 
+class BackfillPrefixes(unittest.TestCase):
+    """An entry's prefix is a key prefix like any other, taken as written: without a trailing slash
+    `logs` takes the simple layout's keys under a TargetPrefix of `logs` (`logs2024-…`) and also
+    `logs-old/`, and `…/shop-assets` takes `…/shop-assets-eu/` too (docs/deploy.md says so)."""
+
+    # entry -> (keys it takes, keys it leaves)
+    ENTRIES = {
+        "logs-a/logs": ["logs2024-03-14-10-15-42-0A1B2C3D4E5F6789", "logs-old/2024-03-14-10-15-42-0A1B2C3D4E5F6789"],
+        "logs-b/logs/": ["logs/2024-03-14-10-15-42-0A1B2C3D4E5F6789"],
+        "logs-c/2024-": ["2024-03-14-10-15-42-0A1B2C3D4E5F6789"],
+        f"logs-d/p/{ACCOUNT_ID}/{REGION}/shop-assets/": [f"p/{ACCOUNT_ID}/{REGION}/shop-assets/2024/03/14/2024-03-14-00-00-00-0A1B2C3D4E5F6789"],
+        f"logs-e/p/{ACCOUNT_ID}/{REGION}/shop-assets": [
+            f"p/{ACCOUNT_ID}/{REGION}/shop-assets/2024/03/14/2024-03-14-00-00-00-0A1B2C3D4E5F6789",
+            f"p/{ACCOUNT_ID}/{REGION}/shop-assets-eu/2024/03/14/2024-03-14-00-00-00-0A1B2C3D4E5F6789",
+        ],
+    }
+    # A deep DestinationPrefix: the job's description (256 characters at most) cannot hold it.
+    LONG = "logs-f/" + "/".join(["delivered-by-the-log-archive-pipeline-of-the-platform-team"] * 5) + "/"
+    ENTRIES[LONG] = [LONG.split("/", 1)[1] + "2024-03-14-10-15-42-0A1B2C3D4E5F6789"]
+    LEFT = {
+        LONG: [LONG.split("/", 1)[1][:-1] + "-old/2024-03-14-10-15-42-0A1B2C3D4E5F6789"],
+        "logs-a/logs": ["log/2024-03-14-10-15-42-0A1B2C3D4E5F6789"],
+        "logs-b/logs/": ["logs2024-03-14-10-15-42-0A1B2C3D4E5F6789", "logs-old/2024-03-14-10-15-42-0A1B2C3D4E5F6789"],
+        "logs-c/2024-": ["2023-12-31-23-59-59-0A1B2C3D4E5F6789", "logs/2024-03-14-10-15-42-0A1B2C3D4E5F6789"],
+        f"logs-d/p/{ACCOUNT_ID}/{REGION}/shop-assets/": [f"p/{ACCOUNT_ID}/{REGION}/shop-assets-eu/2024/03/14/2024-03-14-00-00-00-0A1B2C3D4E5F6789"],
+        f"logs-e/p/{ACCOUNT_ID}/{REGION}/shop-assets": [f"p/{ACCOUNT_ID}/{REGION}/shop/2024/03/14/2024-03-14-00-00-00-0A1B2C3D4E5F6789"],
+    }
+
+    def test_each_entry_is_filtered_and_read_as_written(self):
+        stack = _stack(BackfillSources=",".join(self.ENTRIES))
+        model = backfill_command.create_job_model()
+        calls = backfill_command.run(_output(stack, "BackfillCommand"), {})
+        reads = _statements(stack.resources["PreprocessorRole"])["ReadBackfillSources"]["Resource"]
+        self.assertEqual(len(calls), len(self.ENTRIES))
+        for argv, entry in zip(calls, self.ENTRIES):
+            with self.subTest(entry=entry):
+                _, params = backfill_command.s3control_request(argv, model)
+                _validate(self, params, model)
+                bucket, prefix = entry.split("/", 1)
+                generator = params["ManifestGenerator"]["S3JobManifestGenerator"]
+                self.assertEqual(generator["SourceBucket"], f"arn:{PARTITION}:s3:::{bucket}")
+                self.assertEqual(generator["Filter"]["KeyNameConstraint"], {"MatchAnyPrefix": [prefix]})
+                self.assertEqual(params["Description"], f"s3logs backfill of {entry}"[:256])
+                for key, taken in [(k, True) for k in self.ENTRIES[entry]] + [(k, False) for k in self.LEFT[entry]]:
+                    # Listed by the manifest generator exactly when the preprocessor may read it.
+                    self.assertEqual(key.startswith(prefix), taken, key)
+                    readable = any(fnmatch.fnmatchcase(f"arn:aws:s3:::{bucket}/{key}", r) for r in reads)
+                    self.assertEqual(readable, taken, key)
+
+
+def _guide_backfill_section():
+    text = (cfn.ROOT / "docs" / "deploy.md").read_text()
+    start = text.index("## Backfilling old logs")
+    return text[start:text.index("\n## ", start + 1)]
+
+
+class BackfillGuide(unittest.TestCase):
+    """The `aws s3control` commands docs/deploy.md shows for a backfill, run by bash with `aws`
+    recorded and checked against the S3 Control API model like the BackfillCommand."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.section = _guide_backfill_section()
+        cls.service = botocore.session.get_session().get_service_model("s3control")
+        cls.stack = _stack(BackfillSources=f"{SIMPLE},{PARTITIONED}")
+
+    def test_watching_commands_are_valid_requests(self):
+        blocks = re.findall(r"```sh\n(.*?)```", self.section, re.S)
+        lines = [" ".join(line.split()) for block in blocks for line in block.replace("\\\n", " ").splitlines()]
+        inline = [" ".join(command.split()) for command in re.findall(r"`(aws s3control [^`]+)`", self.section)]
+        # Commands with their options, not a mere mention such as `aws s3control create-job`.
+        commands = [line for line in lines + inline if line.startswith("aws s3control") and " --" in line]
+        operations = {xform_name(name).replace("_", "-"): name for name in self.service.operation_names}
+        seen = set()
+        for command in commands:
+            with self.subTest(command=command):
+                (argv,) = backfill_command.run(command, {})
+                model = self.service.operation_model(operations[argv[1]])
+                _, params = backfill_command.s3control_request(argv, model)
+                _validate(self, params, model)
+                # The validator leaves enums alone: check the values the CLI would send.
+                for member, value in params.items():
+                    shape = model.input_shape.members[member]
+                    allowed = shape.member.enum if shape.type_name == "list" else shape.enum
+                    for item in value if shape.type_name == "list" else [value]:
+                        if allowed:
+                            self.assertIn(item, allowed, member)
+                seen.add(model.name)
+        self.assertEqual(seen, {"DescribeJob", "ListJobs"})
+
+    def test_rerunning_the_failures_is_a_valid_create_job(self):
+        # The guide: run BackfillCommand's create-job with its --manifest in place of --manifest-generator.
+        (manifest,) = re.findall(r"`(--manifest '[^`]+')`", self.section)
+        rerun, replaced = re.subn(r'--manifest-generator "(?:[^"\\]|\\.)*"', lambda _: manifest,
+                                  _output(self.stack, "BackfillCommand"))
+        self.assertEqual(replaced, 1)
+        # `head-object --query ETag --output text` prints the ETag with its quotes.
+        calls = backfill_command.run(rerun, {"ETAG": '"9b2cf535f27731c974343645a3985328"'})
+        model = backfill_command.create_job_model()
+        self.assertEqual(len(calls), 2)
+        reports = _statements(self.stack.resources["BackfillRole"])["Reports"]["Resource"]
+        for argv in calls:
+            _, params = backfill_command.s3control_request(argv, model)
+            _validate(self, params, model)
+            self.assertNotIn("ManifestGenerator", params)
+            self.assertEqual(params["Manifest"]["Spec"], {"Format": "S3BatchOperations_CSV_20180820", "Fields": ["Bucket", "Key"]})
+            location = params["Manifest"]["Location"]
+            self.assertEqual(location["ETag"], "9b2cf535f27731c974343645a3985328")
+            # The role may read the manifest: the guide's bucket stands for the stack's output bucket.
+            key = location["ObjectArn"].split(":::", 1)[1].split("/", 1)[1]
+            self.assertTrue(fnmatch.fnmatchcase(f"{reports.rsplit('/_backfill/', 1)[0]}/{key}", reports), key)
+
+
 class BackfillPermissions(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
@@ -210,6 +350,14 @@ class BackfillPermissions(unittest.TestCase):
         # RecordsPrefix, which cannot start with an underscore.
         pattern = self.backfill.template["Parameters"]["RecordsPrefix"]["AllowedPattern"]
         self.assertNotRegex("_backfill/", pattern)
+
+    def test_an_empty_entry_is_refused(self):
+        # A stray comma used to add arn:aws:s3:::* (every bucket) to the preprocessor's reading.
+        for value in (f"{SIMPLE},", f",{SIMPLE}", f"{SIMPLE},,{PARTITIONED}", f"{SIMPLE}, "):
+            with self.subTest(value=value), self.assertRaisesRegex(TemplateError, "empty entry"):
+                _stack(BackfillSources=value)
+        for value in ("", ","):
+            self.assertNotIn("BackfillRole", _stack(BackfillSources=value).resources)
 
     def test_source_entries_are_safe_in_shell_and_iam(self):
         pattern = self.backfill.template["Parameters"]["BackfillSources"]["AllowedPattern"]

@@ -3,9 +3,9 @@ AWS CLI would send.
 
 `aws` is replaced by a shell function that records its arguments as the shell passed them (after
 quoting and variable expansion), so what is checked is what a user's shell would run. Each
-`aws s3control create-job` call becomes the request parameters the CLI builds: every `--option`
-names a member of the S3 Control CreateJob input shape, JSON values are parsed, and the
-idempotency token is generated. Used by infra/tests/test_backfill.py (validation against the API
+`aws s3control` call becomes the request parameters the CLI builds: every `--option` names a
+member of the operation's input shape, JSON values are parsed, a list of plain values is the
+words up to the next option, and the idempotency token is generated. Used by infra/tests/test_backfill.py (validation against the API
 model) and by test_backfill.py (the end-to-end backfill runs the jobs the command creates).
 """
 
@@ -26,13 +26,22 @@ from botocore import xform_name
 _RECORDER = 'aws() { "$PYTHON" -c \'import json, sys; print(json.dumps(sys.argv[1:]))\' "$@" >>"$CALLS"; }'
 
 
+# Options of the CLI itself, each taking one value, that do not go into the request.
+_CLI_OPTIONS = {"region", "query", "output"}
+
+
 class CommandError(Exception):
-    """The command ran something other than a well-formed `aws s3control create-job`."""
+    """The command ran something other than a well-formed `aws s3control` call."""
+
+
+def s3control_model(operation: str) -> Any:
+    """An operation of the S3 Control API model shipped with botocore, by its API name."""
+    return botocore.session.get_session().get_service_model("s3control").operation_model(operation)
 
 
 def create_job_model() -> Any:
     """The CreateJob operation of the S3 Control API model shipped with botocore."""
-    return botocore.session.get_session().get_service_model("s3control").operation_model("CreateJob")
+    return s3control_model("CreateJob")
 
 
 def run(command: str, env: dict[str, str]) -> list[list[str]]:
@@ -47,10 +56,11 @@ def run(command: str, env: dict[str, str]) -> list[list[str]]:
         return [json.loads(line) for line in calls.read_text().splitlines()] if calls.exists() else []
 
 
-def create_job_request(argv: list[str], model: Any) -> tuple[str | None, dict[str, Any]]:
-    """(region, CreateJob parameters) of one recorded `aws s3control create-job` call."""
-    if argv[:2] != ["s3control", "create-job"]:
-        raise CommandError(f"not aws s3control create-job: {argv[:2]}")
+def s3control_request(argv: list[str], model: Any) -> tuple[str | None, dict[str, Any]]:
+    """(region, parameters) of one `aws s3control` call of `model`'s operation, as argv words."""
+    command = xform_name(model.name).replace("_", "-")
+    if argv[:2] != ["s3control", command]:
+        raise CommandError(f"not aws s3control {command}: {argv[:2]}")
     shapes = model.input_shape.members
     members = {xform_name(name).replace("_", "-"): name for name in shapes}
     params: dict[str, Any] = {}
@@ -61,18 +71,25 @@ def create_job_request(argv: list[str], model: Any) -> tuple[str | None, dict[st
         if not option.startswith("--"):
             raise CommandError(f"stray argument {option!r}")
         name = option[2:]
-        if name == "region":
-            region, args = args[0], args[1:]
+        if name in _CLI_OPTIONS:
+            if name == "region":
+                region = args[0]
+            args = args[1:]
             continue
         if name.startswith("no-") and name[3:] in members and shapes[members[name[3:]]].type_name == "boolean":
             params[members[name[3:]]] = False
             continue
         if name not in members:
-            raise CommandError(f"{option} is not a CreateJob parameter")
+            raise CommandError(f"{option} is not a {model.name} parameter")
         member = members[name]
         shape = shapes[member]
         if shape.type_name == "boolean" and (not args or args[0].startswith("--")):
             params[member] = True
+            continue
+        if shape.type_name == "list" and shape.member.type_name == "string" and not args[0].startswith("["):
+            # Shorthand: `--job-statuses Active Complete` is the words up to the next option.
+            count = next((i for i, word in enumerate(args) if word.startswith("--")), len(args))
+            params[member], args = args[:count], args[count:]
             continue
         value, args = args[0], args[1:]
         if shape.type_name in ("structure", "list", "map"):

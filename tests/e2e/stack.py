@@ -206,6 +206,10 @@ class Stack:
                 # A rule function: whether the value is one of the listed strings.
                 values, value = arg
                 return str(self.resolve(value)) in [str(v) for v in self.resolve(values)]
+            if fn == "Fn::EachMemberEquals":
+                # A rule function: whether every listed string is the value.
+                values, value = arg
+                return all(str(v) == str(self.resolve(value)) for v in self.resolve(values))
         raise TemplateError(f"unsupported condition {spec!r}")
 
     # Intrinsics ---------------------------------------------------------------------------

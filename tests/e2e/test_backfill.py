@@ -113,7 +113,7 @@ def _requests(deployment: Deployment, until: dt.datetime) -> list[dict[str, Any]
     command = deployment.stack.resolve(output["Value"])
     model = backfill_command.create_job_model()
     env = {"BACKFILL_UNTIL": until.strftime("%Y-%m-%dT%H:%M:%SZ")}
-    return [backfill_command.create_job_request(argv, model)[1] for argv in backfill_command.run(command, env)]
+    return [backfill_command.s3control_request(argv, model)[1] for argv in backfill_command.run(command, env)]
 
 
 def _timestamp(text: str) -> dt.datetime:

@@ -12,7 +12,8 @@
 //!   and a batch with a failed message is either deleted whole or (on an error) redelivered
 //!   whole. <https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-errorhandling.html>
 //! - Batch Operations: each task is `Succeeded`, `TemporaryFailure` (Batch Operations retries
-//!   it) or `PermanentFailure` (only an object that is gone).
+//!   it) or `PermanentFailure` (only an object that is gone). A task names an object the user
+//!   asked for, so one the configuration keeps the function off fails, saying why.
 //!   <https://docs.aws.amazon.com/AmazonS3/latest/userguide/batch-ops-invoke-lambda.html>
 //!
 //! An event naming several objects goes on past a failed object, and before it is kept for
@@ -20,13 +21,13 @@
 //! (see [`lambda_adapter::marks`]), so their lines are not sent again.
 //!
 //! Objects outside the source bucket/prefix, the pipeline's own output and zero-byte objects are
-//! skipped with a log line and a counter, never an error.
+//! skipped with a log line and a counter, never an error, except in a Batch Operations task.
 
 use std::sync::Arc;
 
 use lambda_adapter::{
-    BatchJob, DeliveryMarks, Disposition, Event, Message, ObjectRef, ObjectSource, S3Marks, Target, clock,
-    mark_key, sqs_answer,
+    BatchJob, DeliveryMarks, Disposition, Event, Failure, Message, ObjectRef, ObjectSource, S3Marks, Target,
+    clock, mark_key, sqs_answer,
 };
 use lambda_runtime::LambdaEvent;
 use serde_json::{Value, json};
@@ -56,10 +57,14 @@ pub struct Invocation {
     pub totals: Totals,
 }
 
-/// How one object ended, when it is acknowledged.
+/// How one object ended when nothing failed.
 enum Done {
     Delivered(Delivery),
-    Skipped(&'static str),
+    /// A zero-byte object: there is nothing to deliver.
+    Empty,
+    /// Not read, because the configuration keeps the function off it; the reason names the
+    /// variables. Counted by the caller: a notification skips it, a Batch Operations task fails.
+    Refused(&'static str),
 }
 
 impl<S: ObjectSource, K: RecordSink> Handler<S, K> {
@@ -183,7 +188,13 @@ impl<S: ObjectSource, K: RecordSink, M: DeliveryMarks> Handler<S, K, M> {
                         delivery.ingest.lines, delivery.firehose_records
                     ),
                 ),
-                Ok(Done::Skipped(reason)) => (Disposition::Acknowledge, format!("skipped: {reason}")),
+                Ok(Done::Empty) => (Disposition::Acknowledge, format!("skipped: {EMPTY}")),
+                // The job asked for this object, and `Succeeded` would claim its lines were
+                // delivered: the task fails until the configuration lets the function read it.
+                Ok(Done::Refused(reason)) => {
+                    totals.failed += 1;
+                    (Failure::Rejected.disposition(), format!("not read: {reason}"))
+                }
                 Err(error) => (error.disposition(), error.to_string()),
             });
         }
@@ -225,7 +236,8 @@ impl<S: ObjectSource, K: RecordSink, M: DeliveryMarks> Handler<S, K, M> {
             }
             match self.object(&object, deadline, totals).await {
                 Ok(Done::Delivered(_)) => delivered.extend(mark),
-                Ok(Done::Skipped(_)) => {}
+                Ok(Done::Refused(_)) => totals.skipped += 1,
+                Ok(Done::Empty) => {}
                 Err(error) if error.disposition() == Disposition::Retry => {
                     kept.get_or_insert(error);
                 }
@@ -248,7 +260,7 @@ impl<S: ObjectSource, K: RecordSink, M: DeliveryMarks> Handler<S, K, M> {
 
     /// One object: skipped, delivered (quarantined content included) or failed, with one summary
     /// log event either way. A failure is counted by its disposition: gone objects as skipped,
-    /// objects kept for retry as failed.
+    /// objects kept for retry as failed; a refused object is counted by the caller.
     async fn object(
         &self,
         object: &ObjectRef,
@@ -256,19 +268,21 @@ impl<S: ObjectSource, K: RecordSink, M: DeliveryMarks> Handler<S, K, M> {
         totals: &mut Totals,
     ) -> Result<Done, Error> {
         let (bucket, key) = (object.bucket.as_str(), object.key.as_str());
-        let skip = if self.config.is_own_output(bucket, key) {
+        let refused = if self.config.is_own_output(bucket, key) {
             Some("the pipeline's own output (OUTPUT_BUCKET/OUTPUT_PREFIX)")
         } else if !self.config.is_source(bucket, key) {
             Some("outside SOURCE_BUCKET/SOURCE_PREFIX")
-        } else if object.size == Some(0) {
-            Some(EMPTY)
         } else {
             None
         };
-        if let Some(reason) = skip {
-            totals.skipped += 1;
+        if let Some(reason) = refused {
             tracing::info!(bucket, key, outcome = "skipped", reason, "object skipped");
-            return Ok(Done::Skipped(reason));
+            return Ok(Done::Refused(reason));
+        }
+        if object.size == Some(0) {
+            totals.skipped += 1;
+            tracing::info!(bucket, key, outcome = "skipped", reason = EMPTY, "object skipped");
+            return Ok(Done::Empty);
         }
         if deadline.is_some_and(|deadline| Instant::now() >= deadline) {
             totals.failed += 1;
@@ -293,7 +307,7 @@ impl<S: ObjectSource, K: RecordSink, M: DeliveryMarks> Handler<S, K, M> {
             Ok(Outcome::Empty) => {
                 totals.skipped += 1;
                 tracing::info!(bucket, key, outcome = "skipped", reason = EMPTY, "object skipped");
-                return Ok(Done::Skipped(EMPTY));
+                return Ok(Done::Empty);
             }
             Ok(Outcome::Delivered) => {}
             Err(error) => {

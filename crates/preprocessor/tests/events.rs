@@ -287,6 +287,46 @@ async fn skips_empty_objects_other_prefixes_and_its_own_output() {
     );
 }
 
+/// A Batch Operations task names the object the user asked for: one the configuration keeps the
+/// function off is not read, so its task fails and says why in the completion report (a
+/// `Succeeded` task means every line was delivered). Fixing the configuration (SOURCE_BUCKET and
+/// SOURCE_PREFIX, or BackfillSources) and re-running the failures fixes it: TemporaryFailure.
+#[tokio::test]
+async fn batch_tasks_for_objects_it_may_not_read_fail_with_the_reason() {
+    let world = World::start().await;
+    world.put("elsewhere/not-a-log", &log_text(11, 10_000)).await;
+    let own = "records/2024/01/01/00/s3-access-logs-1";
+    testkit::put_object(&world.s3, LAKE, own, log_text(12, 10_000))
+        .await
+        .unwrap();
+    let handler = world.handler(world.config()).await;
+    let event = batch_event(
+        "2.0",
+        &[
+            ("outside-prefix", RAW, "elsewhere/not-a-log"),
+            ("other-bucket", "some-other-bucket", "logs/x"),
+            ("own-output", LAKE, own),
+        ],
+    );
+    let invocation = invoke(&handler, event).await;
+    let answer = invocation.result.unwrap();
+    let reasons = [
+        "SOURCE_BUCKET/SOURCE_PREFIX",
+        "SOURCE_BUCKET/SOURCE_PREFIX",
+        "OUTPUT_BUCKET/OUTPUT_PREFIX",
+    ];
+    for (result, reason) in answer["results"].as_array().unwrap().iter().zip(reasons) {
+        assert_eq!(result["resultCode"], "TemporaryFailure", "{answer}");
+        let text = result["resultString"].as_str().unwrap();
+        assert!(
+            text.starts_with("not read: ") && text.contains(reason),
+            "{answer}"
+        );
+    }
+    assert_eq!(invocation.totals.delivery.ingest.lines, 0);
+    assert_eq!(invocation.totals.failed, 3);
+}
+
 #[tokio::test]
 async fn an_unknown_payload_is_an_error() {
     let world = World::start().await;

@@ -258,3 +258,45 @@ async fn records_that_landed_are_counted_when_the_object_is_given_up() {
         "{delivery:?}"
     );
 }
+
+/// A backfill task that failed half-way (part of the object's records landed, the rest kept
+/// failing) and its retry by Batch Operations: the retry delivers the object whole, so some lines
+/// arrive twice, but every copy is the parser's record of its line under the line's `RecordId`.
+/// The de-duplicated view (one row per `RecordId`) therefore holds each line once, and re-running
+/// the job adds nothing to it.
+#[tokio::test]
+async fn a_task_retried_after_a_partial_delivery_adds_no_new_record() {
+    let world = World::start().await;
+    let faults = [[Fault::Partial].as_slice(), &[Fault::Throttle; 99]].concat();
+    let proxy = FaultProxy::start(world.moto.endpoint(), &Scenario::new(&faults, 100)).unwrap();
+    let key = "logs/2024-03-04-00-00-00-HALFWAY";
+    let text = log_text(97, 200_000);
+    world.put(key, &text).await;
+    let mut config = world.config();
+    // One record per line: a partial failure leaves part of the lines landed.
+    config.packing = Packing::Line;
+    config.tuning.max_attempts = 3;
+    config.tuning.max_in_flight = 1;
+    let task = batch_event("2.0", &[("t-1", RAW, key)]);
+
+    let failing = world.handler_via(config.clone(), proxy.endpoint()).await;
+    let answer = invoke(&failing, task.clone()).await.result.unwrap();
+    assert_eq!(answer["results"][0]["resultCode"], "TemporaryFailure", "{answer}");
+    let mut expected = Expected::new();
+    expected.add(RAW, key, &text);
+    let half = check(&expected, &world.delivered().await);
+    assert!(
+        half.delivered > 0 && half.lost > 0,
+        "part of the object landed: {half:?}"
+    );
+
+    let retry = world.handler(config).await;
+    let answer = invoke(&retry, task).await.result.unwrap();
+    assert_eq!(answer["results"][0]["resultCode"], "Succeeded", "{answer}");
+    let both = check(&expected, &world.delivered().await);
+    assert_eq!(both.lost, 0, "{both:?}");
+    assert_eq!(
+        both.duplicates, half.delivered,
+        "only the first run's records twice: {both:?}"
+    );
+}
