@@ -42,7 +42,9 @@ LAYOUT_KEYS = {
     PARTITIONED: f"partitioned/{ACCOUNT_ID}/{REGION}/shop-assets/2024/03/14/2024-03-14-00-00-00-0A1B2C3D4E5F6789",
 }
 EXTERNAL_BUCKET = "log-archive-records"
-EXTERNAL_KEY = "arn:aws:kms:us-east-1:999988887777:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+# The archive's key lives in the archive bucket's Region, which need not be the stack's (REGION).
+EXTERNAL_KEY_REGION = "eu-west-1"
+EXTERNAL_KEY = f"arn:aws:kms:{EXTERNAL_KEY_REGION}:999988887777:key/1234abcd-12ab-34cd-56ef-1234567890ab"
 FIREHOSE_ACTIONS = [
     "s3:AbortMultipartUpload", "s3:GetBucketLocation", "s3:GetObject", "s3:ListBucket",
     "s3:ListBucketMultipartUploads", "s3:PutObject",
@@ -250,11 +252,32 @@ class ExternalOutput(unittest.TestCase):
         self.assertEqual(self.destination(self.keyed)["EncryptionConfiguration"], {"KMSEncryptionConfig": {"AWSKMSKeyARN": EXTERNAL_KEY}})
         kms = _statements(self.keyed.resources["FirehoseRole"])["EncryptForExternalOutput"]
         self.assertEqual((sorted(kms["Action"]), kms["Resource"]), (["kms:Decrypt", "kms:GenerateDataKey"], EXTERNAL_KEY))
-        self.assertEqual(kms["Condition"]["StringEquals"], {"kms:ViaService": f"s3.{REGION}.amazonaws.com"})
-        self.assertEqual(kms["Condition"]["StringLike"], {"kms:EncryptionContext:aws:s3:arn": f"arn:aws:s3:::{EXTERNAL_BUCKET}/*"})
+        self.assert_only_through_s3_for_the_bucket(kms, f"arn:aws:s3:::{EXTERNAL_BUCKET}/*")
         # A key without an external bucket changes nothing.
         alone = _stack(ExternalOutputKmsKeyArn=EXTERNAL_KEY)
         self.assertEqual(self.destination(alone)["EncryptionConfiguration"], {"NoEncryptionConfig": "NoEncryption"})
+        for stack in (alone, self.plain, self.external):
+            self.assertNotIn("DecryptExternalRecords", _statements(stack.resources["PostprocessorRole"]))
+
+    def assert_only_through_s3_for_the_bucket(self, statement, objects):
+        """The key is usable only by S3 in the key's (the bucket's) Region, and only for the bucket:
+        the encryption context is an object ARN, or the bucket ARN when the bucket uses S3 Bucket
+        Keys (S3 User Guide, "Changes to note before enabling an S3 Bucket Key")."""
+        self.assertEqual(statement["Condition"]["StringEquals"], {"kms:ViaService": f"s3.{EXTERNAL_KEY_REGION}.amazonaws.com"})
+        (contexts,) = statement["Condition"]["StringLike"].values()
+        self.assertEqual(list(statement["Condition"]["StringLike"]), ["kms:EncryptionContext:aws:s3:arn"])
+        self.assertEqual(sorted(contexts), sorted([f"arn:aws:s3:::{EXTERNAL_BUCKET}", objects]))
+        for other in (f"arn:aws:s3:::{EXTERNAL_BUCKET}-other", f"arn:aws:s3:::{EXTERNAL_BUCKET}-other/records/x.gz"):
+            self.assertFalse(any(fnmatch.fnmatchcase(other, c) for c in contexts), other)
+
+    def test_postprocessor_can_decrypt_the_records_it_may_read(self):
+        # The log-archive account's stack reads the archive's records (docs/deploy.md, Org-wide);
+        # with SSE-KMS, S3 decrypts them only for a reader that may use the key.
+        statements = _statements(self.keyed.resources["PostprocessorRole"])
+        self.assertEqual(statements["ReadRecords"]["Resource"], f"arn:aws:s3:::{EXTERNAL_BUCKET}/records/*")
+        kms = statements["DecryptExternalRecords"]
+        self.assertEqual((kms["Action"], kms["Resource"]), ("kms:Decrypt", EXTERNAL_KEY))
+        self.assert_only_through_s3_for_the_bucket(kms, f"arn:aws:s3:::{EXTERNAL_BUCKET}/records/*")
 
     def test_bucket_policy_output_grants_what_the_role_uses(self):
         self.assertIsNone(_output(self.plain, "ExternalOutputBucketPolicy"))
