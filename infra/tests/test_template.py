@@ -475,6 +475,27 @@ class TemplateConsistency(unittest.TestCase):
             with self.subTest(mode=mode):
                 self.assertEqual(alarmed, dead_letter)
 
+    def test_records_firehose_cannot_convert_alarm(self):
+        # With Parquet output a record that does not convert lands under errors/ while the
+        # delivery succeeds: DeliveryToS3.Success stays 1, and only FailedConversion.Records
+        # (AWS/Firehose, per stream) counts it. JSON output converts nothing.
+        for output_format, resources in self.formats.items():
+            converting = [
+                a["Properties"] for a in resources.values()
+                if a["Type"] == "AWS::CloudWatch::Alarm" and a["Properties"]["MetricName"] == "FailedConversion.Records"
+            ]
+            with self.subTest(output_format=output_format):
+                if output_format == "json":
+                    self.assertEqual(converting, [])
+                    continue
+                (alarm,) = converting
+                self.assertEqual(alarm["Namespace"], "AWS/Firehose")
+                self.assertEqual(alarm["Dimensions"], [{"Name": "DeliveryStreamName", "Value": {"Ref": "DeliveryStream"}}])
+                self.assertEqual((alarm["Statistic"], alarm["Threshold"], alarm["ComparisonOperator"]), ("Sum", 0, "GreaterThanThreshold"))
+                errors = resources["DeliveryStream"]["Properties"]["ExtendedS3DestinationConfiguration"]["ErrorOutputPrefix"]
+                self.assertTrue(errors.startswith("errors/!{firehose:error-output-type}/"))
+                self.assertIn("errors/format-conversion-failed/", alarm["AlarmDescription"])
+
     def test_preprocessor_keeps_large_buffers_mmapped(self):
         # A fixed glibc mmap threshold is what keeps the function's peak memory flat in object
         # size (scripts/bench-preprocessor-moto.sh); glibc reads it only as a whole byte count.
