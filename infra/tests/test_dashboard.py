@@ -5,15 +5,19 @@ functions' code and with exactly the dimensions they are printed with (EMF_METRI
 alarm tests use), the AWS ones on this stack's functions, stream and failed-events queue. The dashboard must show what an operator
 needs (detection hits, parse errors, quarantined content by reason, Lambda errors, duration and
 throttles, Firehose freshness, failed events), and there is one opt-in alarm per high-severity
-detection of the catalogue, off by default.
+detection of the catalogue, off by default, whose rules the postprocessor then runs.
 """
 
 import json
 import re
+import sys
 import unittest
 
 import catalogue
 import cfn
+
+sys.path.insert(0, str(cfn.ROOT / "tests" / "e2e"))
+from stack import Stack  # noqa: E402
 from test_template import EMF_METRICS, FUNCTIONS, QUARANTINE_REASONS
 
 # What !Sub resolves the stack's names to in these tests.
@@ -161,6 +165,27 @@ class HighSeverityAlarms(unittest.TestCase):
                 )
                 watched[dimensions["Rule"]] = name
         self.assertEqual(set(watched), high)
+
+    def test_the_postprocessor_runs_every_rule_an_alarm_watches(self):
+        # An alarm on a rule outside RULES could never fire. The rule list is read as the
+        # postprocessor's RuleSet::parse reads it: comma separated, `all` for every rule.
+        catalogue_rules = set(catalogue.severities())
+        for audit_rules in ("sigv2", "all", "tls-legacy,public-read", "mass-deletion"):
+            for switch in ("false", "true"):
+                with self.subTest(AuditRules=audit_rules, HighSeverityAlarms=switch):
+                    stack = Stack(cfn.TEMPLATE_PATH, {"AuditRules": audit_rules, "HighSeverityAlarms": switch})
+                    listed = stack.resources["Postprocessor"].properties["Environment"]["Variables"]["RULES"].split(",")
+                    self.assertTrue(set(listed) <= catalogue_rules | {"all"}, listed)
+                    running = catalogue_rules if "all" in listed else set(listed)
+                    chosen = catalogue_rules if audit_rules == "all" else set(audit_rules.split(","))
+                    # The opt-in alarms this stack creates (SigV2HitsAlarm follows AuditRules' default).
+                    watched = {
+                        {d["Name"]: d["Value"] for d in alarm.properties["Dimensions"]}["Rule"]
+                        for alarm in stack.of_type("AWS::CloudWatch::Alarm")
+                        if stack.template["Resources"][alarm.logical_id].get("Condition") == "CreateHighSeverityAlarms"
+                    }
+                    self.assertEqual(running, chosen | watched)
+                    self.assertEqual(bool(watched), switch == "true")
 
     def test_they_are_off_by_default(self):
         parameter = self.t["Parameters"]["HighSeverityAlarms"]
