@@ -593,6 +593,20 @@ class TemplateConsistency(unittest.TestCase):
                 )
                 self.assertEqual(alarm["Properties"]["TreatMissingData"], "notBreaching")
 
+    def test_objects_failed_alarms_name_where_the_failures_end(self):
+        # Only the preprocessor has the raw events queue (RawEventsVia=sqs); the postprocessor is
+        # always invoked by its bucket, so its failures end in the failed-events queue alone.
+        alarms = cfn.resources_of_type(self.t, "AWS::CloudWatch::Alarm")
+        for function, dead_letter in (("preprocessor", True), ("postprocessor", False)):
+            (alarm,) = [
+                a["Properties"] for a in alarms.values()
+                if a["Properties"]["MetricName"] == "ObjectsFailed" and a["Properties"]["Dimensions"][0]["Value"] == function
+            ]
+            with self.subTest(function=function):
+                self.assertIn("failed-events queue", alarm["AlarmDescription"])
+                self.assertEqual("dead-letter" in alarm["AlarmDescription"], dead_letter)
+                self.assertEqual("delivery" in alarm["AlarmDescription"], function == "preprocessor")
+
     def test_failures_go_to_the_encrypted_queue(self):
         self.assertTrue(self.props("FailedEventsQueue")["SqsManagedSseEnabled"])
         for function in ("Preprocessor", "Postprocessor"):
