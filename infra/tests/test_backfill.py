@@ -25,7 +25,7 @@ import cfn
 
 sys.path.insert(0, str(cfn.ROOT / "tests" / "e2e"))
 import backfill_command  # noqa: E402
-from stack import ACCOUNT_ID, PARTITION, REGION, Stack  # noqa: E402
+from stack import ACCOUNT_ID, PARTITION, REGION, Stack, TemplateError  # noqa: E402
 
 # Where old logs lie, one entry per key layout of log delivery (S3 API reference, PutBucketLogging
 # TargetObjectKeyFormat):
@@ -253,10 +253,10 @@ class ExternalOutput(unittest.TestCase):
         kms = _statements(self.keyed.resources["FirehoseRole"])["EncryptForExternalOutput"]
         self.assertEqual((sorted(kms["Action"]), kms["Resource"]), (["kms:Decrypt", "kms:GenerateDataKey"], EXTERNAL_KEY))
         self.assert_only_through_s3_for_the_bucket(kms, f"arn:aws:s3:::{EXTERNAL_BUCKET}/*")
-        # A key without an external bucket changes nothing.
-        alone = _stack(ExternalOutputKmsKeyArn=EXTERNAL_KEY)
-        self.assertEqual(self.destination(alone)["EncryptionConfiguration"], {"NoEncryptionConfig": "NoEncryption"})
-        for stack in (alone, self.plain, self.external):
+        # A key without an external bucket would be ignored: the stack refuses it.
+        with self.assertRaisesRegex(TemplateError, "OutputKeyNeedsExternalBucket"):
+            _stack(ExternalOutputKmsKeyArn=EXTERNAL_KEY)
+        for stack in (self.plain, self.external):
             self.assertNotIn("DecryptExternalRecords", _statements(stack.resources["PostprocessorRole"]))
 
     def assert_only_through_s3_for_the_bucket(self, statement, objects):
