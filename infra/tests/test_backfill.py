@@ -289,6 +289,19 @@ class ExternalOutput(unittest.TestCase):
         self.assertEqual(statement["Resource"], delivery["Resource"])
         self.assertEqual(statement["Effect"], "Allow")
 
+    def test_key_policy_output_grants_what_the_role_uses(self):
+        # Cross-account, KMS needs the key policy as well as the role's policy.
+        self.assertIsNone(_output(self.external, "ExternalOutputKeyPolicy"))
+        statement = json.loads(_output(self.keyed, "ExternalOutputKeyPolicy"))
+        self.assertRegex(statement["Sid"], r"^[A-Za-z0-9]+$")
+        self.assertEqual(statement["Effect"], "Allow")
+        self.assertEqual(statement["Principal"], {"AWS": self.keyed.get_att("FirehoseRole", "Arn")})
+        kms = _statements(self.keyed.resources["FirehoseRole"])["EncryptForExternalOutput"]
+        self.assertEqual(sorted(statement["Action"]), sorted(kms["Action"]))
+        # In a key policy "*" is the key itself.
+        self.assertEqual(statement["Resource"], "*")
+        self.assertEqual(statement["Condition"], {"StringEquals": kms["Condition"]["StringEquals"]})
+
     def test_parameter_patterns(self):
         parameters = self.plain.template["Parameters"]
         bucket, key = parameters["ExternalOutputBucketArn"]["AllowedPattern"], parameters["ExternalOutputKmsKeyArn"]["AllowedPattern"]
