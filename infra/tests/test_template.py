@@ -449,6 +449,26 @@ class TemplateConsistency(unittest.TestCase):
         self.assertEqual(allow["Action"], "sqs:SendMessage")
         self.assertEqual(cfn.sub(allow["Condition"]["ArnEquals"]["aws:SourceArn"], self.vars), f"arn:aws:s3:::{self.bucket_name('RawLogBucket')}")
 
+    def test_raw_events_alarm_before_they_expire(self):
+        # A message never received expires after MessageRetentionPeriod without reaching the
+        # dead-letter queue: its age alarms first, but not for a message retried as designed.
+        sqs = self.modes["sqs"]
+        queue = sqs["RawEventsQueue"]["Properties"]
+        (age,) = [
+            a["Properties"] for a in sqs.values()
+            if a["Type"] == "AWS::CloudWatch::Alarm" and a["Properties"]["MetricName"] == "ApproximateAgeOfOldestMessage"
+        ]
+        self.assertEqual(age["Namespace"], "AWS/SQS")
+        self.assertEqual(age["Dimensions"], [{"Name": "QueueName", "Value": {"Fn::GetAtt": ["RawEventsQueue", "QueueName"]}}])
+        self.assertEqual((age["Statistic"], age["ComparisonOperator"]), ("Maximum", "GreaterThanThreshold"))
+        retried = queue["RedrivePolicy"]["maxReceiveCount"] * queue["VisibilityTimeout"]
+        self.assertGreater(age["Threshold"], retried)
+        # Time left to act: at least a day between the alarm and the expiry.
+        self.assertLessEqual(age["Threshold"] + age["Period"] * age["EvaluationPeriods"] + 86400, queue["MessageRetentionPeriod"])
+        self.assertFalse(
+            any(a["Type"] == "AWS::CloudWatch::Alarm" and a["Properties"]["MetricName"] == "ApproximateAgeOfOldestMessage" for a in self.modes["direct"].values())
+        )
+
     def test_buckets_wait_for_their_notification_destinations(self):
         # S3 refuses a notification whose destination does not accept it yet. In sqs mode S3 may
         # not invoke the preprocessor at all.
@@ -466,7 +486,7 @@ class TemplateConsistency(unittest.TestCase):
             alarmed = {
                 a["Properties"]["Dimensions"][0]["Value"]["Fn::GetAtt"][0]
                 for a in resources.values()
-                if a["Type"] == "AWS::CloudWatch::Alarm" and a["Properties"]["Namespace"] == "AWS/SQS"
+                if a["Type"] == "AWS::CloudWatch::Alarm" and a["Properties"]["MetricName"] == "ApproximateNumberOfMessagesVisible"
             }
             dead_letter = {"FailedEventsQueue"} | {
                 r["Properties"]["RedrivePolicy"]["deadLetterTargetArn"]["Fn::GetAtt"][0]
