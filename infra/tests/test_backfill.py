@@ -302,6 +302,21 @@ class ExternalOutput(unittest.TestCase):
         self.assertEqual(statement["Resource"], "*")
         self.assertEqual(statement["Condition"], {"StringEquals": kms["Condition"]["StringEquals"]})
 
+    def test_statement_ids_differ_between_the_stacks_of_one_account_and_region(self):
+        # A second stack in the same account and Region takes another NamePrefix (its bucket names
+        # need it); both statements then go into the archive's one bucket or key policy, whose
+        # Sids must differ.
+        bucket, key = f"arn:aws:s3:::{EXTERNAL_BUCKET}", EXTERNAL_KEY
+        for output in ("ExternalOutputBucketPolicy", "ExternalOutputKeyPolicy"):
+            with self.subTest(output=output):
+                sids = [
+                    json.loads(_output(_stack(NamePrefix=prefix, ExternalOutputBucketArn=bucket, ExternalOutputKmsKeyArn=key), output))["Sid"]
+                    for prefix in ("s3logs", "s3logs-two")
+                ]
+                self.assertNotEqual(sids[0], sids[1])
+                for sid in sids:
+                    self.assertRegex(sid, r"^[A-Za-z0-9]+$")
+
     def test_parameter_patterns(self):
         parameters = self.plain.template["Parameters"]
         bucket, key = parameters["ExternalOutputBucketArn"]["AllowedPattern"], parameters["ExternalOutputKmsKeyArn"]["AllowedPattern"]
