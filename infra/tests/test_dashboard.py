@@ -178,14 +178,25 @@ class HighSeverityAlarms(unittest.TestCase):
                     self.assertTrue(set(listed) <= catalogue_rules | {"all"}, listed)
                     running = catalogue_rules if "all" in listed else set(listed)
                     chosen = catalogue_rules if audit_rules == "all" else set(audit_rules.split(","))
-                    # The opt-in alarms this stack creates (SigV2HitsAlarm follows AuditRules' default).
+                    # Every Hits alarm this stack creates (SigV2HitsAlarm and the opt-in ones).
                     watched = {
                         {d["Name"]: d["Value"] for d in alarm.properties["Dimensions"]}["Rule"]
                         for alarm in stack.of_type("AWS::CloudWatch::Alarm")
-                        if stack.template["Resources"][alarm.logical_id].get("Condition") == "CreateHighSeverityAlarms"
+                        if alarm.properties["MetricName"] == "Hits"
                     }
                     self.assertEqual(running, chosen | watched)
-                    self.assertEqual(bool(watched), switch == "true")
+                    self.assertEqual(watched - {"sigv2"} != set(), switch == "true")
+
+    def test_the_sigv2_alarm_exists_exactly_when_the_rule_runs(self):
+        for audit_rules, runs in (
+            ("sigv2", True), ("all", True), ("tls-legacy,sigv2", True), ("sigv2,public-read", True),
+            ("tls-legacy", False), ("public-read,acl-required", False), ("suspicious-user-agent", False),
+        ):
+            with self.subTest(AuditRules=audit_rules):
+                stack = Stack(cfn.TEMPLATE_PATH, {"AuditRules": audit_rules})
+                self.assertEqual("SigV2HitsAlarm" in stack.resources, runs)
+        # The condition cuts "sigv2" out of the list: no other rule may contain it.
+        self.assertEqual([rule for rule in catalogue.severities() if "sigv2" in rule], ["sigv2"])
 
     def test_they_are_off_by_default(self):
         parameter = self.t["Parameters"]["HighSeverityAlarms"]
