@@ -241,6 +241,9 @@ class ExternalOutput(unittest.TestCase):
                 self.assertEqual(sorted(delivery["Action"]), FIREHOSE_ACTIONS)
                 read = _statements(stack.resources["PostprocessorRole"])["ReadRecords"]
                 self.assertEqual(read["Resource"], f"arn:aws:s3:::{bucket}/records/*")
+                # Only in this account: a member stack's postprocessor may not read the archive,
+                # which holds every account's records, whatever the archive's policy allows.
+                self.assertEqual(read["Condition"], {"StringEquals": {"aws:ResourceAccount": ACCOUNT_ID}})
                 table = stack.one_of_type("AWS::Glue::Table").properties["TableInput"]
                 self.assertEqual(table["StorageDescriptor"]["Location"], f"s3://{bucket}/records/")
                 self.assertTrue(table["Parameters"]["storage.location.template"].startswith(f"s3://{bucket}/records/year="))
