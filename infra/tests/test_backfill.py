@@ -171,6 +171,9 @@ class BackfillPermissions(unittest.TestCase):
         # GetObjectVersion: a task of a versioned bucket's manifest names the version it reads.
         self.assertEqual(read["Action"], ["s3:GetObject", "s3:GetObjectVersion"])
         self.assertEqual(read["Resource"], [f"arn:aws:s3:::{SIMPLE}*", f"arn:aws:s3:::{PARTITIONED}*"])
+        # Sources are buckets of this account (the jobs' ExpectedBucketOwner): a bucket name of
+        # another account's bucket reads nothing.
+        self.assertEqual(read["Condition"], {"StringEquals": {"aws:ResourceAccount": ACCOUNT_ID}})
         # The function would skip the other buckets' objects as outside SOURCE_BUCKET: the role's
         # statements limit its reading instead, and its own output stays excluded.
         env = self.backfill.resources["Preprocessor"].properties["Environment"]["Variables"]
