@@ -47,7 +47,9 @@ LAYOUT_KEYS = {
     PARTITIONED: f"partitioned/{ACCOUNT_ID}/{REGION}/shop-assets/2024/03/14/2024-03-14-00-00-00-0A1B2C3D4E5F6789",
 }
 EXTERNAL_BUCKET = "log-archive-records"
-EXTERNAL_KEY = "arn:aws:kms:us-east-1:999988887777:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+# The archive's key lives in the archive bucket's Region, which need not be the stack's (REGION).
+EXTERNAL_KEY_REGION = "eu-west-1"
+EXTERNAL_KEY = f"arn:aws:kms:{EXTERNAL_KEY_REGION}:999988887777:key/1234abcd-12ab-34cd-56ef-1234567890ab"
 FIREHOSE_ACTIONS = [
     "s3:AbortMultipartUpload", "s3:GetBucketLocation", "s3:GetObject", "s3:ListBucket",
     "s3:ListBucketMultipartUploads", "s3:PutObject",
@@ -309,6 +311,9 @@ class BackfillPermissions(unittest.TestCase):
         # GetObjectVersion: a task of a versioned bucket's manifest names the version it reads.
         self.assertEqual(read["Action"], ["s3:GetObject", "s3:GetObjectVersion"])
         self.assertEqual(read["Resource"], [f"arn:aws:s3:::{SIMPLE}*", f"arn:aws:s3:::{PARTITIONED}*"])
+        # Sources are buckets of this account (the jobs' ExpectedBucketOwner): a bucket name of
+        # another account's bucket reads nothing.
+        self.assertEqual(read["Condition"], {"StringEquals": {"aws:ResourceAccount": ACCOUNT_ID}})
         # The function would skip the other buckets' objects as outside SOURCE_BUCKET: the role's
         # statements limit its reading instead, and its own output stays excluded.
         env = self.backfill.resources["Preprocessor"].properties["Environment"]["Variables"]
@@ -387,6 +392,9 @@ class ExternalOutput(unittest.TestCase):
                 self.assertEqual(sorted(delivery["Action"]), FIREHOSE_ACTIONS)
                 read = _statements(stack.resources["PostprocessorRole"])["ReadRecords"]
                 self.assertEqual(read["Resource"], f"arn:aws:s3:::{bucket}/records/*")
+                # Only in this account: a member stack's postprocessor may not read the archive,
+                # which holds every account's records, whatever the archive's policy allows.
+                self.assertEqual(read["Condition"], {"StringEquals": {"aws:ResourceAccount": ACCOUNT_ID}})
                 table = stack.one_of_type("AWS::Glue::Table").properties["TableInput"]
                 self.assertEqual(table["StorageDescriptor"]["Location"], f"s3://{bucket}/records/")
                 self.assertTrue(table["Parameters"]["storage.location.template"].startswith(f"s3://{bucket}/records/year="))
@@ -398,11 +406,32 @@ class ExternalOutput(unittest.TestCase):
         self.assertEqual(self.destination(self.keyed)["EncryptionConfiguration"], {"KMSEncryptionConfig": {"AWSKMSKeyARN": EXTERNAL_KEY}})
         kms = _statements(self.keyed.resources["FirehoseRole"])["EncryptForExternalOutput"]
         self.assertEqual((sorted(kms["Action"]), kms["Resource"]), (["kms:Decrypt", "kms:GenerateDataKey"], EXTERNAL_KEY))
-        self.assertEqual(kms["Condition"]["StringEquals"], {"kms:ViaService": f"s3.{REGION}.amazonaws.com"})
-        self.assertEqual(kms["Condition"]["StringLike"], {"kms:EncryptionContext:aws:s3:arn": f"arn:aws:s3:::{EXTERNAL_BUCKET}/*"})
-        # A key without an external bucket changes nothing.
-        alone = _stack(ExternalOutputKmsKeyArn=EXTERNAL_KEY)
-        self.assertEqual(self.destination(alone)["EncryptionConfiguration"], {"NoEncryptionConfig": "NoEncryption"})
+        self.assert_only_through_s3_for_the_bucket(kms, f"arn:aws:s3:::{EXTERNAL_BUCKET}/*")
+        # A key without an external bucket would be ignored: the stack refuses it.
+        with self.assertRaisesRegex(TemplateError, "OutputKeyNeedsExternalBucket"):
+            _stack(ExternalOutputKmsKeyArn=EXTERNAL_KEY)
+        for stack in (self.plain, self.external):
+            self.assertNotIn("DecryptExternalRecords", _statements(stack.resources["PostprocessorRole"]))
+
+    def assert_only_through_s3_for_the_bucket(self, statement, objects):
+        """The key is usable only by S3 in the key's (the bucket's) Region, and only for the bucket:
+        the encryption context is an object ARN, or the bucket ARN when the bucket uses S3 Bucket
+        Keys (S3 User Guide, "Changes to note before enabling an S3 Bucket Key")."""
+        self.assertEqual(statement["Condition"]["StringEquals"], {"kms:ViaService": f"s3.{EXTERNAL_KEY_REGION}.amazonaws.com"})
+        (contexts,) = statement["Condition"]["StringLike"].values()
+        self.assertEqual(list(statement["Condition"]["StringLike"]), ["kms:EncryptionContext:aws:s3:arn"])
+        self.assertEqual(sorted(contexts), sorted([f"arn:aws:s3:::{EXTERNAL_BUCKET}", objects]))
+        for other in (f"arn:aws:s3:::{EXTERNAL_BUCKET}-other", f"arn:aws:s3:::{EXTERNAL_BUCKET}-other/records/x.gz"):
+            self.assertFalse(any(fnmatch.fnmatchcase(other, c) for c in contexts), other)
+
+    def test_postprocessor_can_decrypt_the_records_it_may_read(self):
+        # The log-archive account's stack reads the archive's records (docs/deploy.md, Org-wide);
+        # with SSE-KMS, S3 decrypts them only for a reader that may use the key.
+        statements = _statements(self.keyed.resources["PostprocessorRole"])
+        self.assertEqual(statements["ReadRecords"]["Resource"], f"arn:aws:s3:::{EXTERNAL_BUCKET}/records/*")
+        kms = statements["DecryptExternalRecords"]
+        self.assertEqual((kms["Action"], kms["Resource"]), ("kms:Decrypt", EXTERNAL_KEY))
+        self.assert_only_through_s3_for_the_bucket(kms, f"arn:aws:s3:::{EXTERNAL_BUCKET}/records/*")
 
     def test_bucket_policy_output_grants_what_the_role_uses(self):
         self.assertIsNone(_output(self.plain, "ExternalOutputBucketPolicy"))
@@ -413,6 +442,34 @@ class ExternalOutput(unittest.TestCase):
         self.assertEqual(sorted(statement["Action"]), sorted(delivery["Action"]))
         self.assertEqual(statement["Resource"], delivery["Resource"])
         self.assertEqual(statement["Effect"], "Allow")
+
+    def test_key_policy_output_grants_what_the_role_uses(self):
+        # Cross-account, KMS needs the key policy as well as the role's policy.
+        self.assertIsNone(_output(self.external, "ExternalOutputKeyPolicy"))
+        statement = json.loads(_output(self.keyed, "ExternalOutputKeyPolicy"))
+        self.assertRegex(statement["Sid"], r"^[A-Za-z0-9]+$")
+        self.assertEqual(statement["Effect"], "Allow")
+        self.assertEqual(statement["Principal"], {"AWS": self.keyed.get_att("FirehoseRole", "Arn")})
+        kms = _statements(self.keyed.resources["FirehoseRole"])["EncryptForExternalOutput"]
+        self.assertEqual(sorted(statement["Action"]), sorted(kms["Action"]))
+        # In a key policy "*" is the key itself.
+        self.assertEqual(statement["Resource"], "*")
+        self.assertEqual(statement["Condition"], {"StringEquals": kms["Condition"]["StringEquals"]})
+
+    def test_statement_ids_differ_between_the_stacks_of_one_account_and_region(self):
+        # A second stack in the same account and Region takes another NamePrefix (its bucket names
+        # need it); both statements then go into the archive's one bucket or key policy, whose
+        # Sids must differ.
+        bucket, key = f"arn:aws:s3:::{EXTERNAL_BUCKET}", EXTERNAL_KEY
+        for output in ("ExternalOutputBucketPolicy", "ExternalOutputKeyPolicy"):
+            with self.subTest(output=output):
+                sids = [
+                    json.loads(_output(_stack(NamePrefix=prefix, ExternalOutputBucketArn=bucket, ExternalOutputKmsKeyArn=key), output))["Sid"]
+                    for prefix in ("s3logs", "s3logs-two")
+                ]
+                self.assertNotEqual(sids[0], sids[1])
+                for sid in sids:
+                    self.assertRegex(sid, r"^[A-Za-z0-9]+$")
 
     def test_parameter_patterns(self):
         parameters = self.plain.template["Parameters"]

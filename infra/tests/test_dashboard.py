@@ -5,15 +5,19 @@ functions' code and with exactly the dimensions they are printed with (EMF_METRI
 alarm tests use), the AWS ones on this stack's functions, stream and failed-events queue. The dashboard must show what an operator
 needs (detection hits, parse errors, quarantined content by reason, Lambda errors, duration and
 throttles, Firehose freshness, failed events), and there is one opt-in alarm per high-severity
-detection of the catalogue, off by default.
+detection of the catalogue, off by default, whose rules the postprocessor then runs.
 """
 
 import json
 import re
+import sys
 import unittest
 
 import catalogue
 import cfn
+
+sys.path.insert(0, str(cfn.ROOT / "tests" / "e2e"))
+from stack import Stack  # noqa: E402
 from test_template import EMF_METRICS, FUNCTIONS, QUARANTINE_REASONS
 
 # What !Sub resolves the stack's names to in these tests.
@@ -161,6 +165,38 @@ class HighSeverityAlarms(unittest.TestCase):
                 )
                 watched[dimensions["Rule"]] = name
         self.assertEqual(set(watched), high)
+
+    def test_the_postprocessor_runs_every_rule_an_alarm_watches(self):
+        # An alarm on a rule outside RULES could never fire. The rule list is read as the
+        # postprocessor's RuleSet::parse reads it: comma separated, `all` for every rule.
+        catalogue_rules = set(catalogue.severities())
+        for audit_rules in ("sigv2", "all", "tls-legacy,public-read", "mass-deletion"):
+            for switch in ("false", "true"):
+                with self.subTest(AuditRules=audit_rules, HighSeverityAlarms=switch):
+                    stack = Stack(cfn.TEMPLATE_PATH, {"AuditRules": audit_rules, "HighSeverityAlarms": switch})
+                    listed = stack.resources["Postprocessor"].properties["Environment"]["Variables"]["RULES"].split(",")
+                    self.assertTrue(set(listed) <= catalogue_rules | {"all"}, listed)
+                    running = catalogue_rules if "all" in listed else set(listed)
+                    chosen = catalogue_rules if audit_rules == "all" else set(audit_rules.split(","))
+                    # Every Hits alarm this stack creates (SigV2HitsAlarm and the opt-in ones).
+                    watched = {
+                        {d["Name"]: d["Value"] for d in alarm.properties["Dimensions"]}["Rule"]
+                        for alarm in stack.of_type("AWS::CloudWatch::Alarm")
+                        if alarm.properties["MetricName"] == "Hits"
+                    }
+                    self.assertEqual(running, chosen | watched)
+                    self.assertEqual(watched - {"sigv2"} != set(), switch == "true")
+
+    def test_the_sigv2_alarm_exists_exactly_when_the_rule_runs(self):
+        for audit_rules, runs in (
+            ("sigv2", True), ("all", True), ("tls-legacy,sigv2", True), ("sigv2,public-read", True),
+            ("tls-legacy", False), ("public-read,acl-required", False), ("suspicious-user-agent", False),
+        ):
+            with self.subTest(AuditRules=audit_rules):
+                stack = Stack(cfn.TEMPLATE_PATH, {"AuditRules": audit_rules})
+                self.assertEqual("SigV2HitsAlarm" in stack.resources, runs)
+        # The condition cuts "sigv2" out of the list: no other rule may contain it.
+        self.assertEqual([rule for rule in catalogue.severities() if "sigv2" in rule], ["sigv2"])
 
     def test_they_are_off_by_default(self):
         parameter = self.t["Parameters"]["HighSeverityAlarms"]

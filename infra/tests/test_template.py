@@ -449,6 +449,26 @@ class TemplateConsistency(unittest.TestCase):
         self.assertEqual(allow["Action"], "sqs:SendMessage")
         self.assertEqual(cfn.sub(allow["Condition"]["ArnEquals"]["aws:SourceArn"], self.vars), f"arn:aws:s3:::{self.bucket_name('RawLogBucket')}")
 
+    def test_raw_events_alarm_before_they_expire(self):
+        # A message never received expires after MessageRetentionPeriod without reaching the
+        # dead-letter queue: its age alarms first, but not for a message retried as designed.
+        sqs = self.modes["sqs"]
+        queue = sqs["RawEventsQueue"]["Properties"]
+        (age,) = [
+            a["Properties"] for a in sqs.values()
+            if a["Type"] == "AWS::CloudWatch::Alarm" and a["Properties"]["MetricName"] == "ApproximateAgeOfOldestMessage"
+        ]
+        self.assertEqual(age["Namespace"], "AWS/SQS")
+        self.assertEqual(age["Dimensions"], [{"Name": "QueueName", "Value": {"Fn::GetAtt": ["RawEventsQueue", "QueueName"]}}])
+        self.assertEqual((age["Statistic"], age["ComparisonOperator"]), ("Maximum", "GreaterThanThreshold"))
+        retried = queue["RedrivePolicy"]["maxReceiveCount"] * queue["VisibilityTimeout"]
+        self.assertGreater(age["Threshold"], retried)
+        # Time left to act: at least a day between the alarm and the expiry.
+        self.assertLessEqual(age["Threshold"] + age["Period"] * age["EvaluationPeriods"] + 86400, queue["MessageRetentionPeriod"])
+        self.assertFalse(
+            any(a["Type"] == "AWS::CloudWatch::Alarm" and a["Properties"]["MetricName"] == "ApproximateAgeOfOldestMessage" for a in self.modes["direct"].values())
+        )
+
     def test_buckets_wait_for_their_notification_destinations(self):
         # S3 refuses a notification whose destination does not accept it yet. In sqs mode S3 may
         # not invoke the preprocessor at all.
@@ -466,7 +486,7 @@ class TemplateConsistency(unittest.TestCase):
             alarmed = {
                 a["Properties"]["Dimensions"][0]["Value"]["Fn::GetAtt"][0]
                 for a in resources.values()
-                if a["Type"] == "AWS::CloudWatch::Alarm" and a["Properties"]["Namespace"] == "AWS/SQS"
+                if a["Type"] == "AWS::CloudWatch::Alarm" and a["Properties"]["MetricName"] == "ApproximateNumberOfMessagesVisible"
             }
             dead_letter = {"FailedEventsQueue"} | {
                 r["Properties"]["RedrivePolicy"]["deadLetterTargetArn"]["Fn::GetAtt"][0]
@@ -474,6 +494,27 @@ class TemplateConsistency(unittest.TestCase):
             }
             with self.subTest(mode=mode):
                 self.assertEqual(alarmed, dead_letter)
+
+    def test_records_firehose_cannot_convert_alarm(self):
+        # With Parquet output a record that does not convert lands under errors/ while the
+        # delivery succeeds: DeliveryToS3.Success stays 1, and only FailedConversion.Records
+        # (AWS/Firehose, per stream) counts it. JSON output converts nothing.
+        for output_format, resources in self.formats.items():
+            converting = [
+                a["Properties"] for a in resources.values()
+                if a["Type"] == "AWS::CloudWatch::Alarm" and a["Properties"]["MetricName"] == "FailedConversion.Records"
+            ]
+            with self.subTest(output_format=output_format):
+                if output_format == "json":
+                    self.assertEqual(converting, [])
+                    continue
+                (alarm,) = converting
+                self.assertEqual(alarm["Namespace"], "AWS/Firehose")
+                self.assertEqual(alarm["Dimensions"], [{"Name": "DeliveryStreamName", "Value": {"Ref": "DeliveryStream"}}])
+                self.assertEqual((alarm["Statistic"], alarm["Threshold"], alarm["ComparisonOperator"]), ("Sum", 0, "GreaterThanThreshold"))
+                errors = resources["DeliveryStream"]["Properties"]["ExtendedS3DestinationConfiguration"]["ErrorOutputPrefix"]
+                self.assertTrue(errors.startswith("errors/!{firehose:error-output-type}/"))
+                self.assertIn("errors/format-conversion-failed/", alarm["AlarmDescription"])
 
     def test_preprocessor_keeps_large_buffers_mmapped(self):
         # A fixed glibc mmap threshold is what keeps the function's peak memory flat in object
@@ -571,6 +612,20 @@ class TemplateConsistency(unittest.TestCase):
                     {"Fn::If": ["HasAlarmEmail", [{"Ref": "AlarmTopic"}], {"Ref": "AWS::NoValue"}]},
                 )
                 self.assertEqual(alarm["Properties"]["TreatMissingData"], "notBreaching")
+
+    def test_objects_failed_alarms_name_where_the_failures_end(self):
+        # Only the preprocessor has the raw events queue (RawEventsVia=sqs); the postprocessor is
+        # always invoked by its bucket, so its failures end in the failed-events queue alone.
+        alarms = cfn.resources_of_type(self.t, "AWS::CloudWatch::Alarm")
+        for function, dead_letter in (("preprocessor", True), ("postprocessor", False)):
+            (alarm,) = [
+                a["Properties"] for a in alarms.values()
+                if a["Properties"]["MetricName"] == "ObjectsFailed" and a["Properties"]["Dimensions"][0]["Value"] == function
+            ]
+            with self.subTest(function=function):
+                self.assertIn("failed-events queue", alarm["AlarmDescription"])
+                self.assertEqual("dead-letter" in alarm["AlarmDescription"], dead_letter)
+                self.assertEqual("delivery" in alarm["AlarmDescription"], function == "preprocessor")
 
     def test_failures_go_to_the_encrypted_queue(self):
         self.assertTrue(self.props("FailedEventsQueue")["SqsManagedSseEnabled"])

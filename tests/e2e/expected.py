@@ -141,7 +141,8 @@ class AuditSettings:
     @classmethod
     def from_environment(cls, env: dict[str, str], default_exclude: str) -> "AuditSettings":
         names = [r.strip() for r in env.get("RULES", "sigv2").split(",") if r.strip()]
-        rules = list(RULE_META) if names == ["all"] else names
+        # As RuleSet::parse reads the list: `all` anywhere is every rule, a rule named twice is one.
+        rules = list(RULE_META) if "all" in names else list(dict.fromkeys(names))
         settings = dict(DEFAULT_SETTINGS)
         for entry in env.get("DETECTION_SETTINGS", "").split(";"):
             if entry.strip():
