@@ -4,7 +4,7 @@ Every metric the dashboard draws must be one that exists: the S3AccessLogs ones 
 functions' code and with exactly the dimensions they are printed with (EMF_METRICS, the list the
 alarm tests use), the AWS ones on this stack's functions, stream and failed-events queue. The dashboard must show what an operator
 needs (detection hits, parse errors, quarantined content by reason, Lambda errors, duration and
-throttles, Firehose freshness, failed events), and there is one opt-in alarm per high-severity
+throttles, Firehose freshness and conversion failures, failed events), and there is one opt-in alarm per high-severity
 detection of the catalogue, off by default, whose rules the postprocessor then runs.
 """
 
@@ -34,6 +34,7 @@ AWS_METRICS = {
     ("AWS/Lambda", "Duration"): ("FunctionName", {"PRE-FUNCTION", "POST-FUNCTION"}),
     ("AWS/Lambda", "Throttles"): ("FunctionName", {"PRE-FUNCTION", "POST-FUNCTION"}),
     ("AWS/Firehose", "DeliveryToS3.DataFreshness"): ("DeliveryStreamName", {"RECORDS-STREAM"}),
+    ("AWS/Firehose", "FailedConversion.Records"): ("DeliveryStreamName", {"RECORDS-STREAM"}),
     ("AWS/SQS", "ApproximateNumberOfMessagesVisible"): ("QueueName", {"FAILED-QUEUE"}),
 }
 # The crates whose code prints the functions' EMF lines.
@@ -118,6 +119,8 @@ class Dashboard(unittest.TestCase):
             },
             *{("AWS/Lambda", m, (("FunctionName", f),)) for m in ("Errors", "Duration", "Throttles") for f in functions},
             ("AWS/Firehose", "DeliveryToS3.DataFreshness", (("DeliveryStreamName", "RECORDS-STREAM"),)),
+            # Records Firehose could not convert to Parquet are outside the table (its alarm's metric).
+            ("AWS/Firehose", "FailedConversion.Records", (("DeliveryStreamName", "RECORDS-STREAM"),)),
             ("AWS/SQS", "ApproximateNumberOfMessagesVisible", (("QueueName", "FAILED-QUEUE"),)),
         }
         self.assertEqual(needed - drawn, set())
