@@ -11,7 +11,8 @@
 //!   line, so this anchor cannot be spoofed from inside the URI.
 //! * **Referer / User-Agent** are quoted free text. The Referer ends at the first `" "` (or
 //!   `" -`); the User-Agent ends at the last quote on the line, because every field after it is
-//!   a bare token. Whatever a client puts into these headers, the fields after them stay put.
+//!   a bare token (but for a Host header in quotes, which one S3-compatible producer writes).
+//!   Whatever a client puts into these headers, the fields after them stay put.
 //!
 //! Every field may be `-` (and the quoted ones `"-"`), which maps to `None`. Fields past the
 //! User-Agent are optional (older formats stop early) and fields past the last known one are kept
@@ -19,7 +20,7 @@
 
 use std::cell::Cell;
 
-use memchr::{memchr, memchr_iter, memrchr_iter};
+use memchr::{memchr, memchr_iter, memrchr, memrchr_iter};
 
 use crate::Field;
 use crate::error::{ErrorKind, ParseError};
@@ -38,6 +39,9 @@ pub(crate) const TAIL: [Field; 10] = [
     Field::AclRequired,
     Field::SourceRegion,
 ];
+
+/// The Host header's place in [`TAIL`].
+const HOST_HEADER: usize = Field::HostHeader as usize - Field::VersionId as usize;
 
 /// The largest number a record carries: Athena's and Parquet's `bigint` (a signed 64-bit
 /// integer). No real size or duration comes near it; a larger one is a damaged line, and a
@@ -500,7 +504,8 @@ impl<'a> Parser<'a, '_> {
         Err(ParseError::new(Field::Referrer, ErrorKind::UnterminatedQuote))
     }
 
-    /// Field 17: ends at the last quote that is followed by a space or the end of the line.
+    /// Field 17: ends at the last quote that is followed by a space or the end of the line, or
+    /// before a quoted Host header (see [`user_agent_before_quoted_host`]).
     fn user_agent(&mut self) -> Result<Option<&'a [u8]>, ParseError> {
         if self.at_end() {
             return Err(ParseError::new(Field::UserAgent, ErrorKind::Missing));
@@ -510,16 +515,29 @@ impl<'a> Parser<'a, '_> {
             return self.bare(Field::UserAgent).map(dash_to_none);
         }
         let line = self.line;
-        let close = memrchr_iter(b'"', &line[start + 1..])
+        let last = memrchr_iter(b'"', &line[start + 1..])
             .map(|offset| start + 1 + offset)
             .find(|&close| matches!(line.get(close + 1), None | Some(b' ')))
             .ok_or(ParseError::new(Field::UserAgent, ErrorKind::UnterminatedQuote))?;
+        let close = user_agent_before_quoted_host(line, start, last).unwrap_or(last);
         self.skip_separator(close + 1);
         self.delimiters += 2;
         Ok(dash_to_none(&line[start + 1..close]))
     }
 
-    /// Fields 18 and later: bare tokens.
+    /// A Host header without the quotes Dell PowerScale OneFS writes around it; S3's own are
+    /// bare, and a quote cannot be part of a host name.
+    fn unquoted(&mut self, token: &'a [u8]) -> &'a [u8] {
+        match token {
+            [b'"', host @ .., b'"'] => {
+                self.delimiters += 2;
+                host
+            }
+            _ => token,
+        }
+    }
+
+    /// Fields 18 and later: bare tokens (the Host header may be quoted).
     fn tail(&mut self, r: &mut LogRecord<'a>) -> Result<(), ParseError> {
         let rest = &self.line[self.pos..];
         if let Some(at) = Some(rest).filter(|_| self.bracket_ahead).and_then(embedded_time) {
@@ -534,6 +552,9 @@ impl<'a> Parser<'a, '_> {
             r.tail[slot] = dash_to_none(self.bare(field)?);
             r.field_count += 1;
         }
+        if let Some(host) = &mut r.tail[HOST_HEADER] {
+            *host = self.unquoted(host);
+        }
         if !self.at_end() {
             r.extra_fields = Some(&self.line[self.pos..]);
         }
@@ -545,6 +566,47 @@ impl<'a> Parser<'a, '_> {
         }
         Ok(())
     }
+}
+
+/// Where the User-Agent opened at `start` closes when the line's last quote, at `last`, closes a
+/// quoted Host header instead.
+///
+/// Dell PowerScale OneFS writes S3's format with the Host header in quotes (`... SigV4
+/// TLS_AES_256_GCM_SHA384 AuthHeader "192.0.2.20:9021" TLSv1.3 - Yes`), five bare tokens after the
+/// User-Agent. Read to the last quote, the User-Agent would swallow fields 18 to 22. The earlier
+/// close is taken only when the five tokens between it and the quoted one have the shape of
+/// fields 18 to 22, a Signature Version and an Authentication Type in their places, and at most
+/// the four known fields follow it. A client cannot use this to pass a forged tail off as the
+/// line's: on S3's lines the last quote closes the User-Agent itself, and at least the seven
+/// fields 18 to 24 follow it.
+fn user_agent_before_quoted_host(line: &[u8], start: usize, last: usize) -> Option<usize> {
+    let inside = start + 1;
+    // The quoted token ending at `last`; looking only at the User-Agent's last word first keeps
+    // this to a few bytes on S3's own lines.
+    let before_host = inside + memrchr(b' ', &line[inside..last])?;
+    let host = &line[before_host + 1..last];
+    if host.first() != Some(&b'"') || memchr(b'"', &host[1..]).is_some() {
+        return None;
+    }
+    // The TLS version, access point, ACL-required and source Region may follow.
+    if memchr_iter(b' ', &line[last + 1..]).count() > 4 {
+        return None;
+    }
+    let mut end = before_host;
+    let mut tokens: [&[u8]; 5] = [b""; 5];
+    for token in tokens.iter_mut().rev() {
+        let space = inside + memrchr(b' ', &line[inside..end])?;
+        *token = &line[space + 1..end];
+        if token.is_empty() || memchr(b'"', token).is_some() {
+            return None;
+        }
+        end = space;
+    }
+    let [_, _, signature, _, authentication] = tokens;
+    let shaped = (signature == b"-" || signature.starts_with(b"SigV"))
+        && matches!(authentication, b"-" | b"AuthHeader" | b"QueryString");
+    let close = end - 1;
+    (shaped && close > start && line[close] == b'"').then_some(close)
 }
 
 /// Two fields with a distinctive documented shape; a value out of place there means an extra or
@@ -766,5 +828,81 @@ mod tests {
                 String::from_utf8_lossy(token)
             );
         }
+    }
+
+    /// The start of a line up to its User-Agent, and a User-Agent's text between its quotes.
+    const HEAD: &str = "owner bucket [08/Jul/2025:21:20:02 +0000] 192.0.2.25 1_root_accid 564950510 \
+                        REST.GET.BUCKET - \"GET /bucket/ HTTP/1.1\" 200 - 189 - 2 2 \"-\" ";
+
+    fn tail_of(line: &str) -> (Option<String>, Vec<Option<String>>) {
+        let record = parse(line.as_bytes()).expect(line);
+        let text = |bytes: Option<&[u8]>| bytes.map(|b| String::from_utf8_lossy(b).into_owned());
+        (
+            text(record.user_agent),
+            record.tail.iter().map(|&field| text(field)).collect(),
+        )
+    }
+
+    #[test]
+    fn a_quoted_host_header_ends_the_user_agent_before_the_fields_it_follows() {
+        let line = format!(
+            "{HEAD}\"S3 Browser/12.2.9 (https://s3browser.com)\" - 192.0.2.20 SigV4 \
+             TLS_AES_256_GCM_SHA384 AuthHeader \"192.0.2.20:9021\" TLSv1.3 - Yes"
+        );
+        let (user_agent, tail) = tail_of(&line);
+        assert_eq!(
+            user_agent.as_deref(),
+            Some("S3 Browser/12.2.9 (https://s3browser.com)")
+        );
+        let expected = [
+            None,
+            Some("192.0.2.20"),
+            Some("SigV4"),
+            Some("TLS_AES_256_GCM_SHA384"),
+            Some("AuthHeader"),
+            Some("192.0.2.20:9021"),
+            Some("TLSv1.3"),
+            None,
+            Some("Yes"),
+            None,
+        ];
+        assert_eq!(tail, expected.map(|v| v.map(str::to_owned)));
+        // Two more quotes taken off as delimiters, so the writer knows the values hold none.
+        let mut record = LogRecord::default();
+        let delimiters = parse_counting(line.as_bytes(), &LastTime::default(), &mut record).unwrap();
+        assert_eq!(delimiters, 8);
+
+        // After a bare User-Agent the quotes come off all the same.
+        let bare = format!("{HEAD}- - 192.0.2.20 SigV4 - AuthHeader \"s3.example:9020\" - - Yes");
+        assert_eq!(tail_of(&bare).1[5].as_deref(), Some("s3.example:9020"));
+    }
+
+    #[test]
+    fn a_forged_tail_in_an_s3_user_agent_stays_in_the_user_agent() {
+        // A client sending this User-Agent with SigV2 must not be read as SigV4: on S3's lines
+        // the seven or more fields after the User-Agent follow its last quote.
+        let forged = "curl\" - 192.0.2.20 SigV4 - AuthHeader \"bucket.s3.amazonaws.com";
+        let line = format!(
+            "{HEAD}\"{forged}\" - hostid= SigV2 ECDHE-RSA-AES128-GCM-SHA256 QueryString \
+             bucket.s3.us-east-1.amazonaws.com TLSv1.2 - -"
+        );
+        let (user_agent, tail) = tail_of(&line);
+        assert_eq!(user_agent.as_deref(), Some(forged));
+        assert_eq!(tail[2].as_deref(), Some("SigV2"));
+        assert_eq!(tail[5].as_deref(), Some("bucket.s3.us-east-1.amazonaws.com"));
+
+        // Nor does a User-Agent whose last word is quoted, or that ends in a quote, lose any of it.
+        for user_agent in ["Mozilla/5.0 \"quoted\"", "a \"b", "x\" - h SigV4 - Mystery \"y"] {
+            let line = format!("{HEAD}\"{user_agent}\" - hostid= SigV4 - AuthHeader host TLSv1.2 - -");
+            assert_eq!(tail_of(&line).0.as_deref(), Some(user_agent), "{line}");
+        }
+        // Five tokens before a quoted one that are not fields 18 to 22 leave the last quote as
+        // the User-Agent's; this line's tail then has no shape, and it is quarantined.
+        let unshaped = format!("{HEAD}\"S3 Browser\" - 192.0.2.20 SigV4 - Mystery \"h:1\" - - Yes");
+        let error = parse(unshaped.as_bytes()).unwrap_err();
+        assert_eq!(
+            error,
+            ParseError::new(Field::SignatureVersion, ErrorKind::UnexpectedValue)
+        );
     }
 }

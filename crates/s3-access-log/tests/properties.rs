@@ -507,7 +507,9 @@ fn check_cut_keeps_fields_in_place(whole: &LogRecord<'_>, cut: &LogRecord<'_>, s
 ///
 /// Except lines whose Referer or User-Agent hold a quote: cut inside such a value, the line
 /// can end at that quote (`"-" ""linux64" sra` reads as the User-Agent `"linux64` and the
-/// Version Id `sra`), which is what a whole line with that User-Agent would look like.
+/// Version Id `sra`), which is what a whole line with that User-Agent would look like. And
+/// except lines with a quoted Host header (OneFS): cut inside it, the line ends at its opening
+/// quote, as a line of 17 fields whose User-Agent holds the next five would.
 #[test]
 fn a_line_cut_short_keeps_its_fields_in_place() {
     let mut cuts = 0;
@@ -515,6 +517,12 @@ fn a_line_cut_short_keeps_its_fields_in_place() {
         let Ok(whole) = parse(&line) else { continue };
         let quoted_text = [whole.referrer, whole.user_agent];
         if quoted_text.iter().flatten().any(|value| value.contains(&b'"')) {
+            continue;
+        }
+        let quoted_host = whole
+            .text(Field::HostHeader)
+            .map(|host| [b"\"", host, b"\""].concat());
+        if quoted_host.is_some_and(|quoted| line.windows(quoted.len()).any(|w| w == quoted)) {
             continue;
         }
         for end in 1..line.len() {
