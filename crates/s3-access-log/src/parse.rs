@@ -226,6 +226,9 @@ struct Middle<'a> {
     numbers: [Option<u64>; 4],
 }
 
+/// The Request-URI and the fields 10 to 15 that anchor its end.
+type UriAndMiddle<'a> = (Option<&'a [u8]>, Middle<'a>);
+
 struct Parser<'a, 'm> {
     line: &'a [u8],
     last_time: &'m LastTime,
@@ -252,11 +255,20 @@ impl<'a> Parser<'a, '_> {
         r.request_id = dash_to_none(request_id);
         r.operation = dash_to_none(operation);
         r.field_count = 7;
+        let key_start = self.pos;
         r.key = dash_to_none(self.bare(Field::Key)?);
         r.field_count = 8;
 
         self.bracket_ahead = memchr(b'[', &self.line[self.pos..]).is_some();
-        let (uri, middle) = self.request_uri_and_middle()?;
+        let after_key = self.pos;
+        let (uri, middle) = match self.request_uri_and_middle() {
+            Ok(read) => read,
+            Err(error) => {
+                let (key, read) = self.key_with_spaces(key_start, after_key).ok_or(error)?;
+                r.key = Some(key);
+                read
+            }
+        };
         self.not_merged(Field::RequestUri, uri)?;
         r.request_uri = uri;
         r.http_status = middle.http_status;
@@ -375,7 +387,7 @@ impl<'a> Parser<'a, '_> {
     }
 
     /// Field 9 and the fixed-shape fields 10 to 15 after it.
-    fn request_uri_and_middle(&mut self) -> Result<(Option<&'a [u8]>, Middle<'a>), ParseError> {
+    fn request_uri_and_middle(&mut self) -> Result<UriAndMiddle<'a>, ParseError> {
         if self.at_end() {
             return Err(ParseError::new(Field::RequestUri, ErrorKind::Missing));
         }
@@ -407,6 +419,49 @@ impl<'a> Parser<'a, '_> {
         Err(first_error.unwrap_or(ParseError::new(Field::RequestUri, ErrorKind::UnterminatedQuote)))
     }
 
+    /// Whether a Referer without quotes is next, then the start of a User-Agent: Ceph's bucket
+    /// logging writes the Referer bare (S3 quotes it), which anchors a Request-URI as well.
+    fn bare_referrer_ahead(&self) -> bool {
+        let rest = &self.line[self.pos..];
+        let Some(end) = memchr(b' ', rest) else {
+            return false;
+        };
+        memchr(b'"', &rest[..end]).is_none()
+            && match rest.get(end + 1) {
+                Some(b'"') => true,
+                Some(b'-') => matches!(rest.get(end + 2), None | Some(b' ')),
+                _ => false,
+            }
+    }
+
+    /// The Key, when it holds spaces, and the fields after it.
+    ///
+    /// Ceph's bucket logging writes the Key as the object's name, not URL-encoded as S3 does, so
+    /// `photos/my cat.jpg` is two tokens. When no Request-URI follows the Key's first word, the Key
+    /// runs to one of the next few ` "` that opens a Request-URI followed by fields 10 to 15.
+    fn key_with_spaces(
+        &mut self,
+        key_start: usize,
+        after_key: usize,
+    ) -> Option<(&'a [u8], UriAndMiddle<'a>)> {
+        const TRIES: usize = 4;
+        let line = self.line;
+        let quotes = memchr_iter(b'"', &line[after_key..]).map(|offset| after_key + offset);
+        for quote in quotes.filter(|&quote| line[quote - 1] == b' ').take(TRIES) {
+            let key = &line[key_start..quote - 1];
+            // Another record's time: a record cut short in its Key with the next one after it.
+            if embedded_time(key).is_some() {
+                break;
+            }
+            self.pos = quote;
+            if let Ok(read) = self.request_uri_and_middle() {
+                return Some((key, read));
+            }
+        }
+        self.pos = after_key;
+        None
+    }
+
     /// Fields 10 to 15. With `anchoring`, they must be followed by the start of a Referer
     /// (quoted or `-`), which is what makes them a reliable end marker for a quoted Request-URI.
     fn middle(&mut self, anchoring: bool) -> Result<Middle<'a>, ParseError> {
@@ -426,7 +481,9 @@ impl<'a> Parser<'a, '_> {
         match self.line.get(self.pos) {
             None => return Err(ParseError::new(Field::Referrer, ErrorKind::Missing)),
             Some(b'"' | b'-') => {}
-            Some(_) if anchoring => return Err(ParseError::new(Field::Referrer, ErrorKind::UnexpectedValue)),
+            Some(_) if anchoring && !self.bare_referrer_ahead() => {
+                return Err(ParseError::new(Field::Referrer, ErrorKind::UnexpectedValue));
+            }
             Some(_) => {}
         }
         Ok(Middle {
@@ -463,18 +520,7 @@ impl<'a> Parser<'a, '_> {
         if token == b"-" {
             return Ok(None);
         }
-        let mut value: u64 = 0;
-        for &b in token {
-            if !b.is_ascii_digit() {
-                return Err(ParseError::new(field, ErrorKind::NotANumber));
-            }
-            value = value
-                .checked_mul(10)
-                .and_then(|v| v.checked_add(u64::from(b - b'0')))
-                .filter(|&v| v <= MAX_NUMBER)
-                .ok_or(ParseError::new(field, ErrorKind::OutOfRange))?;
-        }
-        Ok(Some(value))
+        checked_number(field, token).map(Some)
     }
 
     /// Field 16: ends at the first `" "` or `" -` (the start of the User-Agent).
@@ -566,6 +612,31 @@ impl<'a> Parser<'a, '_> {
         }
         Ok(())
     }
+}
+
+/// A number the quick reading did not take: many digits, not digits, or a duration with its unit.
+///
+/// Ceph's bucket logging writes the Turn-Around Time with its unit (`12ms`); both durations are
+/// milliseconds, so that suffix is read as what it says.
+fn checked_number(field: Field, token: &[u8]) -> Result<u64, ParseError> {
+    let digits = match token.strip_suffix(b"ms") {
+        Some(digits) if !digits.is_empty() && matches!(field, Field::TotalTime | Field::TurnAroundTime) => {
+            digits
+        }
+        _ => token,
+    };
+    let mut value: u64 = 0;
+    for &b in digits {
+        if !b.is_ascii_digit() {
+            return Err(ParseError::new(field, ErrorKind::NotANumber));
+        }
+        value = value
+            .checked_mul(10)
+            .and_then(|v| v.checked_add(u64::from(b - b'0')))
+            .filter(|&v| v <= MAX_NUMBER)
+            .ok_or(ParseError::new(field, ErrorKind::OutOfRange))?;
+    }
+    Ok(value)
 }
 
 /// Where the User-Agent opened at `start` closes when the line's last quote, at `last`, closes a
@@ -743,6 +814,36 @@ mod tests {
                     assert_eq!(parser.pos, (token.len() + 1).min(line.len()), "{shown}");
                 }
             }
+        }
+    }
+
+    /// Ceph writes durations with their unit; only milliseconds, and only where a duration is.
+    #[test]
+    fn a_duration_may_carry_its_milliseconds_unit() {
+        let cases = [
+            (Field::TurnAroundTime, "12ms", Ok(Some(12))),
+            (Field::TotalTime, "0ms", Ok(Some(0))),
+            (
+                Field::TurnAroundTime,
+                "9223372036854775808ms",
+                Err(ErrorKind::OutOfRange),
+            ),
+            (Field::TurnAroundTime, "ms", Err(ErrorKind::NotANumber)),
+            (Field::TurnAroundTime, "12s", Err(ErrorKind::NotANumber)),
+            (Field::TurnAroundTime, "12msms", Err(ErrorKind::NotANumber)),
+            (Field::BytesSent, "12ms", Err(ErrorKind::NotANumber)),
+        ];
+        for (field, token, expected) in cases {
+            let line = format!("{token} 5");
+            let mut parser = Parser {
+                line: line.as_bytes(),
+                last_time: &LastTime::default(),
+                pos: 0,
+                bracket_ahead: true,
+                delimiters: 0,
+            };
+            let expected = expected.map_err(|kind| ParseError::new(field, kind));
+            assert_eq!(parser.number(field), expected, "{field:?} {token}");
         }
     }
 

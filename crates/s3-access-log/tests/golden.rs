@@ -100,10 +100,12 @@ golden! {
     host_header_custom_cname => [Parsed(24)],
     sigv2_tls11_uppercase => [Parsed(24)],
 
-    // S3-compatible producers (Scality, OVHcloud, OneFS): their own requesters, operations, hosts.
+    // S3-compatible producers (Scality, OVHcloud, OneFS, Ceph): their own requesters, operations, hosts.
     s3_compatible_producers => [Parsed(27), Parsed(26)],
     // Dell PowerScale OneFS quotes the Host header: the User-Agent still ends where it does.
     host_header_quoted => [Parsed(26), Parsed(26), Parsed(26)],
+    // Ceph's bucket logging: durations with their unit, keys not URL-encoded, a bare Referer.
+    ceph_bucket_logging => [Parsed(26), Parsed(26), Parsed(26)],
 
     // The time: offsets are applied, so the record is UTC.
     time_offset_negative => [Parsed(17)],
