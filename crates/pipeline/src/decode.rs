@@ -29,11 +29,14 @@ const UNSUPPORTED: &[(&[u8], &str)] = &[
     (b"PK\x03\x04", "zip"),
 ];
 
-/// File formats recognised by their magic bytes that hold no log lines, compressed or not: a
-/// Parquet file of records (Firehose's record format conversion, `s3logs parse --format
-/// parquet`) dropped where raw logs belong. Its pages would otherwise be "parsed" into garbage
-/// lines too.
-const NOT_LOGS: &[(&[u8], &str)] = &[(b"PAR1", "Parquet")];
+/// File formats recognised by their first bytes that hold no server access log lines,
+/// compressed or not: a Parquet file of records (Firehose's record format conversion, `s3logs
+/// parse --format parquet`) dropped where raw logs belong, whose pages would otherwise be
+/// "parsed" into garbage lines; and a CloudFront access log (W3C extended format, opening with
+/// its `#Version:` directive), which lands among server access logs where one log bucket takes
+/// both (DigitalOcean Spaces writes its CDN's logs under the same prefix), and whose every line
+/// would otherwise be a parse error.
+const NOT_LOGS: &[(&[u8], &str)] = &[(b"PAR1", "Parquet"), (b"#Version: ", "CloudFront access log")];
 
 /// bzip2 starts with the printable `BZh` and a level digit, so the block or end-of-stream
 /// magic that follows is checked too: a text line could begin with `BZh9`, not with these.
@@ -63,6 +66,13 @@ pub enum Unreadable {
 }
 
 impl Unreadable {
+    /// Whether the content is of another kind altogether (a Parquet file, a CloudFront log):
+    /// reading it again never gives log lines, where a cut or corrupt download, a compression
+    /// undone or a size under the cap would.
+    pub fn is_another_format(&self) -> bool {
+        matches!(self, Unreadable::UnsupportedFormat(_))
+    }
+
     /// The stable kebab-case name: `truncated-gzip`, `unsupported-compression`,
     /// `unsupported-format`, `size-cap` or `unreadable-parquet`.
     pub fn name(&self) -> &'static str {
@@ -87,7 +97,7 @@ impl fmt::Display for Unreadable {
                 )
             }
             Unreadable::UnsupportedFormat(format) => {
-                write!(f, "unsupported-format (a {format} file, not a log)")
+                write!(f, "unsupported-format (a {format} file, not a server access log)")
             }
             Unreadable::SizeCap => f.write_str("size-cap (decoded size over the object cap)"),
             Unreadable::UnreadableParquet(detail) => write!(f, "unreadable-parquet ({detail})"),
@@ -440,9 +450,21 @@ mod tests {
         );
         assert_eq!(
             end.unwrap().to_string(),
-            "unsupported-format (a Parquet file, not a log)"
+            "unsupported-format (a Parquet file, not a server access log)"
         );
         assert_eq!(read_all(b"PAR is a line\n", 100).1, None);
+    }
+
+    /// A CloudFront log among server access logs made a parse error of every line; it is named
+    /// instead, gzipped (as CloudFront delivers it) or not.
+    #[test]
+    fn recognises_a_cloudfront_log_as_no_server_access_log() {
+        let cloudfront = b"#Version: 1.0\n#Fields: date time x-edge-location sc-bytes c-ip\n2026-11-30\t10:15:02\tAMS1-C1\t2417\t198.51.100.7\n";
+        let named = Some(Unreadable::UnsupportedFormat("CloudFront access log"));
+        assert_eq!(read_all(cloudfront, u64::MAX), (Vec::new(), named));
+        assert_eq!(read_all(&gzip(cloudfront), u64::MAX), (Vec::new(), named));
+        // A line that merely starts with a hash is read.
+        assert_eq!(read_all(b"#Versions of the log\n", 100).1, None);
     }
 
     #[test]

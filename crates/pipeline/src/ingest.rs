@@ -634,8 +634,9 @@ mod tests {
         let (records, stats) = read(parquet, Limits::default());
         assert_eq!(records.len(), 1);
         assert!(
-            parse_error(&records[0])
-                .starts_with("unsupported-format (a Parquet file, not a log) at decoded byte 0"),
+            parse_error(&records[0]).starts_with(
+                "unsupported-format (a Parquet file, not a server access log) at decoded byte 0"
+            ),
             "{}",
             records[0]
         );

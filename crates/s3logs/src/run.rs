@@ -17,9 +17,11 @@
 //! Output directory: `records/` holds the objects and `manifest/` the inputs processed into
 //! it (see `manifest`, whose lock keeps a second run out while one writes). A run adds to what is there: inputs already processed are skipped,
 //! their records stay; objects of a job that never reached the manifest (an interrupted run,
-//! an input that failed part-way, or a damaged file: cut gzip, unsupported compression or
-//! format) are removed by the next run before it starts and the job is read again, so every
-//! record ends up exactly once and a damaged file is reported by every run until it is replaced.
+//! an input that failed part-way, or a damaged file: cut gzip, unsupported compression) are
+//! removed by the next run before it starts and the job is read again, so every record ends up
+//! exactly once and a damaged file is reported by every run until it is replaced. A file of
+//! another format (Parquet, a CloudFront log) is one quarantine record, reported once and
+//! recorded as processed.
 //! `--fresh` starts over. Only the objects written by this run are audited (`s3logs audit
 //! <out>/records` audits them all).
 //!
@@ -77,10 +79,11 @@ const LINES_PER_PROGRESS: u64 = 4096;
     s3logs run access-logs/ --out out/ --rules sigv2 --json > sigv2-hits.ndjson\n\n\
     A rerun into the same --out reads only the inputs not processed into it yet (new files, or\n\
     files that changed) and adds their records; the records already there stay. A damaged file\n\
-    (cut or corrupt gzip, unsupported compression, a Parquet file) is packed as its readable\n\
-    lines and one quarantine record, but not recorded as processed: every rerun removes those\n\
-    records, reads it again and exits with status 1, until a good copy replaces it; its records\n\
-    are never there twice.")]
+    (cut or corrupt gzip, unsupported compression) is packed as its readable lines and one\n\
+    quarantine record, but not recorded as processed: every rerun removes those records, reads\n\
+    it again and exits with status 1, until a good copy replaces it; its records are never there\n\
+    twice. A file of another format (Parquet, a CloudFront log) is one quarantine record and\n\
+    exit status 1 once, then recorded as processed.")]
 pub struct RunArgs {
     /// Raw S3 server access log files or directories (read recursively), gzipped or not;
     /// `-` reads standard input.
@@ -301,8 +304,9 @@ impl Work<'_> {
                         // A damaged file stays out of the manifest, so that every run reports it
                         // and reads it again (after removing what this run packed of it) until
                         // a good copy replaces it; a stream cannot be read again, so its records
-                        // are kept.
-                        failed |= source.file.is_some();
+                        // are kept. A file of another format is what it is: it is recorded, as
+                        // reading it again would only report it again.
+                        failed |= source.file.is_some() && !unreadable.reason.is_another_format();
                         problems.push(Problem::fatal(format!(
                             "{}: {unreadable}; the lines before it and a quarantine record were packed",
                             source.name

@@ -182,13 +182,13 @@ fn a_parquet_file_among_raw_logs_is_one_quarantine_record_and_parse_names_the_wa
     assert_eq!(records.len(), 1, "one quarantine record, no garbage lines");
     assert_eq!(
         records[0]["ParseError"].as_str().unwrap(),
-        "unsupported-format (a Parquet file, not a log) at decoded byte 0; every line before it was read"
+        "unsupported-format (a Parquet file, not a server access log) at decoded byte 0; every line before it was read"
     );
     assert_eq!(records[0]["LogFile"], parquet);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
         stderr.contains(&format!(
-            "error: {parquet}: unsupported-format (a Parquet file, not a log) at decoded byte 0"
+            "error: {parquet}: unsupported-format (a Parquet file, not a server access log) at decoded byte 0"
         )) && stderr.contains("this is a Parquet file of records: use `s3logs audit` or `s3logs report`"),
         "{stderr}"
     );
@@ -199,6 +199,64 @@ fn a_parquet_file_among_raw_logs_is_one_quarantine_record_and_parse_names_the_wa
     let stderr = String::from_utf8_lossy(&run.stderr);
     assert!(
         stderr.contains("1 input, 1 record (1 with ParseError)"),
+        "{stderr}"
+    );
+    // It stays a Parquet file: recorded as processed, not reported and read on every rerun.
+    let rerun = s3logs(&["run", parquet, "--out", out.to_str().unwrap(), "--json"]);
+    let stderr = String::from_utf8_lossy(&rerun.stderr);
+    assert_eq!(rerun.status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains("0 inputs, 0 records"), "{stderr}");
+}
+
+/// DigitalOcean Spaces writes its CDN's CloudFront-format logs under the same prefix as the
+/// server access logs, and a CloudFront log among them made a parse error of every line. It
+/// is one quarantine record naming it, in `parse` and in `run`, which reports it once.
+#[test]
+fn a_cloudfront_log_among_server_access_logs_is_one_quarantine_record() {
+    let scratch = Scratch::new("cloudfront");
+    std::fs::create_dir_all(scratch.0.join("logs")).unwrap();
+    scratch.write(
+        "logs/2026-11-30-10-15-02-0123456789ABCDEF",
+        format!("{LINE}\n").repeat(3).as_bytes(),
+    );
+    let cloudfront = "#Version: 1.0\n\
+        #Fields: date time x-edge-location sc-bytes c-ip cs-method cs(Host) cs-uri-stem sc-status\n"
+        .to_owned()
+        + &"2026-11-30\t10:15:02\tAMS1-C1\t2417\t198.51.100.7\tGET\td111111abcdef8.cloudfront.net\t/index.html\t200\n".repeat(40);
+    let gzipped = gzip_whole(&cloudfront);
+    let cdn = scratch.write("logs/E2EXAMPLE.2026-11-30-10.a1b2c3d4.gz", &gzipped);
+    let logs = scratch.0.join("logs");
+    let logs = logs.to_str().unwrap();
+
+    let output = s3logs(&["parse", logs]);
+    assert_eq!(output.status.code(), Some(1));
+    let records = records(&output.stdout);
+    assert_eq!(records.len(), 4, "three log lines and one quarantine record");
+    let quarantined: Vec<_> = records.iter().filter(|r| r["ParseError"].is_string()).collect();
+    assert_eq!(quarantined.len(), 1);
+    assert_eq!(quarantined[0]["LogFile"], cdn.as_str());
+    assert!(
+        quarantined[0]["ParseError"].as_str().unwrap().starts_with(
+            "unsupported-format (a CloudFront access log file, not a server access log) at decoded byte 0"
+        ),
+        "{}",
+        quarantined[0]
+    );
+
+    let out = scratch.0.join("out");
+    let out = out.to_str().unwrap();
+    let run = s3logs(&["run", logs, "--out", out, "--json"]);
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert_eq!(run.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("2 inputs, 4 records (1 with ParseError)"),
+        "{stderr}"
+    );
+    let rerun = s3logs(&["run", logs, "--out", out, "--json"]);
+    let stderr = String::from_utf8_lossy(&rerun.stderr);
+    assert_eq!(rerun.status.code(), Some(0), "{stderr}");
+    assert!(
+        stderr.contains("0 inputs, 0 records") && stderr.contains("2 inputs already processed"),
         "{stderr}"
     );
 }

@@ -15,10 +15,11 @@
 //! or not at all; the objects of a job that is not (an interrupted run) are removed by the next
 //! run before it starts, and that job's inputs are read again: every record ends up exactly
 //! once. One file per job keeps a commit cheap however many inputs came before. A job with a
-//! damaged file (cut gzip, unsupported compression or format) is not committed either: its
+//! damaged file (cut gzip, unsupported compression) is not committed either: its
 //! objects are removed by the next run like an interrupted job's, so reading the file again
 //! never adds its readable lines twice, and every run reports it and reads it again until a
-//! good copy replaces it. A job file that does not parse (left empty or cut by a crash before
+//! good copy replaces it (a file of another format, Parquet or a CloudFront log, is committed:
+//! reading it again would never give log lines). A job file that does not parse (left empty or cut by a crash before
 //! the disk had its data) is removed when the manifest is opened: its job counts as not
 //! committed and is redone like an interrupted one.
 //!
