@@ -40,6 +40,9 @@ pub(crate) const TAIL: [Field; 10] = [
     Field::SourceRegion,
 ];
 
+/// Known fields after the Host header: TLS version, access point, ACL required, source Region.
+const AFTER_HOST_HEADER: usize = 4;
+
 /// The Host header's place in [`TAIL`].
 const HOST_HEADER: usize = Field::HostHeader as usize - Field::VersionId as usize;
 
@@ -279,10 +282,39 @@ impl<'a> Parser<'a, '_> {
         let referrer = self.referrer()?;
         r.referrer = self.not_merged(Field::Referrer, referrer)?;
         r.field_count = 16;
+        let user_agent_start = self.pos;
         let user_agent = self.user_agent()?;
         r.user_agent = self.not_merged(Field::UserAgent, user_agent)?;
         r.field_count = 17;
-        self.tail(r)
+        let outcome = self.tail(r);
+        // At most four fields follow a quoted Host header, so only a short tail can be what a
+        // User-Agent that ran into one left; S3's lines of today have seven or more past the
+        // User-Agent and pay one comparison for this.
+        if r.field_count <= Field::MIN_COUNT + AFTER_HOST_HEADER
+            && let Some(close) = self.user_agent_before_quoted_host(user_agent_start)
+        {
+            r.user_agent = dash_to_none(&self.line[user_agent_start + 1..close]);
+            r.tail = [None; 10];
+            r.extra_fields = None;
+            r.field_count = Field::MIN_COUNT;
+            self.skip_separator(close + 1);
+            return self.tail(r);
+        }
+        outcome
+    }
+
+    /// Where the User-Agent that opens at `start` closes when the line's last quote closes a
+    /// quoted Host header instead: see [`user_agent_before_quoted_host`].
+    #[cold]
+    fn user_agent_before_quoted_host(&self, start: usize) -> Option<usize> {
+        let line = self.line;
+        if line.get(start) != Some(&b'"') {
+            return None;
+        }
+        let last = memrchr_iter(b'"', &line[start + 1..])
+            .map(|offset| start + 1 + offset)
+            .find(|&close| matches!(line.get(close + 1), None | Some(b' ')))?;
+        user_agent_before_quoted_host(line, start, last)
     }
 
     /// Fails when `value` holds another record's time: see [`embedded_time`].
@@ -550,8 +582,8 @@ impl<'a> Parser<'a, '_> {
         Err(ParseError::new(Field::Referrer, ErrorKind::UnterminatedQuote))
     }
 
-    /// Field 17: ends at the last quote that is followed by a space or the end of the line, or
-    /// before a quoted Host header (see [`user_agent_before_quoted_host`]).
+    /// Field 17: ends at the last quote that is followed by a space or the end of the line (or
+    /// before a quoted Host header, which [`Parser::run`] looks for after a short tail).
     fn user_agent(&mut self) -> Result<Option<&'a [u8]>, ParseError> {
         if self.at_end() {
             return Err(ParseError::new(Field::UserAgent, ErrorKind::Missing));
@@ -565,10 +597,9 @@ impl<'a> Parser<'a, '_> {
             .map(|offset| start + 1 + offset)
             .find(|&close| matches!(line.get(close + 1), None | Some(b' ')))
             .ok_or(ParseError::new(Field::UserAgent, ErrorKind::UnterminatedQuote))?;
-        let close = user_agent_before_quoted_host(line, start, last).unwrap_or(last);
-        self.skip_separator(close + 1);
+        self.skip_separator(last + 1);
         self.delimiters += 2;
-        Ok(dash_to_none(&line[start + 1..close]))
+        Ok(dash_to_none(&line[start + 1..last]))
     }
 
     /// A Host header without the quotes Dell PowerScale OneFS writes around it; S3's own are
@@ -659,8 +690,7 @@ fn user_agent_before_quoted_host(line: &[u8], start: usize, last: usize) -> Opti
     if host.first() != Some(&b'"') || memchr(b'"', &host[1..]).is_some() {
         return None;
     }
-    // The TLS version, access point, ACL-required and source Region may follow.
-    if memchr_iter(b' ', &line[last + 1..]).count() > 4 {
+    if memchr_iter(b' ', &line[last + 1..]).count() > AFTER_HOST_HEADER {
         return None;
     }
     let mut end = before_host;
