@@ -36,7 +36,10 @@ const UNSUPPORTED: &[(&[u8], &str)] = &[
 /// its `#Version:` directive), which lands among server access logs where one log bucket takes
 /// both (DigitalOcean Spaces writes its CDN's logs under the same prefix), and whose every line
 /// would otherwise be a parse error.
-const NOT_LOGS: &[(&[u8], &str)] = &[(b"PAR1", "Parquet"), (b"#Version: ", "CloudFront access log")];
+const NOT_LOGS: &[(&[u8], &str)] = &[
+    (b"PAR1", "Parquet file"),
+    (b"#Version: ", "CloudFront access log"),
+];
 
 /// bzip2 starts with the printable `BZh` and a level digit, so the block or end-of-stream
 /// magic that follows is checked too: a text line could begin with `BZh9`, not with these.
@@ -56,7 +59,8 @@ pub enum Unreadable {
     TruncatedGzip,
     /// A compression or archive format that is not decoded (zstd, bzip2, xz, zip).
     UnsupportedCompression(&'static str),
-    /// A file format that holds no log lines (Parquet); nothing of it was read.
+    /// Content of another kind (a Parquet file, a CloudFront log, JSON that is not AWS's native
+    /// records); nothing of it was read.
     UnsupportedFormat(&'static str),
     /// The object decodes to more bytes than the cap; nothing past the cap was read.
     SizeCap,
@@ -66,7 +70,7 @@ pub enum Unreadable {
 }
 
 impl Unreadable {
-    /// Whether the content is of another kind altogether (a Parquet file, a CloudFront log):
+    /// Whether the content is of another kind altogether (records, a CloudFront log, JSON):
     /// reading it again never gives log lines, where a cut or corrupt download, a compression
     /// undone or a size under the cap would.
     pub fn is_another_format(&self) -> bool {
@@ -97,7 +101,7 @@ impl fmt::Display for Unreadable {
                 )
             }
             Unreadable::UnsupportedFormat(format) => {
-                write!(f, "unsupported-format (a {format} file, not a server access log)")
+                write!(f, "unsupported-format (a {format}, not a server access log)")
             }
             Unreadable::SizeCap => f.write_str("size-cap (decoded size over the object cap)"),
             Unreadable::UnreadableParquet(detail) => write!(f, "unreadable-parquet ({detail})"),
@@ -426,7 +430,7 @@ mod tests {
             ),
             (
                 gzip(b"PAR1\x15\x04\x15\x10\x15\x14L\x15\x02"),
-                Some(Unreadable::UnsupportedFormat("Parquet")),
+                Some(Unreadable::UnsupportedFormat("Parquet file")),
             ),
             (gzip(b""), None),
         ];
@@ -446,7 +450,7 @@ mod tests {
         let (read, end) = read_all(parquet, u64::MAX);
         assert_eq!(
             (read, end),
-            (Vec::new(), Some(Unreadable::UnsupportedFormat("Parquet")))
+            (Vec::new(), Some(Unreadable::UnsupportedFormat("Parquet file")))
         );
         assert_eq!(
             end.unwrap().to_string(),

@@ -3,7 +3,8 @@
 //! This is the preprocessor's core and `s3logs parse`, so both write identical records for the
 //! same object. An object whose first line is one of AWS's native JSON records (with
 //! `schema_version_id`, see `columnar::NativeEncoder`) is read as native records, each
-//! converted into the record its request would have in a text log. Records go whole to a
+//! converted into the record its request would have in a text log; one whose first line is
+//! other JSON (our own records, a CloudTrail file) is one `unsupported-format` quarantine record. Records go whole to a
 //! [`RecordWriter`]: NDJSON bytes in a buffer the caller drains, or the rows of a
 //! [`ParquetWriter`] written straight from the lines. [`RecordReader`] makes every decision
 //! (blank lines, cut lines, quarantine, unreadable content) for both, so a Parquet file reads
@@ -215,7 +216,20 @@ impl<R: Read> RecordReader<R> {
                     continue;
                 }
                 Line::Whole(bytes) => {
-                    let native = *self.is_native.get_or_insert_with(|| is_native_record(bytes));
+                    let native = match self.is_native {
+                        Some(native) => native,
+                        None => match json_but_no_log(bytes) {
+                            Some(format) => {
+                                let whole = UnreadableContent {
+                                    reason: Unreadable::UnsupportedFormat(format),
+                                    offset: 0,
+                                };
+                                self.quarantine(whole, false, out)?;
+                                return Ok(true);
+                            }
+                            None => *self.is_native.insert(is_native_record(bytes)),
+                        },
+                    };
                     if !native && !may_outgrow_record(bytes.len(), self.log_file.len(), max_record) {
                         match out.write_line(object, bytes).map_err(Error::Io)? {
                             Outcome::Skipped => continue,
@@ -271,7 +285,23 @@ impl<R: Read> RecordReader<R> {
             reason,
             offset: self.lines.next_line_at(),
         };
-        let unfinished = self.lines.unfinished_line();
+        self.quarantine(content, true, out)
+    }
+
+    /// Writes the one record standing for `content`, with the unfinished line in `RawLine` if
+    /// `with_unfinished`, and ends the object.
+    fn quarantine<W: RecordWriter + ?Sized>(
+        &mut self,
+        content: UnreadableContent,
+        with_unfinished: bool,
+        out: &mut W,
+    ) -> Result<(), Error> {
+        let reason = content.reason;
+        let unfinished = if with_unfinished {
+            self.lines.unfinished_line()
+        } else {
+            &[]
+        };
         let kept = floor_char_boundary(
             unfinished,
             raw_line_room(self.limits.max_record).min(unfinished.len()),
@@ -323,6 +353,24 @@ impl<R: Read> RecordReader<R> {
         }
     }
 }
+
+/// The format of an object whose first line is JSON but none of AWS's native records: our own
+/// NDJSON records (`s3logs parse` output where raw logs are read) or some other JSON (a
+/// CloudTrail file). No server access log line starts with `{`, and quarantining every line of
+/// such a file would bury it in parse errors.
+fn json_but_no_log(first_line: &[u8]) -> Option<&'static str> {
+    if !first_line.starts_with(b"{") || is_native_record(first_line) {
+        return None;
+    }
+    let ours = [b"{\"SchemaVersion\":".as_slice(), b"{\"v\":"];
+    Some(match ours.iter().any(|start| first_line.starts_with(start)) {
+        true => RECORDS_FORMAT,
+        false => "JSON file",
+    })
+}
+
+/// The format name of a file of our NDJSON records, for the commands that read them instead.
+pub const RECORDS_FORMAT: &str = "file of NDJSON records";
 
 /// How many raw bytes a quarantined record's `RawLine` may hold so that even a line of control
 /// characters (six JSON bytes each) leaves the record within `max_record`.
@@ -645,6 +693,42 @@ mod tests {
             stats.unreadable_objects.seen().collect::<Vec<_>>(),
             [("unsupported-format", 1)]
         );
+    }
+
+    /// Records where raw logs are read (`s3logs parse` output fed back in) became a parse error
+    /// per record, and a CloudTrail file one cut record; each is one quarantine record naming
+    /// what it is, while AWS's native records are still read and a log after a blank line too.
+    #[test]
+    fn json_that_is_no_native_record_is_one_quarantine_record() {
+        let text = lines(3);
+        let mut reader = RecordReader::new(text.as_bytes(), "s3://logs/a", Limits::default()).unwrap();
+        let mut ours = Vec::new();
+        while reader.next_record(&mut ours).unwrap() {}
+        let ours = String::from_utf8(ours).unwrap();
+        let compact = r#"{"v":1,"id":"0123456789abcdef","j":"s3://logs/a"}"#.to_owned() + "\n";
+        let cloudtrail = r#"{"Records":[{"eventVersion":"1.08","eventSource":"s3.amazonaws.com"}]}"#;
+        let cases = [
+            (format!("\n{ours}"), "a file of NDJSON records"),
+            (compact.repeat(5), "a file of NDJSON records"),
+            (format!("{cloudtrail}\n"), "a JSON file"),
+        ];
+        for (text, what) in cases {
+            let (records, stats) = read(text.as_bytes(), Limits::default());
+            assert_eq!(records.len(), 1, "{text}");
+            assert_eq!(
+                parse_error(&records[0]),
+                format!(
+                    "unsupported-format ({what}, not a server access log) at decoded byte 0; every line before it was read"
+                )
+            );
+            assert_eq!(records[0]["RawLine"], "", "no line of it is kept: {}", records[0]);
+            assert_eq!((stats.lines, stats.records, stats.parse_errors), (0, 1, 1));
+        }
+        let native = r#"{"schema_version_id":"V_1_0","bucket_name":"b","http_status":200}"#;
+        let (records, _) = read(format!("{native}\n").as_bytes(), Limits::default());
+        assert_eq!((records.len(), records[0]["Bucket"].as_str()), (1, Some("b")));
+        let (records, _) = read(format!("\n\n{LINE}\n").as_bytes(), Limits::default());
+        assert!(records.len() == 1 && records[0].get("ParseError").is_none());
     }
 
     #[test]

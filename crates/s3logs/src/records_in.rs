@@ -5,15 +5,15 @@
 //! here: Parquet by its magic (`PAR1`), then records or raw log as the audit engine does
 //! ([`sniff_format`]: records if the first non-blank line starts with `{` and is not one of AWS's
 //! native records, which are read as raw lines are). `records_out` is the other end. Commands
-//! that read raw logs only (`parse`) ask [`records_elsewhere`] which command reads a Parquet
-//! file of records they were given.
+//! that read raw logs only (`parse`) ask [`records_elsewhere`] which command reads a file of
+//! records they were given.
 
 use std::fs::File;
 use std::io::{Cursor, Read};
 
 use anyhow::{Context, bail};
 use pipeline::audit::{Format, sniff_format};
-use pipeline::ingest::Unreadable;
+use pipeline::ingest::{RECORDS_FORMAT, Unreadable};
 
 use crate::inputs::Input;
 
@@ -56,13 +56,16 @@ pub fn open_records(input: &Input) -> anyhow::Result<RecordInput> {
     })
 }
 
-/// The way out for an input a raw-log reader gave up on as `reason`, when it is a Parquet file
-/// of records: the commands that read records. `None` for anything else.
+/// The way out for an input a raw-log reader gave up on as `reason`, when it is a file of
+/// records (NDJSON, or Parquet): the commands that read records. `None` for anything else.
 pub fn records_elsewhere(input: &Input, reason: Unreadable) -> Option<&'static str> {
+    if reason == Unreadable::UnsupportedFormat(RECORDS_FORMAT) {
+        return Some("this is a file of records: use `s3logs audit` or `s3logs report`, which read them");
+    }
     let Input::File(path) = input else {
         return None;
     };
-    let holds_records = reason == Unreadable::UnsupportedFormat("Parquet")
+    let holds_records = reason == Unreadable::UnsupportedFormat("Parquet file")
         && File::open(path)
             .ok()
             .is_some_and(|file| columnar::RecordReader::new(file).is_ok());

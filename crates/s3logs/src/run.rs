@@ -20,8 +20,8 @@
 //! an input that failed part-way, or a damaged file: cut gzip, unsupported compression) are
 //! removed by the next run before it starts and the job is read again, so every record ends up
 //! exactly once and a damaged file is reported by every run until it is replaced. A file of
-//! another format (Parquet, a CloudFront log) is one quarantine record, reported once and
-//! recorded as processed.
+//! another format (records, a CloudFront log, other JSON) is one quarantine record, reported
+//! once and recorded as processed.
 //! `--fresh` starts over. Only the objects written by this run are audited (`s3logs audit
 //! <out>/records` audits them all).
 //!
@@ -82,7 +82,7 @@ const LINES_PER_PROGRESS: u64 = 4096;
     (cut or corrupt gzip, unsupported compression) is packed as its readable lines and one\n\
     quarantine record, but not recorded as processed: every rerun removes those records, reads\n\
     it again and exits with status 1, until a good copy replaces it; its records are never there\n\
-    twice. A file of another format (Parquet, a CloudFront log) is one quarantine record and\n\
+    twice. A file of another format (records, a CloudFront log) is one quarantine record and\n\
     exit status 1 once, then recorded as processed.")]
 pub struct RunArgs {
     /// Raw S3 server access log files or directories (read recursively), gzipped or not;

@@ -208,6 +208,57 @@ fn a_parquet_file_among_raw_logs_is_one_quarantine_record_and_parse_names_the_wa
     assert!(stderr.contains("0 inputs, 0 records"), "{stderr}");
 }
 
+/// `s3logs parse logs/ > logs/records.ndjson`, then `s3logs run logs/`: the records were read
+/// as raw lines, a parse error each, into the output. They are one quarantine record naming
+/// the commands that read records, reported once.
+#[test]
+fn records_among_raw_logs_are_one_quarantine_record_and_parse_names_the_way_out() {
+    let scratch = Scratch::new("ndjson-records");
+    std::fs::create_dir_all(scratch.0.join("logs")).unwrap();
+    let log = scratch.write("logs/a.log", format!("{LINE}\n").repeat(20).as_bytes());
+    let made = s3logs(&["parse", &log, "-q"]);
+    assert!(made.status.success());
+    let ndjson = scratch.write("logs/records.ndjson", &made.stdout);
+
+    let output = s3logs(&["parse", &ndjson]);
+    assert_eq!(output.status.code(), Some(1));
+    let records = records(&output.stdout);
+    assert_eq!(records.len(), 1, "one quarantine record, not one per record");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains(
+            "unsupported-format (a file of NDJSON records, not a server access log) at decoded byte 0"
+        ) && stderr.contains("use `s3logs audit` or `s3logs report`"),
+        "{stderr}"
+    );
+
+    let logs = scratch.0.join("logs");
+    let out = scratch.0.join("out");
+    let run = |args: &[&str]| {
+        s3logs(
+            &[
+                &["run", logs.to_str().unwrap(), "--out", out.to_str().unwrap()],
+                args,
+            ]
+            .concat(),
+        )
+    };
+    let first = run(&["--json"]);
+    let stderr = String::from_utf8_lossy(&first.stderr);
+    assert_eq!(first.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("2 inputs, 21 records (1 with ParseError)"),
+        "{stderr}"
+    );
+    let again = run(&["--json"]);
+    assert_eq!(
+        again.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&again.stderr)
+    );
+}
+
 /// DigitalOcean Spaces writes its CDN's CloudFront-format logs under the same prefix as the
 /// server access logs, and a CloudFront log among them made a parse error of every line. It
 /// is one quarantine record naming it, in `parse` and in `run`, which reports it once.
@@ -237,7 +288,7 @@ fn a_cloudfront_log_among_server_access_logs_is_one_quarantine_record() {
     assert_eq!(quarantined[0]["LogFile"], cdn.as_str());
     assert!(
         quarantined[0]["ParseError"].as_str().unwrap().starts_with(
-            "unsupported-format (a CloudFront access log file, not a server access log) at decoded byte 0"
+            "unsupported-format (a CloudFront access log, not a server access log) at decoded byte 0"
         ),
         "{}",
         quarantined[0]
