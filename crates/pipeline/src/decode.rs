@@ -37,9 +37,12 @@ const UNSUPPORTED: &[(&[u8], &str)] = &[
 /// both (DigitalOcean Spaces writes its CDN's logs under the same prefix), and whose every line
 /// would otherwise be a parse error.
 const NOT_LOGS: &[(&[u8], &str)] = &[
-    (b"PAR1", "Parquet file"),
+    (b"PAR1", PARQUET_FORMAT),
     (b"#Version: ", "CloudFront access log"),
 ];
+
+/// The format name of a Parquet file, for the commands that read Parquet files of records.
+pub const PARQUET_FORMAT: &str = "Parquet file";
 
 /// bzip2 starts with the printable `BZh` and a level digit, so the block or end-of-stream
 /// magic that follows is checked too: a text line could begin with `BZh9`, not with these.

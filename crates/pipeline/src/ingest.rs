@@ -218,8 +218,9 @@ impl<R: Read> RecordReader<R> {
                 Line::Whole(bytes) => {
                     let native = match self.is_native {
                         Some(native) => native,
-                        None => match json_but_no_log(bytes) {
-                            Some(format) => {
+                        None => match first_line_kind(bytes) {
+                            Ok(native) => *self.is_native.insert(native),
+                            Err(format) => {
                                 let whole = UnreadableContent {
                                     reason: Unreadable::UnsupportedFormat(format),
                                     offset: 0,
@@ -227,7 +228,6 @@ impl<R: Read> RecordReader<R> {
                                 self.quarantine(whole, false, out)?;
                                 return Ok(true);
                             }
-                            None => *self.is_native.insert(is_native_record(bytes)),
                         },
                     };
                     if !native && !may_outgrow_record(bytes.len(), self.log_file.len(), max_record) {
@@ -354,16 +354,20 @@ impl<R: Read> RecordReader<R> {
     }
 }
 
-/// The format of an object whose first line is JSON but none of AWS's native records: our own
-/// NDJSON records (`s3logs parse` output where raw logs are read) or some other JSON (a
-/// CloudTrail file). No server access log line starts with `{`, and quarantining every line of
-/// such a file would bury it in parse errors.
-fn json_but_no_log(first_line: &[u8]) -> Option<&'static str> {
-    if !first_line.starts_with(b"{") || is_native_record(first_line) {
-        return None;
+/// What an object's first line says it holds: AWS's native records (`Ok(true)`), log lines
+/// (`Ok(false)`), or, as `Err`, the format of JSON that is neither: our own NDJSON records
+/// (`s3logs parse` output where raw logs are read) or other JSON (a CloudTrail file). No server
+/// access log line starts with `{`, and quarantining every line of such a file would bury it in
+/// parse errors. The line is parsed as JSON once.
+fn first_line_kind(first_line: &[u8]) -> Result<bool, &'static str> {
+    if is_native_record(first_line) {
+        return Ok(true);
+    }
+    if !first_line.starts_with(b"{") {
+        return Ok(false);
     }
     let ours = [b"{\"SchemaVersion\":".as_slice(), b"{\"v\":"];
-    Some(match ours.iter().any(|start| first_line.starts_with(start)) {
+    Err(match ours.iter().any(|start| first_line.starts_with(start)) {
         true => RECORDS_FORMAT,
         false => "JSON file",
     })

@@ -226,22 +226,34 @@ async fn stops_before_the_deadline_and_keeps_the_event() {
     );
 }
 
+/// A proxy whose first PutRecordBatch half fails and every later one is throttled.
+fn half_landed_then_throttled(world: &World) -> FaultProxy {
+    let faults = [[Fault::Partial].as_slice(), &[Fault::Throttle; 99]].concat();
+    FaultProxy::start(world.moto.endpoint(), &Scenario::new(&faults, 100)).unwrap()
+}
+
+/// One record per line (a partial failure leaves part of the lines landed), one batch in flight,
+/// and the object given up after three attempts.
+fn line_by_line_giving_up(world: &World) -> Config {
+    let mut config = world.config();
+    config.packing = Packing::Line;
+    config.tuning.max_attempts = 3;
+    config.tuning.max_in_flight = 1;
+    config
+}
+
 /// Finding 6: a batch that half landed and was then given up reported none of its landed
 /// records. Now `FirehoseRecords` is what Firehose took, as the proxy counted it, and the task
 /// is a `TemporaryFailure` saying how many entries still failed.
 #[tokio::test]
 async fn records_that_landed_are_counted_when_the_object_is_given_up() {
     let world = World::start().await;
-    // The first call half fails, every later one is throttled.
-    let faults = [[Fault::Partial].as_slice(), &[Fault::Throttle; 99]].concat();
-    let proxy = FaultProxy::start(world.moto.endpoint(), &Scenario::new(&faults, 100)).unwrap();
+    let proxy = half_landed_then_throttled(&world);
     let key = "logs/2024-03-03-00-00-00-GIVENUP";
     world.put(key, &log_text(98, 100_000)).await;
-    let mut config = world.config();
-    config.packing = Packing::Line;
-    config.tuning.max_attempts = 3;
-    config.tuning.max_in_flight = 1;
-    let handler = world.handler_via(config, proxy.endpoint()).await;
+    let handler = world
+        .handler_via(line_by_line_giving_up(&world), proxy.endpoint())
+        .await;
 
     let invocation = invoke(&handler, batch_event("2.0", &[("t-1", RAW, key)])).await;
     let answer = invocation.result.unwrap();
@@ -267,16 +279,11 @@ async fn records_that_landed_are_counted_when_the_object_is_given_up() {
 #[tokio::test]
 async fn a_task_retried_after_a_partial_delivery_adds_no_new_record() {
     let world = World::start().await;
-    let faults = [[Fault::Partial].as_slice(), &[Fault::Throttle; 99]].concat();
-    let proxy = FaultProxy::start(world.moto.endpoint(), &Scenario::new(&faults, 100)).unwrap();
+    let proxy = half_landed_then_throttled(&world);
     let key = "logs/2024-03-04-00-00-00-HALFWAY";
     let text = log_text(97, 200_000);
     world.put(key, &text).await;
-    let mut config = world.config();
-    // One record per line: a partial failure leaves part of the lines landed.
-    config.packing = Packing::Line;
-    config.tuning.max_attempts = 3;
-    config.tuning.max_in_flight = 1;
+    let config = line_by_line_giving_up(&world);
     let task = batch_event("2.0", &[("t-1", RAW, key)]);
 
     let failing = world.handler_via(config.clone(), proxy.endpoint()).await;

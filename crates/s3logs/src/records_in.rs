@@ -13,6 +13,7 @@ use std::io::{Cursor, Read};
 
 use anyhow::{Context, bail};
 use pipeline::audit::{Format, sniff_format};
+use pipeline::decode::PARQUET_FORMAT;
 use pipeline::ingest::{RECORDS_FORMAT, Unreadable};
 
 use crate::inputs::Input;
@@ -65,7 +66,7 @@ pub fn records_elsewhere(input: &Input, reason: Unreadable) -> Option<&'static s
     let Input::File(path) = input else {
         return None;
     };
-    let holds_records = reason == Unreadable::UnsupportedFormat("Parquet file")
+    let holds_records = reason == Unreadable::UnsupportedFormat(PARQUET_FORMAT)
         && File::open(path)
             .ok()
             .is_some_and(|file| columnar::RecordReader::new(file).is_ok());
